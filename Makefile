@@ -1,0 +1,40 @@
+# voipadmin — two commands for a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+# `make test` uses the shared PostgreSQL and Redis of the machine (see README).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/voipadmin
+TEST_BROKER_URL   ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test venv migrate demo check clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py load_demo_estate
+
+## Serve the portal on http://127.0.0.1:8000 with a Celery worker and beat (embedded SQLite + filesystem broker).
+run: demo
+	$(PY) manage.py ensure_admin
+	bin/run-portal
+
+## Run the whole suite (PostgreSQL, Redis, a real Kamailio, headless Chromium).
+test: venv
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+check: venv
+	$(PY) manage.py check
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CdrsConfig(AppConfig):
+    name = "cdrs"
+    label = "cdrs"

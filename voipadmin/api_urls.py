@@ -1,0 +1,2 @@
+"""/api/v1/… and /api/schema/ — owned by the API issue; each app contributes its api/ routes."""
+urlpatterns: list = []

@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from . import views
+from .dashboard import DashboardView
+
+urlpatterns = [
+    path("", views.HomeView.as_view(), name="home"),
+    path("dashboard/", DashboardView.as_view(), name="dashboard"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("audit/", views.ChangeLogListView.as_view(), name="changelog_list"),
+    path("audit/<int:pk>/", views.ChangeLogDetailView.as_view(), name="changelog_detail"),
+    path("", include("sites.urls")),
+    path("users/", include("users.urls")),
+    path("trunks/", include("trunks.urls")),
+    path("services/", include("services.urls")),
+    path("push/", include("push.urls")),
+    path("live/", include("live.urls")),
+    path("cdrs/", include("cdrs.urls")),
+    path("", include("voipadmin.api_urls")),
+    path("django-admin/", admin.site.urls),
+]
