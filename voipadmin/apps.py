@@ -16,6 +16,7 @@ class VoipadminConfig(AppConfig):
 
         from django.conf import settings
 
+        os.makedirs(settings.STATIC_ROOT, exist_ok=True)  # whitenoise expects it even before collectstatic
         # The embedded broker keeps its queue in files; make sure the folders exist.
         if settings.CELERY_BROKER_URL.startswith("filesystem"):
             for key in ("data_folder_in", "processed_folder"):

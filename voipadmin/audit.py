@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import hashlib
+import hmac
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
@@ -14,6 +17,13 @@ from .fields import is_secret_field
 from .models import ChangeLogEntry
 
 MASK = "********"
+_SECRET_PREFIX = "\x00secret:"
+
+
+def _secret_token(value: str) -> str:
+    """A keyed digest, so a changed secret shows as changed without the log holding anything crackable."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), str(value).encode(), hashlib.sha256).hexdigest()[:16]
+    return _SECRET_PREFIX + digest
 
 
 def _plain(value: Any) -> Any:
@@ -33,18 +43,32 @@ def snapshot(obj: models.Model | None) -> dict[str, Any]:
     data = {}
     extra_secret = set(getattr(obj, "audit_secret_fields", ()))
     for field in obj._meta.concrete_fields:
-        if field.name in getattr(obj, "audit_exclude_fields", ()):
-            continue
+        if field.name in getattr(obj, "audit_exclude_fields", ()) or \
+                getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            continue  # bookkeeping timestamps are not changes anybody made
         value = getattr(obj, field.attname)
         if is_secret_field(field) or field.name in extra_secret:
-            value = MASK if value else ""
+            value = _secret_token(value) if value else ""
         data[field.name] = _plain(value)
     return data
 
 
+def _shown(value: Any) -> Any:
+    return MASK if isinstance(value, str) and value.startswith(_SECRET_PREFIX) else value
+
+
 def diff(before: dict, after: dict) -> dict[str, list]:
+    """Changed fields as [before, after]; secrets appear only as masks."""
     keys = list(dict.fromkeys([*before, *after]))
-    return {k: [before.get(k), after.get(k)] for k in keys if before.get(k) != after.get(k)}
+    changes = {}
+    for k in keys:
+        old, new = before.get(k), after.get(k)
+        if old != new:
+            old, new = _shown(old), _shown(new)
+            if old == new == MASK:
+                new = MASK + " (changed)"
+            changes[k] = [old, new]
+    return changes
 
 
 def record(*, actor: Actor, obj: models.Model, action: str, before: dict | None = None,

@@ -23,10 +23,13 @@ def create(model: type[M], *, actor: Actor, fields: dict[str, Any], message: str
 
 def update(obj: M, *, actor: Actor, fields: dict[str, Any], message: str = "") -> M:
     """Change only the given fields (PATCH semantics); never delete and re-create."""
+    changed = [name for name, value in fields.items() if getattr(obj, name) != value]
+    if not changed and not message:
+        return obj  # nothing to write, nothing to log, nothing to push
     with transaction.atomic():
         before = audit.snapshot(obj)
-        for name, value in fields.items():
-            setattr(obj, name, value)
+        for name in changed:
+            setattr(obj, name, fields[name])
         obj.full_clean()
         obj.save()
         audit.record(actor=actor, obj=obj, action=ChangeLogEntry.Action.UPDATE, before=before, message=message)

@@ -152,6 +152,7 @@ STORAGES = {
                     if DEBUG else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = DEBUG
+FORMS_URLFIELD_ASSUME_HTTPS = True
 
 # --- Security when deployed (DEBUG=false): `manage.py check --deploy` is clean.
 if not DEBUG:

@@ -15,7 +15,7 @@ from django.core.paginator import Paginator
 from django.db.models import ProtectedError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.views.generic import TemplateView, View
 
 from .actors import Actor
@@ -73,7 +73,7 @@ class PortalView(LoginRequiredMixin, PermissionRequiredMixin):
             model_meta=meta,
             verbose_name=meta.verbose_name,
             verbose_name_plural=meta.verbose_name_plural,
-            list_url=reverse(self.url_name("list")),
+            list_url=self._maybe_reverse("list"),
             can_add=user.has_perm(_perm(self.model, "add")),
             can_change=user.has_perm(_perm(self.model, "change")),
             can_delete=user.has_perm(_perm(self.model, "delete")),
@@ -84,7 +84,7 @@ class PortalView(LoginRequiredMixin, PermissionRequiredMixin):
     def _maybe_reverse(self, suffix: str, *args) -> str | None:
         try:
             return reverse(self.url_name(suffix), args=args)
-        except Exception:
+        except NoReverseMatch:
             return None
 
 
@@ -166,8 +166,10 @@ class ObjectEditView(PortalView, TemplateView):
         return self.render_to_response(self.get_context_data(form=self.get_form(obj), object=obj))
 
     def post(self, request, *args, **kwargs):
+        # The form validates its own copy: ModelForm validation writes into its instance, and the
+        # action must see the stored object to diff it for the audit log and the notifier.
         obj = self.get_object()
-        form = self.get_form(obj, request.POST)
+        form = self.get_form(self.get_object(), request.POST)
         if form.is_valid():
             try:
                 fields = form.action_fields()

@@ -1,0 +1,190 @@
+"""What the poller last saw on the live estate.
+
+These rows are a cache of the nodes' own state, rewritten by every poll cycle
+(``live.actions.record_poll_cycle`` is the only writer).  They are not audited:
+nobody changed anything, we only looked.  ``CallSample`` is the exception that
+keeps a few days of history for the dashboard chart.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+from django.utils import timezone
+
+from .choices import Health, NodeKind, TrunkHealth, TrunkKind
+
+
+class NodeState(models.Model):
+    """One row per polled node: its health, why, and when we last heard from it."""
+
+    kind = models.CharField(max_length=16, choices=NodeKind.choices)
+    asterisk_node = models.OneToOneField("sites.AsteriskNode", on_delete=models.CASCADE, null=True, blank=True,
+                                         related_name="live_state")
+    kamailio_node = models.OneToOneField("sites.KamailioNode", on_delete=models.CASCADE, null=True, blank=True,
+                                         related_name="live_state")
+    state = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
+    reason = models.CharField(max_length=255, blank=True, help_text="Why the node is degraded or down.")
+    latency_ms = models.FloatField(null=True, blank=True, help_text="Round trip of a ping, in milliseconds.")
+    uptime_seconds = models.BigIntegerField(null=True, blank=True)
+    version = models.CharField(max_length=255, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True, help_text="Last time the node answered.")
+    last_polled = models.DateTimeField(null=True, blank=True, help_text="Last time we asked.")
+    state_since = models.DateTimeField(null=True, blank=True, help_text="When the state last changed.")
+
+    class Meta:
+        verbose_name = "node state"
+        constraints = [
+            models.CheckConstraint(
+                name="nodestate_one_node_of_its_kind",
+                condition=(models.Q(kind="asterisk", asterisk_node__isnull=False, kamailio_node__isnull=True)
+                           | models.Q(kind="kamailio", kamailio_node__isnull=False, asterisk_node__isnull=True)),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.node}: {self.state}"
+
+    @property
+    def node(self):
+        return self.asterisk_node if self.kind == NodeKind.ASTERISK else self.kamailio_node
+
+    def age_seconds(self, now=None) -> float | None:
+        """Seconds since the node last answered (None: never)."""
+        if self.last_seen is None:
+            return None
+        return ((now or timezone.now()) - self.last_seen).total_seconds()
+
+
+class ActiveCall(models.Model):
+    """One channel up on an Asterisk (a two-party call is two channels sharing ``linkedid``)."""
+
+    node = models.ForeignKey("sites.AsteriskNode", on_delete=models.CASCADE, related_name="live_calls")
+    site = models.ForeignKey("sites.Site", on_delete=models.CASCADE, related_name="live_calls")
+    channel = models.CharField(max_length=255)
+    uniqueid = models.CharField(max_length=64, blank=True)
+    linkedid = models.CharField(max_length=64, blank=True)
+    caller = models.CharField(max_length=80, blank=True)
+    caller_name = models.CharField(max_length=80, blank=True)
+    callee = models.CharField(max_length=80, blank=True)
+    state = models.CharField(max_length=32, blank=True)
+    duration_seconds = models.PositiveIntegerField(default=0)
+    context = models.CharField(max_length=80, blank=True)
+    application = models.CharField(max_length=80, blank=True)
+    trunk = models.CharField(max_length=80, blank=True, help_text="Trunk the channel runs on, if any.")
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["node", "linkedid", "channel"]
+        indexes = [models.Index(fields=["site", "linkedid"])]
+
+    def __str__(self) -> str:
+        return self.channel
+
+
+class Registration(models.Model):
+    """A contact registered with Kamailio (usrloc) or with an Asterisk (PJSIP contact)."""
+
+    kamailio_node = models.ForeignKey("sites.KamailioNode", on_delete=models.CASCADE, null=True, blank=True,
+                                      related_name="live_registrations")
+    asterisk_node = models.ForeignKey("sites.AsteriskNode", on_delete=models.CASCADE, null=True, blank=True,
+                                      related_name="live_registrations")
+    user = models.CharField(max_length=64, db_index=True, help_text="User part of the AoR (the extension).")
+    domain = models.CharField(max_length=64, blank=True)
+    contact = models.CharField(max_length=512)
+    user_agent = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=128, blank=True, help_text="Address the REGISTER came from.")
+    nat = models.BooleanField(default=False, help_text="The contact differs from the source address.")
+    expires = models.DateTimeField(null=True, blank=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["user", "contact"]
+        constraints = [
+            models.CheckConstraint(
+                name="registration_exactly_one_node",
+                condition=(models.Q(kamailio_node__isnull=False, asterisk_node__isnull=True)
+                           | models.Q(kamailio_node__isnull=True, asterisk_node__isnull=False)),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.contact}"
+
+
+class DeviceState(models.Model):
+    """Asterisk's device state (``DeviceStateList``), e.g. ``PJSIP/1001`` = ``INUSE``."""
+
+    node = models.ForeignKey("sites.AsteriskNode", on_delete=models.CASCADE, related_name="live_device_states")
+    device = models.CharField(max_length=128)
+    extension = models.CharField(max_length=64, blank=True, db_index=True,
+                                 help_text="Endpoint name of PJSIP/SIP devices (the extension).")
+    state = models.CharField(max_length=32)
+
+    class Meta:
+        ordering = ["node", "device"]
+
+    def __str__(self) -> str:
+        return f"{self.device}: {self.state}"
+
+
+class ExtensionState(models.Model):
+    """Asterisk's hint state of a dialplan extension (``ExtensionStateList``)."""
+
+    node = models.ForeignKey("sites.AsteriskNode", on_delete=models.CASCADE, related_name="live_extension_states")
+    exten = models.CharField(max_length=64, db_index=True)
+    context = models.CharField(max_length=80, blank=True)
+    hint = models.CharField(max_length=255, blank=True)
+    status = models.IntegerField(help_text="Asterisk's AST_EXTENSION_* bit mask (-1 removed, -2 deactivated).")
+    status_text = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["node", "exten"]
+
+    def __str__(self) -> str:
+        return f"{self.exten}@{self.context}: {self.status_text}"
+
+
+class TrunkState(models.Model):
+    """An ITSP registration Kamailio keeps up (``uac.reg_dump``) or an E1 span an Asterisk reports."""
+
+    kind = models.CharField(max_length=8, choices=TrunkKind.choices)
+    name = models.CharField(max_length=128, help_text="uacreg l_uuid, or the E1 span number.")
+    kamailio_node = models.ForeignKey("sites.KamailioNode", on_delete=models.CASCADE, null=True, blank=True,
+                                      related_name="live_trunks")
+    asterisk_node = models.ForeignKey("sites.AsteriskNode", on_delete=models.CASCADE, null=True, blank=True,
+                                      related_name="live_trunks")
+    site = models.ForeignKey("sites.Site", on_delete=models.CASCADE, null=True, blank=True, related_name="live_trunks",
+                             help_text="Site of the Asterisk holding an E1 span; empty for ITSP registrations.")
+    state = models.CharField(max_length=16, choices=TrunkHealth.choices)
+    detail = models.CharField(max_length=255, blank=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.name}: {self.state}"
+
+
+class CallSampleQuerySet(models.QuerySet):
+    def older_than(self, days: int) -> "CallSampleQuerySet":
+        return self.filter(minute__lt=timezone.now() - timedelta(days=days))
+
+
+class CallSample(models.Model):
+    """Peak concurrent calls of a site within one minute: the dashboard chart's history."""
+
+    site = models.ForeignKey("sites.Site", on_delete=models.CASCADE, related_name="call_samples")
+    minute = models.DateTimeField(help_text="Start of the minute (UTC, seconds zeroed).")
+    calls = models.PositiveIntegerField(default=0)
+
+    objects = CallSampleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["minute"]
+        constraints = [models.UniqueConstraint(fields=["site", "minute"], name="callsample_one_per_site_minute")]
+        indexes = [models.Index(fields=["minute"])]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.minute:%Y-%m-%d %H:%M}: {self.calls}"

@@ -1,0 +1,93 @@
+"""Rules for extensions, SIP passwords and voicemail PINs (shared by actions, forms and the CSV import)."""
+from __future__ import annotations
+
+import secrets
+from typing import Callable, Iterable
+
+from django.core.exceptions import ValidationError
+
+PIN_MIN, PIN_MAX = 4, 10
+PASSWORD_MIN = 16
+PASSWORD_LENGTH = 20
+# No look-alikes (0/O, 1/l/I) and nothing a phone keypad or a CSV file would trip over.
+PASSWORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+
+# Other apps (services: feature codes) register a bulk check here: it receives extensions and returns
+# {extension: reason} for those it reserves. Kept as a hook so users never imports services (wrong direction).
+_EXTENSION_CHECKS: list[Callable[[set[int]], dict[int, str]]] = []
+
+
+def register_extension_check(check: Callable[[set[int]], dict[int, str]]) -> None:
+    if check not in _EXTENSION_CHECKS:
+        _EXTENSION_CHECKS.append(check)
+
+
+def unavailable_extensions(extensions: Iterable[int]) -> dict[int, str]:
+    """Extensions some other part of the estate reserves (one query per registered check, not per extension)."""
+    wanted = set(extensions)
+    taken: dict[int, str] = {}
+    for check in _EXTENSION_CHECKS:
+        for ext, reason in check(wanted).items():
+            taken.setdefault(ext, reason)
+    return taken
+
+
+def extension_available(extension: int) -> None:
+    """Raise ValidationError when the extension clashes with a service code or the like."""
+    reason = unavailable_extensions([extension]).get(extension)
+    if reason:
+        raise ValidationError({"extension": reason})
+
+
+def generate_password() -> str:
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
+
+
+def password_problem(password: str) -> str | None:
+    if len(password) < PASSWORD_MIN:
+        return f"The SIP password must have at least {PASSWORD_MIN} characters."
+    if len(password) > 64:
+        return "The SIP password must have at most 64 characters."
+    if any(c.isspace() or not c.isprintable() for c in password) or any(c in password for c in ",\"'"):
+        return "The SIP password may not contain spaces, quotes or commas."
+    return None
+
+
+def validate_password(password: str) -> None:
+    problem = password_problem(password)
+    if problem:
+        raise ValidationError({"password": problem})
+
+
+def _is_run(pin: str) -> bool:
+    """1234, 4321, and the wrap-around 7890 / 0987 kind: every step +1 or every step -1 (mod 10)."""
+    steps = {(int(b) - int(a)) % 10 for a, b in zip(pin, pin[1:])}
+    return steps == {1} or steps == {9}
+
+
+def pin_problem(pin: str, extension: int | str | None = None) -> str | None:
+    """Why ``pin`` breaks the PIN policy, or None when it is acceptable."""
+    if not pin.isdigit() or not pin.isascii():
+        return "The PIN must contain digits only."
+    if not PIN_MIN <= len(pin) <= PIN_MAX:
+        return f"The PIN must have {PIN_MIN} to {PIN_MAX} digits."
+    if len(set(pin)) == 1:
+        return "The PIN may not be one repeated digit."
+    if _is_run(pin):
+        return "The PIN may not be a run of digits such as 1234 or 4321."
+    if extension is not None and pin == str(extension):
+        return "The PIN may not be the extension itself."
+    return None
+
+
+def validate_pin(pin: str, extension: int | str | None = None) -> None:
+    problem = pin_problem(pin, extension)
+    if problem:
+        raise ValidationError({"voicemail_pin": problem})
+
+
+def generate_pin(extension: int | str | None = None, length: int = 6) -> str:
+    while True:
+        pin = "".join(secrets.choice("0123456789") for _ in range(length))
+        if pin_problem(pin, extension) is None:
+            return pin

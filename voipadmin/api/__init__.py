@@ -1,0 +1,1 @@
+"""What every app's REST API shares: token auth, permissions, the base viewset, pagination."""

@@ -1,0 +1,49 @@
+"""Who may call what: model permissions for sessions, the scope for tokens."""
+from __future__ import annotations
+
+from rest_framework import permissions
+
+from .authentication import TokenUser
+
+METHOD_PERMS = {
+    "GET": "view", "HEAD": "view", "OPTIONS": "view",
+    "POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete",
+}
+
+
+class EstatePermission(permissions.BasePermission):
+    """Read tokens only read; everything else needs the model permission the method implies.
+
+    A viewset action may name its own permissions with ``required_perms`` (e.g. the helpdesk's
+    voicemail PIN reset needs ``users.reset_voicemail_pin`` and nothing else).
+    """
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if isinstance(user, TokenUser) and not user.can_write and request.method not in permissions.SAFE_METHODS:
+            return False
+        return user.has_perms(self.required_perms(request, view))
+
+    @staticmethod
+    def required_perms(request, view) -> list[str]:
+        action = getattr(view, "action", None)
+        handler = getattr(view, action, None) if action else None
+        explicit = getattr(handler, "required_perms", None) or (getattr(view, "required_perms", None)
+                                                                if action is None else None)
+        if explicit:
+            return list(explicit)
+        model = view.get_queryset().model
+        verb = METHOD_PERMS.get(request.method, "change")
+        if handler is not None and getattr(handler, "mapping", None) and request.method not in permissions.SAFE_METHODS:
+            verb = "change"  # a custom POST action changes the object it is called on
+        return [f"{model._meta.app_label}.{verb}_{model._meta.model_name}"]
+
+
+def required_perms(*perms: str):
+    """Decorate a viewset action (below ``@action``) with the exact permissions it needs."""
+    def wrap(func):
+        func.required_perms = perms
+        return func
+    return wrap

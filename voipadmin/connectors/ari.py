@@ -1,0 +1,175 @@
+"""Asterisk REST Interface client (read-only questions) on httpx.
+
+Why its own error mapping: httpx raises a dozen exception types and ARI answers some
+failures as JSON (``{"message": "Channel not found"}``).  Callers only get
+:class:`NodeError` with ``permanent`` set the way a retry decision needs it:
+401/403/404 and other 4xx are permanent, refused/timeout/5xx/non-JSON are transient.
+
+No Django here: plain values in, JSON-decoded dicts/lists out.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .errors import NodeError, describe_os_error, garbage
+
+
+def _api_root(base_url: str) -> str:
+    """Accept ``http://host:8088`` or ``http://host:8088/ari`` (with or without slash)."""
+    root = base_url.rstrip("/")
+    return root if root.endswith("/ari") else f"{root}/ari"
+
+
+def _connect_reason(exc: httpx.TransportError) -> str:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError):
+            return describe_os_error(cause)
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc).lower()
+    if "refused" in text:
+        return "connection refused"
+    return str(exc) or exc.__class__.__name__
+
+
+class AriClient:
+    """``async with AriClient("http://127.0.0.1:8088", user, password, timeout=2.0) as ari``.
+
+    ``timeout`` bounds each request as a whole (connect, write, read, pool).
+    ``transport`` lets tests inject an httpx transport.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        *,
+        timeout: float = 2.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.root = _api_root(base_url)
+        self.timeout = timeout
+        self.node = httpx.URL(self.root).netloc.decode()
+        self._client = httpx.AsyncClient(
+            auth=httpx.BasicAuth(username, password),
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            headers={"Accept": "application/json"},
+        )
+
+    async def __aenter__(self) -> "AriClient":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _error(self, reason: str, permanent: bool = False) -> NodeError:
+        return NodeError(reason, permanent=permanent, node=self.node)
+
+    async def get(self, path: str) -> Any:
+        """GET ``/ari<path>`` and return the decoded JSON body."""
+        url = f"{self.root}/{path.lstrip('/')}"
+        try:
+            # wait_for as a hard ceiling: httpx timeouts are per phase, not per request.
+            response = await asyncio.wait_for(self._client.get(url), self.timeout + 0.25)
+        except (httpx.TimeoutException, asyncio.TimeoutError):
+            raise self._error(f"timed out after {float(self.timeout)!r}s") from None
+        except httpx.RemoteProtocolError as exc:
+            raise self._error(garbage(str(exc))) from None
+        except httpx.TransportError as exc:
+            raise self._error(_connect_reason(exc)) from None
+        return self._decode(response, path)
+
+    def _decode(self, response: httpx.Response, path: str) -> Any:
+        status = response.status_code
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = None
+            if status < 400:
+                raise self._error(garbage(response.content)) from None
+        message = body.get("message") if isinstance(body, dict) else None
+        if status in (401, 403):
+            raise self._error(f"authentication failed (HTTP {status})", permanent=True)
+        if status == 404:
+            raise self._error(f"not found: {message or path}", permanent=True)
+        if 400 <= status < 500:
+            raise self._error(f"HTTP {status}: {message or response.reason_phrase}", permanent=True)
+        if status >= 500:
+            raise self._error(f"HTTP {status}: {message or response.reason_phrase}")
+        return body
+
+    # -- the questions we ask -------------------------------------------------------------
+
+    async def asterisk_info(self) -> dict[str, Any]:
+        return await self.get("/asterisk/info")
+
+    async def ping(self) -> float:
+        """Round trip of ``GET /asterisk/ping`` in milliseconds (checks the answer is a pong)."""
+        started = time.perf_counter()
+        body = await self.get("/asterisk/ping")
+        if not isinstance(body, dict) or body.get("ping") != "pong":
+            raise self._error(garbage(repr(body)))
+        return (time.perf_counter() - started) * 1000.0
+
+    async def channels(self) -> list[dict[str, Any]]:
+        return await self.get("/channels")
+
+    async def bridges(self) -> list[dict[str, Any]]:
+        return await self.get("/bridges")
+
+    async def device_states(self) -> list[dict[str, Any]]:
+        return await self.get("/deviceStates")
+
+    async def endpoints(self) -> list[dict[str, Any]]:
+        return await self.get("/endpoints")
+
+    async def applications(self) -> list[dict[str, Any]]:
+        return await self.get("/applications")
+
+    async def module(self, name: str) -> dict[str, Any]:
+        return await self.get(f"/asterisk/modules/{name}")
+
+
+@dataclass
+class AriSnapshot:
+    polled_at: float
+    latency_ms: float
+    version: str
+    entity_id: str
+    startup_time: str  # ISO-ish text as ARI gives it ("2026-11-22T23:46:13.415+0000")
+    last_reload_time: str
+    channels: list[dict[str, Any]] = field(default_factory=list)
+    bridges: list[dict[str, Any]] = field(default_factory=list)
+    endpoints: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def poll_asterisk_ari(
+    base_url: str, username: str, password: str, *, timeout: float = 2.0
+) -> AriSnapshot:
+    async with AriClient(base_url, username, password, timeout=timeout) as ari:
+        latency = await ari.ping()
+        info, channels, bridges, endpoints = await asyncio.gather(
+            ari.asterisk_info(), ari.channels(), ari.bridges(), ari.endpoints()
+        )
+    system, status = info.get("system", {}), info.get("status", {})
+    return AriSnapshot(
+        polled_at=time.time(),
+        latency_ms=latency,
+        version=system.get("version", ""),
+        entity_id=system.get("entity_id", ""),
+        startup_time=status.get("startup_time", ""),
+        last_reload_time=status.get("last_reload_time", ""),
+        channels=channels,
+        bridges=bridges,
+        endpoints=endpoints,
+    )
