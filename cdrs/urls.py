@@ -1,3 +1,9 @@
+from django.urls import path
+
+from . import views
+
 app_name = "cdrs"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.CdrListView.as_view(), name="cdr_list"),
+]

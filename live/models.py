@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from .choices import Health, NodeKind, TrunkHealth, TrunkKind
@@ -81,6 +82,9 @@ class ActiveCall(models.Model):
     def __str__(self) -> str:
         return self.channel
 
+    def get_absolute_url(self) -> str:
+        return reverse("live:asterisk_node", args=[self.node_id])
+
 
 class Registration(models.Model):
     """A contact registered with Kamailio (usrloc) or with an Asterisk (PJSIP contact)."""
@@ -110,6 +114,11 @@ class Registration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.contact}"
+
+    def get_absolute_url(self) -> str:
+        if self.kamailio_node_id:
+            return reverse("live:kamailio_node", args=[self.kamailio_node_id])
+        return reverse("live:asterisk_node", args=[self.asterisk_node_id])
 
 
 class DeviceState(models.Model):

@@ -1,3 +1,20 @@
+from django.urls import path
+
+from . import views
+
 app_name = "live"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("fragments/estate/", views.EstateFragmentView.as_view(), name="estate_fragment"),
+    path("history.json", views.CallHistoryView.as_view(), name="call_history"),
+    path("calls/", views.ActiveCallListView.as_view(), name="activecall_list"),
+    path("registrations/", views.RegistrationListView.as_view(), name="registration_list"),
+    path("nodes/asterisk/<int:pk>/", views.NodeLiveView.as_view(kind="asterisk"), name="asterisk_node"),
+    path("nodes/asterisk/<int:pk>/fragment/", views.NodeFragmentView.as_view(kind="asterisk"),
+         name="asterisk_node_fragment"),
+    path("nodes/asterisk/<int:pk>/test/", views.NodeTestView.as_view(kind="asterisk"), name="asterisk_node_test"),
+    path("nodes/kamailio/<int:pk>/", views.NodeLiveView.as_view(kind="kamailio"), name="kamailio_node"),
+    path("nodes/kamailio/<int:pk>/fragment/", views.NodeFragmentView.as_view(kind="kamailio"),
+         name="kamailio_node_fragment"),
+    path("nodes/kamailio/<int:pk>/test/", views.NodeTestView.as_view(kind="kamailio"), name="kamailio_node_test"),
+]

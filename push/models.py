@@ -79,6 +79,9 @@ class PushJob(models.Model):
                                     name="push_job_one_pending_per_asterisk_command"),
         ]
 
+    # The audit log records state changes made by operators, not the coalescing bookkeeping.
+    audit_exclude_fields = ("reasons", "revision", "updated")
+
     def __str__(self) -> str:
         return f"#{self.pk} {self.command} on {self.node_name}"
 

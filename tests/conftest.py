@@ -5,6 +5,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
 
+pytest_plugins = ["tests.kamailio_fixtures"]
+
 
 @pytest.fixture
 def require_postgres(db):

@@ -1,6 +1,7 @@
 """Phone users of the estate (SIP accounts), distinct from the portal's own logins."""
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
@@ -52,6 +53,13 @@ class SipUser(models.Model):
 
     def __str__(self) -> str:
         return f"{self.extension} {self.name}"
+
+    def clean(self) -> None:
+        """The extension must lie in one of the home site's ranges (uniqueness is the DB's job)."""
+        if self.extension and self.site_id and not self.site.owns_extension(self.extension):
+            ranges = ", ".join(str(r) for r in self.site.extension_ranges.all()) or "none"
+            raise ValidationError({"extension": f"{self.extension} is outside {self.site}'s extension ranges "
+                                                f"({ranges})."})
 
     def get_absolute_url(self) -> str:
         return reverse("users:sipuser_detail", args=[self.pk])

@@ -1,2 +1,38 @@
-"""/api/v1/… and /api/schema/ — owned by the API issue; each app contributes its api/ routes."""
-urlpatterns: list = []
+"""/api/v1/… (every app's routes on one router), /api/schema/ and /api/docs/.
+
+Each app lists its routes in ``<app>/api/urls.py`` (``routes = [(prefix, viewset, basename)]``);
+an app whose API is not there yet is simply skipped.
+"""
+from __future__ import annotations
+
+import importlib
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from voipadmin.api.audit import ChangeLogEntryViewSet
+
+API_APPS = ["sites.api.urls", "users.api.urls", "trunks.api.urls", "services.api.urls", "push.rest.urls",
+            "cdrs.api.urls"]
+
+router = DefaultRouter()
+router.include_format_suffixes = False
+extra_urlpatterns: list = []
+for module_name in API_APPS:
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            continue  # that app has no API yet
+        raise
+    for prefix, viewset, basename in module.routes:
+        router.register(prefix, viewset, basename=basename)
+    extra_urlpatterns += getattr(module, "extra_urlpatterns", [])
+router.register("audit-log", ChangeLogEntryViewSet, basename="changelogentry")
+
+urlpatterns = [
+    path("api/v1/", include(([*extra_urlpatterns, *router.urls], "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

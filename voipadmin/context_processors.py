@@ -11,6 +11,8 @@ NAV = [
     ("Services", "services:index", "services.view_servicecode", "telephone-forward"),
     ("Push jobs", "push:pushjob_list", "push.view_pushjob", "arrow-repeat"),
     ("Audit log", "changelog_list", "voipadmin.view_changelogentry", "journal-text"),
+    ("CDRs", "cdrs:cdr_list", "cdrs.view_cdr", "receipt"),
+    ("API tokens", "apitoken_list", "voipadmin.manage_apitoken", "key"),
 ]
 
 

@@ -33,7 +33,11 @@ def sync_after_migrate(sender, **kwargs) -> None:
     from django.apps import apps
     from django.contrib.auth.models import Group, Permission
 
+    from django.db import connections
+
     if sender.label != [a for a in apps.get_app_configs() if a.models_module][-1].label:
         return
-
+    tables = connections[kwargs.get("using", "default")].introspection.table_names()
+    if "auth_group" not in tables or "auth_permission" not in tables:
+        return  # a partial `migrate <app>` on a fresh database: roles come with the full migrate
     sync_role_permissions(Group, Permission)

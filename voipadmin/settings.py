@@ -189,11 +189,32 @@ POLL_INTERVAL_SECONDS = envint("VOIPADMIN_POLL_INTERVAL", 15, minimum=1)
 PUSH_SWEEP_SECONDS = envint("VOIPADMIN_PUSH_SWEEP", 30, minimum=5)
 CELERY_BEAT_SCHEDULE: dict = {}
 
+# --- live estate (app `live`): each node's poll is bounded by its own timeout (ms), so a hung
+# node costs one timeout, not a cycle; call history for the dashboard chart is kept a few days.
+LIVE_NODE_TIMEOUT_SECONDS = envint("VOIPADMIN_LIVE_NODE_TIMEOUT_MS", 1000, minimum=100) / 1000
+LIVE_HISTORY_DAYS = envint("VOIPADMIN_LIVE_HISTORY_DAYS", 3, minimum=1)
+CELERY_BEAT_SCHEDULE["live-poll-estate"] = {"task": "live.tasks.poll_estate", "schedule": POLL_INTERVAL_SECONDS,
+                                            "options": {"expires": POLL_INTERVAL_SECONDS}}
+CELERY_BEAT_SCHEDULE["live-prune-history"] = {"task": "live.tasks.prune_history", "schedule": 3600}
+
 # Turning this off keeps every change in the database but pushes nothing to the live estate.
 LIVE_RELOAD = envbool("VOIPADMIN_LIVE_RELOAD", True)
 
+# --- push (app `push`): reloads wait in an outbox until the node acknowledges them. Reloads to one
+# Asterisk are spaced (it can deadlock on rapid reloads); transient errors back off exponentially up
+# to PUSH_RETRY_MAX_SECONDS and are retried until the node answers (PUSH_MAX_ATTEMPTS=0).
+PUSH_MIN_INTERVAL_SECONDS = {"asterisk": envint("VOIPADMIN_PUSH_ASTERISK_INTERVAL_MS", 2000, minimum=0) / 1000,
+                             "kamailio": envint("VOIPADMIN_PUSH_KAMAILIO_INTERVAL_MS", 0, minimum=0) / 1000}
+PUSH_NODE_TIMEOUT_SECONDS = envint("VOIPADMIN_PUSH_NODE_TIMEOUT_MS", 5000, minimum=100) / 1000
+PUSH_RETRY_BASE_SECONDS = 1.0
+PUSH_RETRY_MAX_SECONDS = envint("VOIPADMIN_PUSH_RETRY_MAX", 5, minimum=1)
+PUSH_MAX_ATTEMPTS = envint("VOIPADMIN_PUSH_MAX_ATTEMPTS", 0, minimum=0)
+CELERY_BEAT_SCHEDULE["push-sweep"] = {"task": "push.tasks.sweep", "schedule": PUSH_SWEEP_SECONDS,
+                                      "options": {"expires": PUSH_SWEEP_SECONDS}}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "voipadmin.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -207,7 +228,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Sites, nodes, users, trunks, routes, service codes and CDRs of the VoIP estate.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema is for signed-in people and token holders; swagger-ui is vendored (no CDN).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "/" + STATIC_URL.strip("/") + "/vendor/swagger-ui",
+    "SWAGGER_UI_FAVICON_HREF": "/" + STATIC_URL.strip("/") + "/vendor/swagger-ui/favicon-32x32.png",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
+# Asterisk writes CDR times without a zone, in its own local time: this is that zone.
+CDR_TIME_ZONE = envstr("CDR_TIME_ZONE", "UTC")
 
 LOGGING = {
     "version": 1,

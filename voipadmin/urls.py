@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
-from .dashboard import DashboardView
+from . import token_views, views
+from live.views import DashboardView  # the URLconf is the composition root: it may import apps
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
@@ -12,6 +12,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", views.ChangeLogListView.as_view(), name="changelog_list"),
     path("audit/<int:pk>/", views.ChangeLogDetailView.as_view(), name="changelog_detail"),
+    path("api-tokens/", token_views.ApiTokenListView.as_view(), name="apitoken_list"),
+    path("api-tokens/<int:pk>/revoke/", token_views.ApiTokenRevokeView.as_view(), name="apitoken_revoke"),
     path("", include("sites.urls")),
     path("users/", include("users.urls")),
     path("trunks/", include("trunks.urls")),

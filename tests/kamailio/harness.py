@@ -320,8 +320,9 @@ class KamailioInstance:
             raise
         return [c["Contact"]["Address"] for c in (result or {}).get("Contacts") or []]
 
-    def reset(self, connection=None) -> None:
-        """Forget registrations (memory and DB), empty Kamailio's data tables, reload the caches."""
+    def reset(self, connection=None, *, tables: bool = True) -> None:
+        """Forget registrations (usrloc memory and the location tables); with ``tables`` also empty every
+        Kamailio data table (all but ``version``, CASCADE to rows referencing them) and reload the caches."""
         if self.running:
             for aor in self.registered_aors():
                 try:
@@ -330,14 +331,18 @@ class KamailioInstance:
                     pass
         if connection is not None:
             with connection.cursor() as cursor:
-                cursor.execute("TRUNCATE " + ", ".join(KAMAILIO_DATA_TABLES) + " RESTART IDENTITY")
-        if self.running:
+                if tables:
+                    cursor.execute("TRUNCATE " + ", ".join(KAMAILIO_DATA_TABLES) + " RESTART IDENTITY CASCADE")
+                else:
+                    cursor.execute("DELETE FROM location_attrs")
+                    cursor.execute("DELETE FROM location")
+        if self.running and tables:
             for method in ("dispatcher.reload", "dialplan.reload", "permissions.addressReload",
                            "permissions.trustedReload", "uac.reg_reload"):
                 try:
                     self.rpc(method)
                 except KamailioRPCError:
-                    pass  # e.g. dispatcher with no rows
+                    pass  # e.g. uac.reg_reload again within reg_gc_interval
 
     def __repr__(self) -> str:
         state = f"pid {self.pid}" if self.running else "stopped"
@@ -384,10 +389,10 @@ _STATUS_RE = re.compile(r"^SIP/2\.0 (\d{3}) ", re.M)
 
 
 def _sipp_last_status(message_log: str) -> int | None:
-    """Last status code sipp *received* (its message log has 'received' blocks)."""
+    """Last status code sipp *received*, from its -trace_msg log ('... message received [n] bytes :' blocks)."""
     status = None
-    for block in re.split(r"-{10,}", message_log):
-        if "received" in block.splitlines()[0:3].__str__() or "message received" in block:
+    for block in re.split(r"^-{10,}.*$", message_log, flags=re.M):
+        if "message received" in block:
             codes = _STATUS_RE.findall(block)
             if codes:
                 status = int(codes[-1])
@@ -403,6 +408,7 @@ def register_with_sipp(
     expires: int = 300,
     timeout: float = 5.0,
 ) -> tuple[bool, float]:
+    """sipp REGISTER with digest auth; returns (got 200, elapsed seconds)."""
     result = sip_register(target, username, domain, password, expires=expires, timeout=timeout, client="sipp")
     return result.ok, result.elapsed
 
@@ -419,8 +425,12 @@ def sip_register(
 ) -> RegisterResult:
     """REGISTER username@domain with digest ``password`` at a Kamailio (instance or (host, port)).
 
-    client="sipp" (default) runs tests/kamailio/scenarios/register.xml; client="sipsak" uses sipsak.
-    Contact is sip:username@127.0.0.1:<a free port>. Returns the final status code and the elapsed time.
+    client="sipp" (default) runs tests/kamailio/scenarios/register.xml (401 challenge, then 200);
+    client="sipsak" uses ``sipsak -U`` (sipsak 0.9.8 resolves ``domain`` in DNS even with ``-p``, so
+    it only works for resolvable domains such as ``localhost``; use sipp for made-up domains).
+    The contact is sip:username@127.0.0.1:<a free port>. Returns the final status code (the last
+    response received: 200, 403, ...; None when nothing answered), the elapsed time including the
+    client process, and the client's output for failure messages (``result.output``).
     """
     host, port = (LOOPBACK, target.sip_port) if isinstance(target, KamailioInstance) else target
     if client == "sipsak":
@@ -463,7 +473,7 @@ def _register_sipsak(host, port, username, domain, password, *, expires, timeout
     except subprocess.TimeoutExpired as exc:
         return RegisterResult(None, time.monotonic() - started, f"$ {' '.join(cmd)}\ntimeout\n{exc.stdout}")
     elapsed = time.monotonic() - started
-    codes = [int(c) for c in _STATUS_RE.findall(proc.stdout)]
+    codes = [int(c) for c in _STATUS_RE.findall(proc.stdout + "\n" + proc.stderr)]
     status = codes[-1] if codes else None
     if proc.returncode == 0 and status is None:
         status = 200

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from .errors import NodeError, describe_os_error, garbage
+from .errors import NodeError, describe_connect_failure, garbage
 
 
 def _api_root(base_url: str) -> str:
@@ -25,16 +25,6 @@ def _api_root(base_url: str) -> str:
     return root if root.endswith("/ari") else f"{root}/ari"
 
 
-def _connect_reason(exc: httpx.TransportError) -> str:
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, OSError):
-            return describe_os_error(cause)
-        cause = cause.__cause__ or cause.__context__
-    text = str(exc).lower()
-    if "refused" in text:
-        return "connection refused"
-    return str(exc) or exc.__class__.__name__
 
 
 class AriClient:
@@ -86,7 +76,7 @@ class AriClient:
         except httpx.RemoteProtocolError as exc:
             raise self._error(garbage(str(exc))) from None
         except httpx.TransportError as exc:
-            raise self._error(_connect_reason(exc)) from None
+            raise self._error(describe_connect_failure(exc)) from None
         return self._decode(response, path)
 
     def _decode(self, response: httpx.Response, path: str) -> Any:

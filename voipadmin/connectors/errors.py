@@ -45,3 +45,34 @@ def garbage(data: bytes | str, limit: int = 60) -> str:
     data = data.strip()
     shown = data[:limit].encode("unicode_escape").decode("ascii")
     return f"garbage reply: {shown!s}" + ("..." if len(data) > limit else "")
+
+
+def describe_connect_failure(exc: BaseException) -> str:
+    """Dig the real socket error out of httpx/anyio wrappers.
+
+    Async httpx reports a refused port as ``ConnectError("All connection attempts
+    failed")`` whose cause is an exception group holding the ``ConnectionRefusedError``;
+    an operator wants to read "connection refused".
+    """
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    fallback: OSError | None = None
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, (ConnectionRefusedError, ConnectionResetError, TimeoutError)):
+            return describe_os_error(current)
+        if isinstance(current, OSError) and current.errno is not None and fallback is None:
+            fallback = current
+        stack.extend(getattr(current, "exceptions", ()) or ())
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                stack.append(linked)
+    if fallback is not None:
+        return describe_os_error(fallback)
+    text = str(exc)
+    if "refused" in text.lower():
+        return "connection refused"
+    return (text[:1].lower() + text[1:]) if text else type(exc).__name__

@@ -23,7 +23,7 @@ from typing import Any, Callable, Union
 
 import httpx
 
-from .errors import NodeError, describe_os_error, garbage
+from .errors import NodeError, describe_connect_failure, garbage
 
 # Messages that mean "nothing there" for the given methods -> the empty value to return.
 _EMPTY: dict[str, tuple[tuple[str, ...], Callable[..., Any]]] = {
@@ -37,13 +37,6 @@ _PERMANENT_MESSAGES = ("method not found", "invalid parameters", "record not fou
 _ids = itertools.count(1)
 
 
-def _connect_reason(exc: httpx.TransportError) -> str:
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, OSError):
-            return describe_os_error(cause)
-        cause = cause.__cause__ or cause.__context__
-    return "connection refused" if "refused" in str(exc).lower() else (str(exc) or type(exc).__name__)
 
 
 class _RpcCore:
@@ -74,7 +67,7 @@ class _RpcCore:
         if isinstance(exc, httpx.RemoteProtocolError):
             return self._error(garbage(str(exc)))
         if isinstance(exc, httpx.TransportError):
-            return self._error(_connect_reason(exc))
+            return self._error(describe_connect_failure(exc))
         raise exc
 
     def _interpret(self, response: httpx.Response, payload: dict[str, Any]) -> Any:

@@ -1,0 +1,42 @@
+"""One FilterSet for CDRs, shared by the UI list page, the API list, the CSV export and the totals."""
+import django_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from sites.models import Site
+from trunks.models import Trunk
+
+from . import attribution
+from .models import Cdr, Disposition
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class NameChoiceFilter(django_filters.ModelChoiceFilter):
+    """An object chosen by its slug or name (``?site=branch1&trunk=movistar``)."""
+
+
+class CdrFilterSet(django_filters.FilterSet):
+    since = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="gte", label="From (start ≥)")
+    until = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt", label="Until (start <)")
+    site = NameChoiceFilter(queryset=Site.objects.all(), to_field_name="slug", method="filter_site",
+                                            label="Site (slug)")
+    trunk = NameChoiceFilter(queryset=Trunk.objects.select_related("e1trunk__asterisk_node__site"),
+                                             to_field_name="name", method="filter_trunk", label="Trunk (name)")
+    src = django_filters.CharFilter(label="Source number")
+    dst = django_filters.CharFilter(label="Destination number")
+    disposition = django_filters.ChoiceFilter(choices=Disposition.choices)
+    min_billsec = django_filters.NumberFilter(field_name="billsec", lookup_expr="gte",
+                                              label="Minimum billable seconds")
+    accountcode = django_filters.CharFilter()
+    uniqueid = django_filters.CharFilter()
+
+    class Meta:
+        model = Cdr
+        fields = ["since", "until", "site", "trunk", "src", "dst", "disposition", "min_billsec", "accountcode",
+                  "uniqueid"]
+
+    def filter_site(self, queryset, name, value):
+        return queryset.filter(attribution.site_q(value)) if value else queryset
+
+    def filter_trunk(self, queryset, name, value):
+        return queryset.filter(attribution.trunk_q(value)) if value else queryset

@@ -1,0 +1,216 @@
+"""The one write path of live data: a poll cycle's results go in here and nowhere else.
+
+Live rows are a cache of what the nodes said, so a cycle *replaces* a node's rows
+(delete + bulk_create in one transaction) instead of diffing them: a few queries
+per cycle whatever the number of nodes and channels.  Nothing here is audited —
+looking at the estate changes nothing — but every entry point still takes
+``actor=`` so logs can say who asked.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone as dt_timezone
+from typing import Iterable
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+
+from sites.choices import NodeRole
+from sites.models import AsteriskNode, KamailioNode, Site
+from voipadmin.actors import Actor
+
+from . import poller
+from .choices import Health, NodeKind
+from .models import (ActiveCall, CallSample, DeviceState, ExtensionState, NodeState, Registration,
+                     TrunkState)
+from .poller import AsteriskTarget, KamailioTarget, NodeResult
+
+log = logging.getLogger(__name__)
+BATCH = 2000
+
+
+def node_timeout() -> float:
+    return float(getattr(settings, "LIVE_NODE_TIMEOUT_SECONDS", 1.0))
+
+
+def history_days() -> int:
+    return int(getattr(settings, "LIVE_HISTORY_DAYS", 3))
+
+
+@dataclass
+class CycleSummary:
+    results: list[NodeResult]
+    seconds: float = 0.0
+    calls_by_site: dict[int, int] = field(default_factory=dict)
+
+    def count(self, state: str) -> int:
+        return sum(1 for r in self.results if r.state == state)
+
+    @property
+    def channels(self) -> int:
+        return sum(len(r.calls) for r in self.results)
+
+    @property
+    def registrations(self) -> int:
+        return sum(len(r.registrations) for r in self.results if r.kind == NodeKind.KAMAILIO)
+
+    def lines(self) -> list[str]:
+        out = [f"{len(self.results)} node(s) polled in {self.seconds:.3f}s: {self.count(Health.UP)} up, "
+               f"{self.count(Health.DEGRADED)} degraded, {self.count(Health.DOWN)} down; "
+               f"{self.channels} channel(s), {self.registrations} Kamailio registration(s)"]
+        for r in sorted(self.results, key=lambda r: (r.kind, r.name)):
+            latency = f"{r.latency_ms:.1f} ms" if r.latency_ms is not None else "—"
+            extra = f"{len(r.calls)} channel(s), {len(r.registrations)} registration(s), {len(r.trunks)} trunk(s)"
+            out.append(f"  {r.kind:8} {r.name:24} {r.state:8} {latency:>10}  {extra}"
+                       + (f"  [{r.reason}]" if r.reason else ""))
+        return out
+
+
+# -- targets ------------------------------------------------------------------------------------------
+
+
+def asterisk_target(node: AsteriskNode) -> AsteriskTarget:
+    return AsteriskTarget(node_id=node.pk, name=node.name, site_id=node.site_id, host=node.effective_ami_host,
+                          port=node.ami_port, username=node.ami_username, secret=node.ami_secret or "",
+                          gateway=NodeRole.GATEWAY in node.role_list)
+
+
+def kamailio_target(node: KamailioNode) -> KamailioTarget:
+    return KamailioTarget(node_id=node.pk, name=node.name, url=node.jsonrpc_url, username=node.jsonrpc_username,
+                          password=node.jsonrpc_password or "")
+
+
+def estate_targets() -> list[AsteriskTarget | KamailioTarget]:
+    """Every enabled node (disabled nodes are neither polled nor pushed to)."""
+    return ([asterisk_target(n) for n in AsteriskNode.objects.filter(enabled=True)]
+            + [kamailio_target(n) for n in KamailioNode.objects.filter(enabled=True)])
+
+
+# -- entry points -------------------------------------------------------------------------------------
+
+
+def poll_estate(*, actor: Actor, timeout: float | None = None) -> CycleSummary:
+    """Poll every enabled node concurrently and record the cycle (the beat task and ``poll_estate``)."""
+    started = time.perf_counter()
+    results = poller.run_poll(estate_targets(), timeout or node_timeout())
+    summary = record_poll_cycle(results, actor=actor)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def test_node_connection(node: AsteriskNode | KamailioNode, *, actor: Actor,
+                         timeout: float | None = None) -> NodeResult:
+    """Poll one node now (the node page's "test connection") and record what it said."""
+    target = asterisk_target(node) if isinstance(node, AsteriskNode) else kamailio_target(node)
+    results = poller.run_poll([target], timeout or node_timeout())
+    record_poll_cycle(results, actor=actor, full_cycle=False)
+    log.info("%s tested %s: %s %s", actor.label, node, results[0].state, results[0].reason)
+    return results[0]
+
+
+def record_poll_cycle(results: Iterable[NodeResult], *, actor: Actor, full_cycle: bool = True,
+                      now: datetime | None = None) -> CycleSummary:
+    """Write one cycle's results in one transaction.
+
+    Per node: upsert its NodeState; replace its calls, registrations, device and
+    extension states and trunks with what it said (a ``down`` node's rows are
+    dropped: we no longer know them, and the dashboard shows the node down with its
+    reason and last-seen age instead).  A ``full_cycle`` also drops the rows of nodes
+    that were not polled (disabled since) and adds a per-site sample to the history.
+    """
+    results = list(results)
+    now = now or datetime.now(dt_timezone.utc)
+    ast = [r for r in results if r.kind == NodeKind.ASTERISK]
+    kam = [r for r in results if r.kind == NodeKind.KAMAILIO]
+    ast_ids = [r.node_id for r in ast]
+    kam_ids = [r.node_id for r in kam]
+    with transaction.atomic():
+        _upsert_node_states(ast, kam, now)
+        if full_cycle:  # the cycle replaces the whole cache, disabled or deleted nodes included
+            scopes = [(m, {}) for m in (ActiveCall, DeviceState, ExtensionState, Registration, TrunkState)]
+        else:
+            scopes = [(ActiveCall, {"node_id__in": ast_ids}), (DeviceState, {"node_id__in": ast_ids}),
+                      (ExtensionState, {"node_id__in": ast_ids}),
+                      (Registration, {"asterisk_node_id__in": ast_ids}),
+                      (Registration, {"kamailio_node_id__in": kam_ids}),
+                      (TrunkState, {"asterisk_node_id__in": ast_ids}),
+                      (TrunkState, {"kamailio_node_id__in": kam_ids})]
+        for model, lookup in scopes:
+            model.objects.filter(**lookup).delete()
+        calls, registrations, devices, extens, trunk_rows = [], [], [], [], []
+        for r in results:
+            if not r.answered:
+                continue
+            if r.kind == NodeKind.ASTERISK:
+                calls += [ActiveCall(node_id=r.node_id, site_id=r.site_id, seen_at=now, **c) for c in r.calls]
+                registrations += [Registration(asterisk_node_id=r.node_id, seen_at=now, **g)
+                                  for g in r.registrations]
+                devices += [DeviceState(node_id=r.node_id, **d) for d in r.device_states]
+                extens += [ExtensionState(node_id=r.node_id, **e) for e in r.extension_states]
+                trunk_rows += [TrunkState(asterisk_node_id=r.node_id, site_id=r.site_id, seen_at=now, **t)
+                               for t in r.trunks]
+            else:
+                registrations += [Registration(kamailio_node_id=r.node_id, seen_at=now, **g)
+                                  for g in r.registrations]
+                trunk_rows += [TrunkState(kamailio_node_id=r.node_id, seen_at=now, **t) for t in r.trunks]
+        for model, rows in ((ActiveCall, calls), (Registration, registrations), (DeviceState, devices),
+                            (ExtensionState, extens), (TrunkState, trunk_rows)):
+            if rows:
+                model.objects.bulk_create(rows, batch_size=BATCH)
+        summary = CycleSummary(results=results)
+        if full_cycle:
+            summary.calls_by_site = _record_call_samples(now)
+    return summary
+
+
+def _upsert_node_states(ast: list[NodeResult], kam: list[NodeResult], now: datetime) -> None:
+    """One read and at most two writes for all the cycle's nodes."""
+    existing = {(s.kind, s.asterisk_node_id or s.kamailio_node_id): s for s in NodeState.objects.filter(
+        asterisk_node_id__in=[r.node_id for r in ast]) | NodeState.objects.filter(
+        kamailio_node_id__in=[r.node_id for r in kam])}
+    to_create, to_update = [], []
+    for r in (*ast, *kam):
+        state = existing.get((r.kind, r.node_id))
+        if state is None:
+            state = NodeState(kind=r.kind, asterisk_node_id=r.node_id if r.kind == NodeKind.ASTERISK else None,
+                              kamailio_node_id=r.node_id if r.kind == NodeKind.KAMAILIO else None)
+            to_create.append(state)
+        else:
+            to_update.append(state)
+        if state.state != r.state or state.state_since is None:
+            state.state_since = now
+        state.state, state.reason, state.last_polled = r.state, r.reason, now
+        state.latency_ms = r.latency_ms
+        if r.answered:  # a down node keeps its last known version/uptime, shown with their age
+            state.last_seen = now
+            state.uptime_seconds, state.version = r.uptime_seconds, r.version
+    if to_create:
+        NodeState.objects.bulk_create(to_create)
+    if to_update:
+        NodeState.objects.bulk_update(to_update, ["state", "reason", "latency_ms", "uptime_seconds", "version",
+                                                  "last_seen", "last_polled", "state_since"], batch_size=BATCH)
+
+
+def _record_call_samples(now: datetime) -> dict[int, int]:
+    """Keep the peak of concurrent calls per site for this minute (a call = one ``linkedid``)."""
+    minute = now.replace(second=0, microsecond=0)
+    calls = {s: 0 for s in Site.objects.values_list("pk", flat=True)}
+    for row in ActiveCall.objects.values("site_id").annotate(n=Count("linkedid", distinct=True)):
+        calls[row["site_id"]] = row["n"]
+    peaks = dict(CallSample.objects.filter(minute=minute).values_list("site_id", "calls"))
+    samples = [CallSample(site_id=s, minute=minute, calls=max(n, peaks.get(s, 0))) for s, n in calls.items()]
+    if samples:
+        CallSample.objects.bulk_create(samples, update_conflicts=True, unique_fields=["site", "minute"],
+                                       update_fields=["calls"])
+    return calls
+
+
+def prune_history(*, actor: Actor, days: int | None = None) -> int:
+    """Drop call samples older than ``LIVE_HISTORY_DAYS``; returns how many went."""
+    deleted, _ = CallSample.objects.older_than(days or history_days()).delete()
+    if deleted:
+        log.info("%s pruned %d call sample(s)", actor.label, deleted)
+    return deleted

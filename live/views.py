@@ -1,0 +1,151 @@
+"""Pages of the live estate: the dashboard (the portal's home), node live pages, calls and registrations.
+
+Views only read (live.overview) or call live.actions; they never talk to a node themselves.
+"""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.views.generic import TemplateView, View
+
+from sites.models import AsteriskNode, KamailioNode
+from voipadmin.actors import Actor
+from voipadmin.views import Column, ObjectListView
+
+from . import actions, overview
+from .filtersets import ActiveCallFilterSet, RegistrationFilterSet
+from .models import ActiveCall, DeviceState, Registration, TrunkState
+
+
+class LivePermissionMixin(LoginRequiredMixin, PermissionRequiredMixin):
+    """Logged-in users without the permission get 403, anonymous ones the login page."""
+
+    def handle_no_permission(self):
+        if self.request.user.is_authenticated:
+            self.raise_exception = True
+        return super().handle_no_permission()
+
+
+class DashboardView(LivePermissionMixin, TemplateView):
+    """The portal's home page: the estate at a glance, refreshed in place by HTMX."""
+
+    template_name = "live/dashboard.html"
+    permission_required = "sites.view_site"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx.update(overview.estate_overview())
+        return ctx
+
+
+class EstateFragmentView(DashboardView):
+    """The dashboard's refreshable part (sites, totals, topology), fetched every few seconds."""
+
+    template_name = "live/_estate.html"
+
+
+class CallHistoryView(LivePermissionMixin, View):
+    """Concurrent calls per site over the last 24 hours, for the dashboard chart."""
+
+    permission_required = "sites.view_site"
+
+    def get(self, request):
+        return JsonResponse(overview.call_history())
+
+
+NODE_MODELS = {"asterisk": AsteriskNode, "kamailio": KamailioNode}
+
+
+class NodeLiveView(LivePermissionMixin, TemplateView):
+    """What the poller last saw on one node, with the admin-only "test connection"."""
+
+    template_name = "live/node.html"
+    kind = "asterisk"
+
+    def get_permission_required(self):
+        model = NODE_MODELS[self.kind]
+        return [f"sites.view_{model._meta.model_name}"]
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        model = NODE_MODELS[self.kind]
+        node = get_object_or_404(model.objects.select_related("live_state"), pk=self.kwargs["pk"])
+        live = getattr(node, "live_state", None)
+        ctx.update(node=node, kind=self.kind, live=live, stale_after=overview.stale_after(),
+                   age=live.age_seconds() if live else None,
+                   can_test=self.request.user.has_perm(f"sites.change_{model._meta.model_name}"),
+                   fragment_url=reverse(f"live:{self.kind}_node_fragment", args=[node.pk]),
+                   test_url=reverse(f"live:{self.kind}_node_test", args=[node.pk]))
+        if self.kind == "asterisk":
+            ctx["calls"] = ActiveCall.objects.filter(node=node).order_by("linkedid", "channel")[:200]
+            ctx["registrations"] = Registration.objects.filter(asterisk_node=node)[:200]
+            ctx["device_states"] = DeviceState.objects.filter(node=node)[:500]
+            ctx["trunks"] = TrunkState.objects.filter(asterisk_node=node)
+        else:
+            ctx["registrations"] = Registration.objects.filter(kamailio_node=node)[:200]
+            ctx["trunks"] = TrunkState.objects.filter(kamailio_node=node)
+        return ctx
+
+
+class NodeFragmentView(NodeLiveView):
+    template_name = "live/_node.html"
+
+
+class NodeTestView(LivePermissionMixin, TemplateView):
+    """POST: poll this node once now, with the short per-node timeout, and show what it said."""
+
+    template_name = "live/_test_result.html"
+    kind = "asterisk"
+    http_method_names = ["post"]
+
+    def get_permission_required(self):
+        return [f"sites.change_{NODE_MODELS[self.kind]._meta.model_name}"]
+
+    def post(self, request, pk: int):
+        node = get_object_or_404(NODE_MODELS[self.kind], pk=pk)
+        result = actions.test_node_connection(node, actor=Actor.from_request(request))
+        if request.headers.get("HX-Request"):
+            return self.render_to_response({"result": result, "node": node})
+        text = f"{node}: {result.state}" + (f" — {result.reason}" if result.reason else "")
+        (messages.success if result.state == "up" else messages.warning)(request, f"Test connection: {text}")
+        return HttpResponseRedirect(reverse(f"live:{self.kind}_node", args=[pk]))
+
+
+def _age(obj) -> str:
+    from .templatetags.live import age
+
+    return age(obj.seen_at)
+
+
+class ActiveCallListView(ObjectListView):
+    model = ActiveCall
+    filterset_class = ActiveCallFilterSet
+    template_name = "live/list.html"
+    columns = [Column("Channel", "channel"), Column("Site", "site"), Column("Node", "node"),
+               Column("Caller", lambda c: f"{c.caller} {c.caller_name}".strip()), Column("Callee", "callee"),
+               Column("State", "state"), Column("Duration", lambda c: _duration(c.duration_seconds)),
+               Column("Trunk", "trunk"), Column("Seen", _age)]
+
+    def get_queryset(self):
+        return ActiveCall.objects.select_related("site", "node").order_by("site__name", "linkedid", "channel")
+
+
+class RegistrationListView(ObjectListView):
+    model = Registration
+    filterset_class = RegistrationFilterSet
+    template_name = "live/list.html"
+    columns = [Column("User", "user"), Column("Contact", "contact"), Column("User agent", "user_agent"),
+               Column("Source", "source"), Column("NAT", "nat"), Column("Expires", "expires"),
+               Column("Registered with", lambda r: r.kamailio_node or r.asterisk_node), Column("Seen", _age)]
+
+    def get_queryset(self):
+        return Registration.objects.select_related("kamailio_node", "asterisk_node")
+
+
+def _duration(seconds: int) -> str:
+    h, rest = divmod(int(seconds), 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -1,0 +1,220 @@
+"""The one write path for dispatcher sets, service codes and inbound numbers.
+
+Each action validates, writes, re-projects Kamailio's ``dispatcher``/``dialplan`` rows and Asterisk's
+``extensions`` rows, records the change and asks for the reloads whose tables changed — one transaction.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from sites.models import AsteriskNode
+from voipadmin import audit, crud
+from voipadmin.actors import Actor
+from voipadmin.models import ChangeLogEntry
+
+from . import notifier, projection
+from .models import DispatcherDestination, DispatcherSet, InboundNumber, ServiceCode
+from .validators import validate_code
+
+
+def project(reason: str, *, extra_codes: Iterable[str] = ()) -> list[str]:
+    """Re-project everything services owns; request the reloads of what changed."""
+    result = {"dispatcher": projection.sync_dispatcher(), "dialplan": projection.sync_dialplan(),
+              "extensions": projection.sync_extensions(extra_codes)}
+    return notifier.changed(result, reason=reason)
+
+
+# --- dispatcher sets --------------------------------------------------------------------------------------------
+
+DEST_KEYS = ("priority", "weight", "flags", "attrs")
+
+
+def parse_destinations(text: str) -> list[dict[str, Any]]:
+    """One destination per line: ``<node name> [priority=N] [weight=N] [flags=N] [attrs=a=b;c=d]``.
+
+    Bare numbers after the name are read as priority, weight, flags in that order.
+    """
+    result, seen = [], set()
+    names = []
+    for lineno, line in enumerate((text or "").splitlines(), start=1):
+        parts = line.replace(",", " ").split()
+        if not parts:
+            continue
+        name, spec, positional = parts[0], {}, ["priority", "weight", "flags"]
+        for part in parts[1:]:
+            key, sep, value = part.partition("=")
+            if not sep:
+                if not positional or not part.lstrip("-").isdigit():
+                    raise ValidationError(f"Line {lineno}: {part!r} is not priority/weight/flags.")
+                spec[positional.pop(0)] = int(part)
+                continue
+            if key not in DEST_KEYS:
+                raise ValidationError(f"Line {lineno}: unknown setting {key!r} (use {', '.join(DEST_KEYS)}).")
+            if key == "attrs":
+                spec[key] = value
+            elif not value.lstrip("-").isdigit():
+                raise ValidationError(f"Line {lineno}: {key} must be a number.")
+            else:
+                spec[key] = int(value)
+        if name in seen:
+            raise ValidationError(f"Line {lineno}: node {name} is listed twice.")
+        seen.add(name)
+        names.append(name)
+        result.append({"node": name, **spec})
+    nodes = {n.name: n for n in AsteriskNode.objects.filter(name__in=names)}
+    unknown = [n for n in names if n not in nodes]
+    if unknown:
+        raise ValidationError(f"Unknown Asterisk node(s): {', '.join(unknown)}.")
+    for spec in result:
+        spec["node"] = nodes[spec["node"]]
+    return result
+
+
+def format_destinations(dset: DispatcherSet) -> str:
+    lines = []
+    for d in dset.destinations.all():
+        line = f"{d.node.name} priority={d.priority} weight={d.weight} flags={d.flags}"
+        lines.append(line + (f" attrs={d.attrs}" if d.attrs else ""))
+    return "\n".join(lines)
+
+
+def _destinations_snapshot(dset: DispatcherSet) -> dict[str, Any]:
+    rows = DispatcherDestination.objects.filter(dispatcher_set=dset).select_related("node").order_by("node__name")
+    return {"destinations": "; ".join(f"{d.node.name} p={d.priority} w={d.weight} f={d.flags}"
+                                      + (f" {d.attrs}" if d.attrs else "") for d in rows)}
+
+
+def _set_destinations(dset: DispatcherSet, destinations: list[dict[str, Any]]) -> None:
+    """Upsert by node (ids stay stable), drop nodes no longer listed."""
+    current = {d.node_id: d for d in DispatcherDestination.objects.filter(dispatcher_set=dset)}
+    wanted = set()
+    for spec in destinations:
+        node = spec["node"]
+        wanted.add(node.pk)
+        dest = current.get(node.pk) or DispatcherDestination(dispatcher_set=dset, node=node)
+        for key in DEST_KEYS:
+            if key in spec:
+                setattr(dest, key, spec[key])
+        try:
+            dest.full_clean(exclude=["dispatcher_set"])
+        except ValidationError as exc:
+            raise ValidationError({"destinations": [f"{node.name}: {m}" for m in exc.messages]}) from None
+        dest.save()
+    DispatcherDestination.objects.filter(dispatcher_set=dset).exclude(node_id__in=wanted).delete()
+
+
+def create_dispatcher_set(*, actor: Actor, destinations: list[dict[str, Any]] | None = None,
+                          **fields: Any) -> DispatcherSet:
+    with transaction.atomic():
+        dset = DispatcherSet(**fields)
+        dset.full_clean()
+        dset.save()
+        _set_destinations(dset, destinations or [])
+        audit.record(actor=actor, obj=dset, action=ChangeLogEntry.Action.CREATE,
+                     after={**audit.snapshot(dset), **_destinations_snapshot(dset)})
+        project(f"dispatcher set {dset} created")
+    return dset
+
+
+def update_dispatcher_set(dset: DispatcherSet, *, actor: Actor, destinations: list[dict[str, Any]] | None = None,
+                          **fields: Any) -> DispatcherSet:
+    with transaction.atomic():
+        before = {**audit.snapshot(dset), **_destinations_snapshot(dset)}
+        for name, value in fields.items():
+            setattr(dset, name, value)
+        dset.full_clean()
+        dset.save()
+        if destinations is not None:
+            _set_destinations(dset, destinations)
+        audit.record(actor=actor, obj=dset, action=ChangeLogEntry.Action.UPDATE, before=before,
+                     after={**audit.snapshot(dset), **_destinations_snapshot(dset)})
+        project(f"dispatcher set {dset} changed")
+    return dset
+
+
+def add_destination(dset: DispatcherSet, *, actor: Actor, node: AsteriskNode, **settings: Any) -> DispatcherSet:
+    """Add (or re-tune) one node of a set, keeping the others as they are."""
+    current = [{"node": d.node, **{k: getattr(d, k) for k in DEST_KEYS}}
+               for d in dset.destinations.select_related("node") if d.node_id != node.pk]
+    return update_dispatcher_set(dset, actor=actor, destinations=[*current, {"node": node, **settings}])
+
+
+def remove_destination(dset: DispatcherSet, *, actor: Actor, node: AsteriskNode) -> DispatcherSet:
+    current = [{"node": d.node, **{k: getattr(d, k) for k in DEST_KEYS}}
+               for d in dset.destinations.select_related("node") if d.node_id != node.pk]
+    return update_dispatcher_set(dset, actor=actor, destinations=current)
+
+
+def delete_dispatcher_set(dset: DispatcherSet, *, actor: Actor) -> None:
+    codes = list(dset.service_codes.values_list("code", flat=True))
+    if codes:
+        raise ValidationError(f"Service code(s) {', '.join(codes)} still use {dset}; point them elsewhere first.")
+    with transaction.atomic():
+        crud.delete(dset, actor=actor)
+        project(f"dispatcher set {dset} deleted")
+
+
+# --- service codes ----------------------------------------------------------------------------------------------
+
+
+def create_service_code(*, actor: Actor, **fields: Any) -> ServiceCode:
+    with transaction.atomic():
+        if fields.get("code"):
+            validate_code(fields["code"])
+        code = crud.create(ServiceCode, actor=actor, fields=fields)
+        project(f"service code {code.code} created")
+    return code
+
+
+def update_service_code(code: ServiceCode, *, actor: Actor, **fields: Any) -> ServiceCode:
+    with transaction.atomic():
+        old = code.code
+        if fields.get("code") and fields["code"] != old:
+            validate_code(fields["code"], exclude_pk=code.pk)
+        code = crud.update(code, actor=actor, fields=fields)
+        project(f"service code {code.code} changed", extra_codes=[old])
+    return code
+
+
+def delete_service_code(code: ServiceCode, *, actor: Actor) -> None:
+    ddis = list(code.inbound_numbers.values_list("number", flat=True))
+    if ddis:
+        raise ValidationError(f"Inbound number(s) {', '.join(ddis)} still ring {code.code}; change them first.")
+    with transaction.atomic():
+        old = code.code
+        crud.delete(code, actor=actor)
+        project(f"service code {old} deleted", extra_codes=[old])
+
+
+# --- inbound numbers --------------------------------------------------------------------------------------------
+
+
+def _normalise_number(fields: dict[str, Any]) -> None:
+    if isinstance(fields.get("number"), str):
+        fields["number"] = re.sub(r"[\s().-]", "", fields["number"])
+
+
+def create_inbound_number(*, actor: Actor, **fields: Any) -> InboundNumber:
+    _normalise_number(fields)
+    with transaction.atomic():
+        ddi = crud.create(InboundNumber, actor=actor, fields=fields)
+        project(f"inbound number {ddi} created")
+    return ddi
+
+
+def update_inbound_number(ddi: InboundNumber, *, actor: Actor, **fields: Any) -> InboundNumber:
+    _normalise_number(fields)
+    with transaction.atomic():
+        ddi = crud.update(ddi, actor=actor, fields=fields)
+        project(f"inbound number {ddi} changed")
+    return ddi
+
+
+def delete_inbound_number(ddi: InboundNumber, *, actor: Actor) -> None:
+    with transaction.atomic():
+        crud.delete(ddi, actor=actor)
+        project(f"inbound number {ddi} deleted")

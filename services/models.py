@@ -1,0 +1,198 @@
+"""Estate-wide services: dispatcher sets of Asterisk nodes, service codes (*123 ...), inbound numbers (DDIs),
+and Asterisk's realtime ``extensions`` table the service codes are rendered into.
+
+Kamailio sees these only through :mod:`services.projection` (dispatcher sets 1..999, dialplan dpids 1, 3, 4).
+"""
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.urls import reverse
+
+from .choices import Announcement, DispatcherAlgorithm, InboundTarget, RouteTo, ServiceKind
+
+#: services owns dispatcher set ids 1..999 (trunks' routes use 1000+)
+SETID_MAX = 999
+
+code_validator = RegexValidator(r"^[*#]?[0-9]{1,15}$",
+                                "A code is digits, optionally after a leading * or # (e.g. *123).")
+number_validator = RegexValidator(r"^\+?[0-9]{3,20}$", "Enter the number as dialled in, digits with an optional +.")
+attrs_validator = RegexValidator(r"^[A-Za-z0-9_.:=;-]*$", "Use name=value pairs separated by ; (e.g. site=central).")
+
+
+class DispatcherSet(models.Model):
+    """A Kamailio dispatcher set of Asterisk nodes and the algorithm that picks among them."""
+
+    setid = models.PositiveIntegerField(unique=True, validators=[MinValueValidator(1), MaxValueValidator(SETID_MAX)],
+                                        help_text=f"Kamailio set id, 1–{SETID_MAX} (routes use 1000 and up).")
+    name = models.CharField(max_length=64, unique=True)
+    algorithm = models.PositiveSmallIntegerField(choices=DispatcherAlgorithm.choices,
+                                                 default=DispatcherAlgorithm.ROUND_ROBIN)
+    description = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["setid"]
+        verbose_name = "dispatcher set"
+
+    def __str__(self) -> str:
+        return f"{self.name} (set {self.setid})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("services:dispatcherset_detail", args=[self.pk])
+
+
+class DispatcherDestination(models.Model):
+    """One Asterisk node in a set (a row of Kamailio's ``dispatcher`` table)."""
+
+    dispatcher_set = models.ForeignKey("services.DispatcherSet", on_delete=models.CASCADE,
+                                       related_name="destinations")
+    node = models.ForeignKey("sites.AsteriskNode", on_delete=models.PROTECT, related_name="dispatcher_destinations")
+    priority = models.IntegerField(default=0, help_text="Higher is tried first by the priority algorithm.")
+    weight = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1), MaxValueValidator(100)],
+                                              help_text="Share of calls for the weight-based algorithm.")
+    flags = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(31)],
+                                             help_text="Kamailio destination flags (1 inactive, 2 probing, ...).")
+    attrs = models.CharField(max_length=64, blank=True, validators=[attrs_validator],
+                             help_text="Extra attributes after weight=N, e.g. duid=central.")
+
+    class Meta:
+        ordering = ["dispatcher_set", "-priority", "node__name"]
+        constraints = [models.UniqueConstraint(fields=["dispatcher_set", "node"], name="dsdest_set_node_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.dispatcher_set.name}: {self.node}"
+
+    @property
+    def kamailio_attrs(self) -> str:
+        return f"weight={self.weight}" + (f";{self.attrs}" if self.attrs else "")
+
+
+class ServiceCode(models.Model):
+    """A code any phone of the estate can dial (``*123`` voicemail...), and where Kamailio sends it."""
+
+    code = models.CharField(max_length=16, unique=True, validators=[code_validator])
+    name = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16, choices=ServiceKind.choices)
+    route_to = models.CharField(max_length=8, choices=RouteTo.choices, default=RouteTo.DISPATCHER_SET)
+    dispatcher_set = models.ForeignKey("services.DispatcherSet", on_delete=models.PROTECT, null=True, blank=True,
+                                       related_name="service_codes")
+    node = models.ForeignKey("sites.AsteriskNode", on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="service_codes")
+    announcement = models.CharField(max_length=24, choices=Announcement.choices, blank=True,
+                                    help_text="Which announcement (announcement codes only).")
+    parameter = models.CharField(max_length=64, blank=True, validators=[
+        RegexValidator(r"^[A-Za-z0-9_./&@-]*$", "Letters, digits and _ . / & @ - only.")],
+                                 help_text="Conference room, IVR context, sound file or Dial() targets.")
+    enabled = models.BooleanField(default=True)
+    description = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = "service code"
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("services:servicecode_detail", args=[self.pk])
+
+    def clean(self) -> None:
+        errors = {}
+        if self.route_to == RouteTo.DISPATCHER_SET and not self.dispatcher_set_id:
+            errors["dispatcher_set"] = "Choose the dispatcher set that serves this code."
+        if self.route_to == RouteTo.NODE and not self.node_id:
+            errors["node"] = "Choose the Asterisk node that serves this code."
+        if self.route_to != RouteTo.DISPATCHER_SET:
+            self.dispatcher_set = None
+        if self.route_to != RouteTo.NODE:
+            self.node = None
+        if self.kind == ServiceKind.ANNOUNCEMENT and not self.announcement:
+            errors["announcement"] = "Choose the announcement to play."
+        if self.kind != ServiceKind.ANNOUNCEMENT:
+            self.announcement = ""
+        if self.kind in (ServiceKind.IVR, ServiceKind.DOUBLE_DIAL) and not self.parameter:
+            errors["parameter"] = ("Give the IVR context." if self.kind == ServiceKind.IVR
+                                   else "Give the Dial() targets, e.g. PJSIP/1001&DAHDI/g1/1001.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class InboundNumber(models.Model):
+    """A DDI: a number the PSTN reaches the estate on, and who answers it."""
+
+    number = models.CharField(max_length=32, unique=True, validators=[number_validator],
+                              help_text="As the trunk delivers it, e.g. +34911234567.")
+    trunk = models.ForeignKey("trunks.Trunk", on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="inbound_numbers", help_text="The trunk it arrives on (optional).")
+    target = models.CharField(max_length=8, choices=InboundTarget.choices, default=InboundTarget.USER)
+    user = models.ForeignKey("users.SipUser", on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="inbound_numbers", help_text="The user who answers.")
+    service_code = models.ForeignKey("services.ServiceCode", on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="inbound_numbers")
+    enabled = models.BooleanField(default=True)
+    description = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["number"]
+        verbose_name = "inbound number"
+
+    def __str__(self) -> str:
+        return self.number
+
+    def get_absolute_url(self) -> str:
+        return reverse("services:inboundnumber_detail", args=[self.pk])
+
+    @property
+    def destination(self) -> str:
+        """What Kamailio rewrites the R-URI user to."""
+        if self.target == InboundTarget.SERVICE:
+            return self.service_code.code if self.service_code_id else ""
+        return str(self.user.extension) if self.user_id else ""
+
+    def clean(self) -> None:
+        if self.target == InboundTarget.USER:
+            self.service_code = None
+            if not self.user_id:
+                raise ValidationError({"user": "Choose the user who answers."})
+        else:
+            self.user = None
+            if not self.service_code_id:
+                raise ValidationError({"service_code": "Choose the service code (e.g. an IVR)."})
+
+
+class AsteriskExtension(models.Model):
+    """A row of Asterisk's realtime ``extensions`` table (pbx_realtime reads it; columns per the contract).
+
+    Service-code actions keep the rows of every code in every site's context; nothing else in the
+    portal writes here yet.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    context = models.CharField(max_length=40)
+    exten = models.CharField(max_length=40)
+    priority = models.IntegerField()
+    app = models.CharField(max_length=40)
+    appdata = models.CharField(max_length=256)
+
+    class Meta:
+        db_table = "extensions"
+        ordering = ["context", "exten", "priority"]
+        verbose_name = "Asterisk extension row"
+        constraints = [models.UniqueConstraint(fields=["context", "exten", "priority"],
+                                               name="extensions_context_exten_priority")]
+
+    def __str__(self) -> str:
+        return f"{self.context},{self.exten},{self.priority}: {self.app}({self.appdata})"
+
+
+def is_digits(code: str) -> bool:
+    return bool(re.fullmatch(r"[0-9]+", code or ""))

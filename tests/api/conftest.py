@@ -1,0 +1,64 @@
+"""API fixtures: tokens of each kind, a billing user, and a small estate to call the API on."""
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from voipadmin.actors import Actor
+from voipadmin.api.tokens import create_token
+from voipadmin.models import ApiToken
+
+SYSTEM = Actor.command("tests")
+
+
+def auth(key: str) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Token {key}"}
+
+
+@pytest.fixture
+def write_key(db) -> str:
+    return create_token(actor=SYSTEM, name="integration", scope=ApiToken.Scope.WRITE)[1]
+
+
+@pytest.fixture
+def read_key(db) -> str:
+    return create_token(actor=SYSTEM, name="billing", scope=ApiToken.Scope.READ)[1]
+
+
+@pytest.fixture
+def expired_key(db) -> str:
+    token, key = create_token(actor=SYSTEM, name="old-billing", scope=ApiToken.Scope.WRITE)
+    ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    return key
+
+
+@pytest.fixture
+def dora(db, django_user_model):
+    """Dora works in billing: she may read everything and change nothing."""
+    user = django_user_model.objects.create_user(username="dora", password="correct horse battery")
+    user.groups.add(Group.objects.get(name="Billing"))
+    return user
+
+
+@pytest.fixture
+def estate(db):
+    """One site with an extension block, an Asterisk node with secrets, a Kamailio node and a few CDRs."""
+    from cdrs.models import Cdr
+    from sites import actions
+
+    site = actions.create_site(actor=SYSTEM, name="Branch One", slug="branch1", kind="delegation",
+                               sip_domain="branch1.example.test", ranges=[(2000, 2999)])
+    node = actions.create_asterisk_node(actor=SYSTEM, name="pbx-branch1", site=site, host="127.0.0.1",
+                                        ami_username="voipadmin", ami_secret="ami-secret-value-1",
+                                        ari_url="http://127.0.0.1:1/ari", ari_username="voipadmin",
+                                        ari_password="ari-secret-value-2", roles="pbx")
+    kam = actions.create_kamailio_node(actor=SYSTEM, name="kamailio", sip_address="127.0.0.1:5060",
+                                       jsonrpc_url="http://127.0.0.1:1/RPC", jsonrpc_password="rpc-secret-value-3")
+    start = timezone.now().replace(microsecond=0) - datetime.timedelta(hours=1)
+    cdr = Cdr.objects.create(src="2001", dst="600123456", dcontext="site-branch1", channel="PJSIP/2001-00000001",
+                             dstchannel="PJSIP/itsp1-00000002", start=start, answer=start, end=start,
+                             duration=70, billsec=60, disposition="ANSWERED", uniqueid="1700000000.1")
+    return {"site": site, "node": node, "kamailio": kam, "cdr": cdr}

@@ -1,0 +1,231 @@
+"""Trunks out of the estate (E1 lines on an Asterisk, SIP trunks to an ITSP) and the PSTN routes over them.
+
+``Trunk`` is the common parent (multi-table inheritance): routes point at a ``Trunk`` whatever its
+kind, the nav and the permission ``trunks.view_trunk`` see one list, and ``E1Trunk`` / ``ItspTrunk``
+carry what only their kind has.
+
+Kamailio sees trunks and routes only through projections kept by :mod:`trunks.projection`
+(``dispatcher`` sets 1000+route id, ``dialplan`` dpid 2, ``address`` groups >= 2, ``uacreg``).
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.urls import reverse
+
+from sites.models import host_validator
+from voipadmin.fields import EncryptedTextField
+
+from .choices import (CallerIdPresentation, E1Role, E1Signalling, ItspAuth, RouteKind, SwitchType, Transport,
+                      TrunkKind)
+
+#: dispatcher set ids of outbound routes: ROUTE_SETID_BASE + route id (services owns 1..999).
+ROUTE_SETID_BASE = 1000
+
+name_validator = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                                "Letters, digits, dot, dash and underscore only (it is used as a Kamailio key).")
+channels_validator = RegexValidator(r"^\d+(-\d+)?(,\d+(-\d+)?)*$", "Enter channels like 1-15,17-31.")
+
+
+def parse_ip_list(text: str) -> list[tuple[str, int]]:
+    """``"192.0.2.10\\n198.51.100.0/24"`` → ``[("192.0.2.10", 32), ("198.51.100.0", 24)]`` (clear errors)."""
+    result = []
+    for raw in re.split(r"[\s,;]+", text or ""):
+        if not raw:
+            continue
+        try:
+            net = ipaddress.ip_network(raw, strict=False)
+        except ValueError:
+            raise ValidationError(f"{raw!r} is not an IP address or subnet (e.g. 192.0.2.10 or 192.0.2.0/28).")
+        result.append((str(net.network_address), net.prefixlen))
+    return result
+
+
+class Trunk(models.Model):
+    """What every trunk has; see ``E1Trunk`` and ``ItspTrunk`` for the rest."""
+
+    name = models.CharField(max_length=64, unique=True, validators=[name_validator],
+                            help_text="Also the key of its Kamailio rows (address tag, uacreg l_uuid).")
+    kind = models.CharField(max_length=8, choices=TrunkKind.choices, editable=False)
+    enabled = models.BooleanField(default=True, help_text="A disabled trunk is left out of every route.")
+    description = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def specific(self) -> "E1Trunk | ItspTrunk":
+        """The E1/ITSP row of this trunk (already loaded when queried with select_related)."""
+        return self.e1trunk if self.kind == TrunkKind.E1 else self.itsptrunk
+
+    def get_absolute_url(self) -> str:
+        return reverse(f"trunks:{self.kind}trunk_detail", args=[self.pk])
+
+    @property
+    def dispatcher_uri(self) -> str:
+        return self.specific().dispatcher_uri
+
+
+class E1Trunk(Trunk):
+    """An E1 (PRI) line on an Asterisk node: to the PSTN or to the legacy PBX."""
+
+    asterisk_node = models.ForeignKey("sites.AsteriskNode", on_delete=models.PROTECT, related_name="e1_trunks")
+    span = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(128)])
+    channels = models.CharField(max_length=64, default="1-15,17-31", validators=[channels_validator],
+                                help_text="B channels of the span, e.g. 1-15,17-31 (16 is the D channel).")
+    group = models.PositiveSmallIntegerField(default=1, validators=[MaxValueValidator(63)],
+                                             help_text="DAHDI group Asterisk dials out on (Dial(DAHDI/g1/...)).")
+    signalling = models.CharField(max_length=16, choices=E1Signalling.choices, default=E1Signalling.PRI_CPE)
+    switch_type = models.CharField(max_length=16, choices=SwitchType.choices, default=SwitchType.EUROISDN)
+    role = models.CharField(max_length=16, choices=E1Role.choices, default=E1Role.PSTN)
+
+    class Meta:
+        verbose_name = "E1 trunk"
+        constraints = [models.UniqueConstraint(fields=["asterisk_node", "span"], name="e1trunk_node_span_unique")]
+
+    def save(self, *args, **kwargs):
+        self.kind = TrunkKind.E1
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        for part in (self.channels or "").split(","):
+            bits = [int(b) for b in part.split("-") if b.isdigit()]
+            if len(bits) == 2 and bits[1] < bits[0]:
+                raise ValidationError({"channels": f"{part} ends before it starts."})
+            if any(b < 1 or b > 31 for b in bits):
+                raise ValidationError({"channels": "E1 channels are numbered 1 to 31."})
+
+    @property
+    def dispatcher_uri(self) -> str:
+        """Kamailio sends calls for this line to the Asterisk it sits on."""
+        return self.asterisk_node.sip_uri
+
+
+class ItspTrunk(Trunk):
+    """A SIP trunk to an internet telephony service provider, authenticated by IP or by registration."""
+
+    host = models.CharField(max_length=255, validators=[host_validator])
+    port = models.PositiveIntegerField(default=5060, validators=[MinValueValidator(1), MaxValueValidator(65535)])
+    transport = models.CharField(max_length=4, choices=Transport.choices, default=Transport.UDP)
+    auth_mode = models.CharField(max_length=16, choices=ItspAuth.choices, default=ItspAuth.IP)
+    # by IP: rows in Kamailio's `address` table
+    ip_addresses = models.TextField(blank=True, help_text="Addresses/subnets the ITSP sends from, one per line.")
+    address_group = models.PositiveIntegerField(
+        default=2, validators=[MinValueValidator(2), MaxValueValidator(999)],
+        help_text="Kamailio permissions group (group 1 is the estate's own trusted peers).")
+    # by registration: a row in Kamailio's `uacreg` table
+    username = models.CharField(max_length=64, blank=True, help_text="Account (registered user) at the ITSP.")
+    auth_username = models.CharField(max_length=64, blank=True, help_text="Defaults to the username.")
+    auth_password = EncryptedTextField(blank=True)
+    realm = models.CharField(max_length=64, blank=True)
+    proxy = models.CharField(max_length=255, blank=True,
+                             help_text="Outbound proxy for the REGISTER (sip:host:port); defaults to the trunk's.")
+    expires = models.PositiveIntegerField(default=3600, validators=[MinValueValidator(60), MaxValueValidator(86400)])
+    # caller ID
+    caller_id_presentation = models.CharField(max_length=16, choices=CallerIdPresentation.choices,
+                                              default=CallerIdPresentation.ALLOWED)
+    caller_id_number = models.CharField(max_length=32, blank=True, validators=[
+        RegexValidator(r"^\+?[0-9]+$", "Digits only, optionally with a leading +.")],
+                                        help_text="The trunk's main number, presented when asked to.")
+
+    class Meta:
+        verbose_name = "ITSP trunk"
+
+    def save(self, *args, **kwargs):
+        self.kind = TrunkKind.ITSP
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        errors = {}
+        if self.auth_mode == ItspAuth.IP:
+            try:
+                if not parse_ip_list(self.ip_addresses):
+                    errors["ip_addresses"] = "Authentication by IP needs at least one address."
+            except ValidationError as exc:
+                errors["ip_addresses"] = exc.messages
+        elif self.auth_mode == ItspAuth.REGISTRATION:
+            if not self.username:
+                errors["username"] = "Authentication by registration needs a username."
+            if not self.auth_password:
+                errors["auth_password"] = "Authentication by registration needs a password."
+        if self.caller_id_presentation == CallerIdPresentation.TRUNK_NUMBER and not self.caller_id_number:
+            errors["caller_id_number"] = "Give the number to present."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def dispatcher_uri(self) -> str:
+        uri = f"sip:{self.host}:{self.port}"
+        return uri if self.transport == Transport.UDP else f"{uri};transport={self.transport}"
+
+    @property
+    def ip_networks(self) -> list[tuple[str, int]]:
+        return parse_ip_list(self.ip_addresses) if self.auth_mode == ItspAuth.IP else []
+
+
+class OutboundRoute(models.Model):
+    """Numbers matching ``pattern`` leave through ``trunks`` in order (the first answering one wins)."""
+
+    name = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=16, choices=RouteKind.choices, default=RouteKind.NATIONAL)
+    pattern = models.CharField(max_length=64, help_text="Regular expression on the dialled number, e.g. ^[67][0-9]{8}$")
+    priority = models.PositiveIntegerField(default=100, help_text="Lower is tried first when patterns overlap.")
+    strip = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(20)],
+                                             help_text="Leading digits removed before sending.")
+    prepend = models.CharField(max_length=16, blank=True, validators=[
+        RegexValidator(r"^\+?[0-9]*$", "Digits only, optionally with a leading +.")],
+                               help_text="Prefix added after stripping, e.g. +34.")
+    enabled = models.BooleanField(default=True)
+    description = models.CharField(max_length=200, blank=True)
+    trunks = models.ManyToManyField("trunks.Trunk", through="trunks.RouteTrunk", related_name="routes")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["priority", "name"]
+        verbose_name = "outbound route"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("trunks:outboundroute_detail", args=[self.pk])
+
+    @property
+    def setid(self) -> int:
+        """The Kamailio dispatcher set holding this route's trunks in order."""
+        return ROUTE_SETID_BASE + self.pk
+
+    def clean(self) -> None:
+        try:
+            re.compile(self.pattern or "")
+        except re.error as exc:
+            raise ValidationError({"pattern": f"Not a valid regular expression: {exc}."})
+        if self.pattern and not self.pattern.startswith("^"):
+            raise ValidationError({"pattern": "Anchor the pattern at the start with ^ (e.g. ^00[0-9]+$)."})
+
+
+class RouteTrunk(models.Model):
+    """The position of a trunk in a route (0 first)."""
+
+    route = models.ForeignKey("trunks.OutboundRoute", on_delete=models.CASCADE, related_name="route_trunks")
+    trunk = models.ForeignKey("trunks.Trunk", on_delete=models.PROTECT, related_name="route_trunks")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["route", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["route", "trunk"], name="routetrunk_route_trunk_unique"),
+            models.UniqueConstraint(fields=["route", "position"], name="routetrunk_route_position_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.route} #{self.position + 1}: {self.trunk}"

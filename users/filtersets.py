@@ -1,0 +1,28 @@
+"""One FilterSet for SIP users, shared by the list page, the CSV export and (later) the API."""
+import django_filters
+from django.db.models import Q
+
+from sites.models import Site
+
+from .models import SipUser
+
+
+class SipUserFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label="Search",
+                                  help_text="Extension, name or email")
+    site = django_filters.ModelChoiceFilter(queryset=Site.objects.all(), field_name="site")
+    enabled = django_filters.BooleanFilter()
+    voicemail_enabled = django_filters.BooleanFilter(label="Voicemail")
+
+    class Meta:
+        model = SipUser
+        fields = ["q", "site", "enabled", "voicemail_enabled"]
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        cond = Q(name__icontains=value) | Q(email__icontains=value)
+        if value.isdigit():
+            cond |= Q(extension=int(value))
+            # a prefix such as "10" finds 1000-1099 as well
+            cond |= Q(extension__startswith=value) if len(value) < 10 else Q()
+        return queryset.filter(cond)
