@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Case, CharField, IntegerField, Q, Value, When
 
 SITE_CONTEXT_PREFIX = "site-"
 
@@ -71,6 +71,15 @@ def trunk_case(trunk_list: list | None = None) -> Case | Value:
         return Value(None, output_field=IntegerField())
     return Case(*[When(trunk_q(t), then=Value(t.pk)) for t in trunk_list], default=None,
                 output_field=IntegerField())
+
+
+def annotate_names(queryset, site_list: list, trunk_list: list):
+    """``site_name`` (slug) and ``trunk_name`` computed by the database (no per-row Python lookup)."""
+    site_name = Case(*[When(site_q(x), then=Value(x.slug)) for x in site_list], default=None,
+                     output_field=CharField()) if site_list else Value(None, output_field=CharField())
+    trunk_name = Case(*[When(trunk_q(t), then=Value(t.name)) for t in trunk_list], default=None,
+                      output_field=CharField()) if trunk_list else Value(None, output_field=CharField())
+    return queryset.annotate(site_name=site_name, trunk_name=trunk_name)
 
 
 def annotate(queryset, site_list: list | None = None, trunk_list: list | None = None):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import zoneinfo
 
 from django.conf import settings
@@ -9,7 +10,12 @@ from django.utils import timezone
 
 
 def cdr_zone() -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(getattr(settings, "CDR_TIME_ZONE", "UTC"))
+    return _zone(getattr(settings, "CDR_TIME_ZONE", "UTC"))
+
+
+@functools.lru_cache(maxsize=8)
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
 
 
 class NaiveDateTimeField(models.DateTimeField):
@@ -25,8 +31,8 @@ class NaiveDateTimeField(models.DateTimeField):
         return super().db_type(connection)
 
     def from_db_value(self, value, expression, connection):
-        if isinstance(value, datetime.datetime) and timezone.is_naive(value):
-            return timezone.make_aware(value, cdr_zone())
+        if isinstance(value, datetime.datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=cdr_zone())  # zoneinfo resolves DST folds like make_aware
         return value
 
     def get_prep_value(self, value):

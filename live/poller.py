@@ -8,12 +8,13 @@ only costs its own timeout; the others finish as fast as they answer.
 from __future__ import annotations
 
 import asyncio
+import queue
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone as dt_timezone
-from typing import Any, Iterable
-from urllib.parse import urlsplit
+from typing import Any, Iterable, Iterator
 
 from voipadmin.connectors import ami as ami_connector
 from voipadmin.connectors.errors import NodeError
@@ -26,6 +27,8 @@ from .choices import Health, NodeKind, TrunkHealth, TrunkKind
 #: transcript (the captured Asterisk had no DAHDI): see parse_pri_spans.
 PRI_SPANS_COMMAND = "pri show spans"
 GATEWAY_ROLE = "gateway"
+#: A node answering slower than this is degraded: it works, but something is wrong with it.
+SLOW_MS = 500.0
 
 # Kamailio uac module flags (modules/uac/uac_reg.c).
 UAC_REG_DISABLED, UAC_REG_ONGOING, UAC_REG_ONLINE, UAC_REG_AUTHSENT = 1, 2, 4, 8
@@ -267,6 +270,8 @@ async def _poll_asterisk(target: AsteriskTarget, timeout: float) -> NodeResult:
         "status_text": str(e.get("StatusText", ""))[:32],
     } for e in snap.extension_states]
     problems = []
+    if snap.latency_ms > SLOW_MS:
+        problems.append(f"slow: {snap.latency_ms:.0f} ms round trip")
     if target.gateway:
         remaining = max(timeout - (time.perf_counter() - started), 0.05)
         try:
@@ -302,6 +307,8 @@ async def _poll_kamailio(target: KamailioTarget, timeout: float) -> NodeResult:
                         latency_ms=round(latency, 2), version=str(version).strip()[:255],
                         uptime_seconds=_int((uptime or {}).get("uptime") if isinstance(uptime, dict) else None, None))
     result.registrations = kamailio_registration_rows(dump, now)
+    if latency > SLOW_MS:
+        result.state, result.reason = Health.DEGRADED, f"slow: {latency:.0f} ms round trip"
     if isinstance(regs, NodeError):
         result.state, result.reason = Health.DEGRADED, f"ITSP registrations unknown: {regs.reason}"[:255]
     elif isinstance(regs, BaseException):
@@ -361,5 +368,52 @@ def run_poll(targets: Iterable[Target], timeout: float) -> list[NodeResult]:
     return asyncio.run(poll_targets(targets, timeout))
 
 
-def kamailio_url_host(url: str) -> str:
-    return urlsplit(url).hostname or ""
+def poll_in_batches(targets: Iterable[Target], timeout: float, *, settle: float = 0.02,
+                    max_wait: float = 0.1) -> Iterator[list[NodeResult]]:
+    """Poll concurrently in a worker thread; yield results in batches as nodes answer.
+
+    The caller (in its own thread, which owns the DB connection) can record the
+    nodes that answered quickly while a hung one is still running out its timeout,
+    so a dead node delays neither its neighbours' freshness nor the cycle's end by
+    more than its own timeout.  A batch closes when no result arrived for ``settle``
+    seconds, or ``max_wait`` seconds after its first result (so writing overlaps polling).
+    """
+    targets = list(targets)
+    if not targets:
+        return
+    done: queue.Queue[NodeResult | None] = queue.Queue()
+
+    async def run() -> None:
+        async def one(t: Target) -> None:
+            done.put(await poll_one(t, timeout))
+
+        await asyncio.gather(*(one(t) for t in targets))
+
+    def worker() -> None:
+        try:
+            asyncio.run(run())
+        finally:
+            done.put(None)
+
+    thread = threading.Thread(target=worker, name="live-poller", daemon=True)
+    thread.start()
+    finished = False
+    while not finished:
+        item = done.get()
+        batch: list[NodeResult] = []
+        closes = time.monotonic() + max_wait
+        while True:
+            if item is None:
+                finished = True
+                break
+            batch.append(item)
+            wait = min(settle, closes - time.monotonic())
+            if wait <= 0:
+                break
+            try:
+                item = done.get(timeout=wait)
+            except queue.Empty:
+                break
+        if batch:
+            yield batch
+    thread.join()

@@ -18,6 +18,7 @@ from voipadmin.views import Column, ObjectListView
 from . import actions, overview
 from .filtersets import ActiveCallFilterSet, RegistrationFilterSet
 from .models import ActiveCall, DeviceState, Registration, TrunkState
+from .state import extension_states
 
 
 class LivePermissionMixin(LoginRequiredMixin, PermissionRequiredMixin):
@@ -54,6 +55,26 @@ class CallHistoryView(LivePermissionMixin, View):
 
     def get(self, request):
         return JsonResponse(overview.call_history())
+
+
+class ExtensionStateBadgesView(LivePermissionMixin, TemplateView):
+    """``GET ?ext=1001&ext=1002``: one badge per extension as HTMX out-of-band swaps.
+
+    Lets the users list show live states without the users app importing this one:
+    its cells hold ``<span id="ext-state-1001"></span>`` and one request per page
+    (and every few seconds) fills them in.  Three queries whatever the page size.
+    """
+
+    template_name = "live/extension_state_badges.html"
+    permission_required = "users.view_sipuser"
+    MAX = 500
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        wanted = [e for e in self.request.GET.getlist("ext") if e.isdigit()][: self.MAX]
+        states = extension_states(wanted)
+        ctx["badges"] = [(e, states[e]) for e in dict.fromkeys(wanted)]
+        return ctx
 
 
 NODE_MODELS = {"asterisk": AsteriskNode, "kamailio": KamailioNode}
@@ -94,6 +115,23 @@ class NodeFragmentView(NodeLiveView):
     template_name = "live/_node.html"
 
 
+# One class per kind, so each page names its model (URL discovery in the persona tests uses it).
+class AsteriskNodeLiveView(NodeLiveView):
+    model, kind = AsteriskNode, "asterisk"
+
+
+class KamailioNodeLiveView(NodeLiveView):
+    model, kind = KamailioNode, "kamailio"
+
+
+class AsteriskNodeFragmentView(NodeFragmentView):
+    model, kind = AsteriskNode, "asterisk"
+
+
+class KamailioNodeFragmentView(NodeFragmentView):
+    model, kind = KamailioNode, "kamailio"
+
+
 class NodeTestView(LivePermissionMixin, TemplateView):
     """POST: poll this node once now, with the short per-node timeout, and show what it said."""
 
@@ -108,7 +146,9 @@ class NodeTestView(LivePermissionMixin, TemplateView):
         node = get_object_or_404(NODE_MODELS[self.kind], pk=pk)
         result = actions.test_node_connection(node, actor=Actor.from_request(request))
         if request.headers.get("HX-Request"):
-            return self.render_to_response({"result": result, "node": node})
+            response = self.render_to_response({"result": result, "node": node})
+            response["HX-Trigger"] = "live-refresh"  # the node panel reloads with what was just recorded
+            return response
         text = f"{node}: {result.state}" + (f" — {result.reason}" if result.reason else "")
         (messages.success if result.state == "up" else messages.warning)(request, f"Test connection: {text}")
         return HttpResponseRedirect(reverse(f"live:{self.kind}_node", args=[pk]))

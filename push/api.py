@@ -7,13 +7,15 @@ Called inside an action's transaction: the intent is written to the outbox (a PE
 ``PushJob`` per node and command) in the same transaction, deduplicated per (node,
 command), and sent after commit. Ten edits in one transaction therefore give one job,
 and one reload, per target; a rollback takes the rows with it, so nothing is sent.
+Pending jobs of several transactions for the same (node, command) share one reload.
 """
 from __future__ import annotations
 
 from typing import Iterable
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from sites.models import AsteriskNode, KamailioNode
@@ -47,13 +49,11 @@ def request(target: str, command: str, *, node_ids: Iterable[int] | None = None,
     """
     intents.validate(target, command)
     nodes = _target_nodes(target, node_ids, site_ids)
-    jobs = []
-    with transaction.atomic():
-        for node in nodes:
-            jobs.append(upsert_pending(target, node, command, reason))
-        if jobs:
-            schedule_delivery({(target, node.pk) for node in nodes})
-    return jobs
+    # Inside the caller's transaction no savepoint is needed (two queries per call: the
+    # nodes, then one INSERT or UPDATE per node); outside one, this call is the transaction.
+    in_transaction = transaction.get_connection().in_atomic_block
+    with transaction.atomic(savepoint=not in_transaction):
+        return [add_job(target, node, command, reason) for node in nodes]
 
 
 def _target_nodes(target: str, node_ids: Iterable[int] | None, site_ids: Iterable[int] | None) -> list:
@@ -61,7 +61,7 @@ def _target_nodes(target: str, node_ids: Iterable[int] | None, site_ids: Iterabl
         qs = KamailioNode.objects.filter(enabled=True)
         if node_ids is not None:
             qs = qs.filter(pk__in=list(node_ids))
-        return list(qs.order_by("pk"))
+        return list(qs.only("pk", "name").order_by("pk"))
     qs = AsteriskNode.objects.filter(enabled=True)
     if node_ids is not None or site_ids is not None:
         qs = qs.filter(Q(pk__in=list(node_ids or [])) | Q(site_id__in=list(site_ids or [])))
@@ -82,44 +82,56 @@ def _merge_reasons(current: str, reason: str) -> str:
     return text
 
 
-def upsert_pending(kind: str, node, command: str, reason: str = "", *, count: int = 1) -> PushJob:
-    """Insert a PENDING job for (node, command) or fold this request into the existing one.
+def add_job(kind: str, node, command: str, reason: str = "") -> PushJob:
+    """Record that this transaction needs ``command`` on ``node``: one row per (node, command) per transaction.
 
-    Folding bumps ``revision`` (see PushJob), adds the reason and makes the job due now:
-    a new change is worth an immediate try even while an older one is backing off.
-    Two transactions racing to insert the same pair meet on the partial unique index;
-    the loser (after the winner commits) folds into the winner's row instead.
+    The first request of a transaction inserts a PENDING row; later ones in the same
+    transaction fold into it (``requests`` + 1, reason appended). Only rows this
+    transaction itself inserted are ever updated here, so concurrent transactions never
+    wait on each other's locks (no lock-order deadlocks between two saves), and a row
+    a worker can see is always complete. Coalescing *across* transactions happens at
+    delivery: one reload serves every pending job of the same (node, command).
     """
     reason = (reason or "").strip().replace("\n", " ")[:500]
-    now = timezone.now()
-    flt = {**_node_filter(kind, node.pk), "command": command, "state": PushState.PENDING}
-    for _ in range(3):
-        job = PushJob.objects.select_for_update().filter(**flt).first()
-        if job is not None:
-            job.reasons = _merge_reasons(job.reasons, reason)
-            PushJob.objects.filter(pk=job.pk).update(
-                reasons=job.reasons, requests=F("requests") + count, revision=F("revision") + 1,
-                next_attempt_at=now, updated=now)
-            job.refresh_from_db()
-            return job
-        try:
-            with transaction.atomic():
-                return PushJob.objects.create(
-                    node_kind=kind, node_name=node.name[:100], command=command, reasons=reason,
-                    requests=count, next_attempt_at=now, **_node_filter(kind, node.pk))
-        except IntegrityError:
-            continue  # someone else's pending row committed meanwhile: fold into it
-    raise RuntimeError(f"could not queue {command!r} for {node}")  # pragma: no cover
+    outbox = _outbox()
+    key = (kind, node.pk, command)
+    known = outbox.jobs.get(key)
+    if known is not None:
+        job_id, reasons, requests = known
+        reasons = _merge_reasons(reasons, reason)
+        now = timezone.now()
+        # (0 rows: the row was inserted in a savepoint that rolled back; insert it again below.
+        # A reason added in a savepoint that rolled back stays listed: harmless over-reporting.)
+        if PushJob.objects.filter(pk=job_id, state=PushState.PENDING).update(
+                reasons=reasons, requests=F("requests") + 1, updated=now):
+            outbox.jobs[key] = (job_id, reasons, requests + 1)
+            outbox.nodes.add((kind, node.pk))
+            return PushJob(pk=job_id, node_kind=kind, node_name=node.name[:100], command=command,
+                           reasons=reasons, requests=requests + 1, updated=now,
+                           **{_node_attr(kind): node})
+    job = PushJob.objects.create(node_kind=kind, node_name=node.name[:100], command=command, reasons=reason,
+                                 next_attempt_at=timezone.now(), **{_node_attr(kind): node})
+    outbox.jobs[key] = (job.pk, job.reasons, job.requests)
+    outbox.nodes.add((kind, node.pk))
+    return job
 
 
-class _Flush:
-    """The one on_commit callback of a transaction: nudges a worker per touched node.
+def _node_attr(kind: str) -> str:
+    return "kamailio_node" if kind == NodeKind.KAMAILIO else "asterisk_node"
 
-    Kept in Django's own ``run_on_commit`` list, so it disappears with a rollback
-    (outer or of the savepoint it was registered in) exactly like the rows it covers.
+
+class _Outbox:
+    """This transaction's push bookkeeping, kept as its one on_commit callback.
+
+    It lives in Django's own ``run_on_commit`` list, so it disappears with a rollback
+    (outer, or of the savepoint it was registered in) exactly like the rows it covers.
+    On commit it nudges one worker per touched node -- unless LIVE_RELOAD is off, in
+    which case the jobs stay pending ("held") until the sweep finds them with live
+    reload back on.
     """
 
     def __init__(self) -> None:
+        self.jobs: dict[tuple[str, int, str], tuple[int, str, int]] = {}  # key -> (id, reasons, requests)
         self.nodes: set[tuple[str, int]] = set()
         self.fired = False  # (test helpers run callbacks without committing; never reuse a fired one)
 
@@ -127,26 +139,38 @@ class _Flush:
         from .tasks import dispatch
 
         self.fired = True
+        if not conf.live_reload():
+            return
         for kind, node_id in sorted(self.nodes):
             dispatch(kind, node_id)
 
 
-def schedule_delivery(nodes: set[tuple[str, int]]) -> None:
-    """Arrange for ``nodes`` to be nudged after commit, once per transaction.
-
-    With LIVE_RELOAD off nothing is scheduled: the jobs stay pending ("held") and the
-    sweep sends them once live reload is on again.
-    """
-    if not conf.live_reload() or not nodes:
-        return
+def _outbox() -> _Outbox:
     connection = transaction.get_connection()
-    if connection.in_atomic_block:
-        for _sids, func, _robust in connection.run_on_commit:
-            if isinstance(func, _Flush) and not func.fired:
-                func.nodes |= nodes
-                return
-    flush = _Flush()
-    flush.nodes |= nodes
+    for _sids, func, _robust in connection.run_on_commit:
+        if isinstance(func, _Outbox) and not func.fired:
+            return func
+    outbox = _Outbox()
     # robust: the change is committed whatever happens here; a broker outage must not
     # turn a saved change into an error page. The sweep re-sends from the outbox.
-    transaction.on_commit(flush, robust=True)
+    transaction.on_commit(outbox, robust=True)
+    return outbox
+
+
+def schedule_delivery(nodes: set[tuple[str, int]]) -> None:
+    """Nudge a worker for ``nodes`` after this transaction commits (once per transaction)."""
+    _outbox().nodes.update(nodes)
+
+
+def retry_node(target: str, node_id: int) -> int:
+    """Make every pending job of a node due now and nudge a worker after commit.
+
+    For whoever learns first that a node is back (e.g. the live poller seeing it answer
+    again): its backed-off jobs go out at once instead of at their next retry time.
+    """
+    with transaction.atomic():
+        count = PushJob.objects.filter(state=PushState.PENDING, **_node_filter(target, node_id)).update(
+            next_attempt_at=Now())
+        if count:
+            schedule_delivery({(target, node_id)})
+    return count

@@ -6,17 +6,17 @@ The shape of one delivery run for a node (``deliver_node``):
    if another worker holds it, stop: that worker re-checks for due jobs under the same
    row lock before it lets go (``_release_if_idle``), so a job committed meanwhile is
    never stranded;
-2. loop: renew the lease and read the oldest due PENDING job (short transaction), wait
-   out the node's rate limit, send the command with **no transaction open** (a node
-   that hangs costs one node timeout, and never holds row locks that a user's save
-   would wait on), then record the outcome (short transaction);
+2. loop: renew the lease and read the oldest due PENDING job plus every other PENDING
+   job of the same command for that node (short transaction) -- one reload serves them
+   all; wait out the node's rate limit; send the command with **no transaction open**
+   (a node that hangs costs one node timeout, and never holds row locks that a user's
+   save would wait on); record the outcome on exactly the jobs read (short transaction);
 3. when no job is due, release the lease (atomically with that check).
 
-Recording success is conditional on the job's ``revision``: a change that committed
-while the command was on the wire bumped it, so the job stays PENDING and is sent again
-rather than being marked done with that change not live. Transient errors back off
-exponentially (``next_attempt_at``) and never give up unless PUSH_MAX_ATTEMPTS says so;
-permanent ones mark the job FAILED (retryable from the UI).
+A job committed while its command is on the wire was not read, so it stays PENDING and
+gets the next reload: nothing is marked done that the node may not have seen. Transient
+errors back off exponentially (``next_attempt_at``) and never give up unless
+PUSH_MAX_ATTEMPTS says so; permanent ones mark the jobs FAILED (retryable from the UI).
 """
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ from datetime import timedelta
 from typing import Callable
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from sites.models import AsteriskNode, KamailioNode
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 class Outcome:
     """What one delivery run did; ``retry_in`` is when the earliest backed-off job is due."""
 
+    reloads: int = 0  # commands put on the wire
     sent: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     retrying: list[int] = field(default_factory=list)
@@ -52,7 +54,7 @@ class Outcome:
     retry_in: float | None = None
 
     def as_dict(self) -> dict:
-        return {"sent": self.sent, "failed": self.failed, "retrying": self.retrying, "busy": self.busy,
+        return {"reloads": self.reloads, "sent": self.sent, "failed": self.failed, "retrying": self.retrying, "busy": self.busy,
                 "skipped": self.skipped, "retry_in": self.retry_in}
 
 
@@ -69,8 +71,14 @@ def _load_node(kind: str, node_id: int):
     return model.objects.filter(pk=node_id).first()
 
 
-def _due(kind: str, node_id: int, now):
-    return PushJob.objects.filter(state=PushState.PENDING, next_attempt_at__lte=now, **node_filter(kind, node_id))
+#: A PENDING job is due when it was never tried, or its backoff has run out. "Never tried"
+#: needs no clock; backoff times are set and compared with the database's clock (``Now()``),
+#: so a web host and a worker host whose clocks differ by a few ms never miss a nudge.
+DUE = Q(attempts=0) | Q(next_attempt_at__lte=Now())
+
+
+def _due(kind: str, node_id: int):
+    return PushJob.objects.filter(DUE, state=PushState.PENDING, **node_filter(kind, node_id))
 
 
 # -- the lease -----------------------------------------------------------------------------
@@ -99,7 +107,7 @@ def _release_if_idle(kind: str, node_id: int, token: str) -> bool:
         state = _locked_state(kind, node_id)
         if state.lease_token != token:
             raise _LeaseLost
-        if _due(kind, node_id, timezone.now()).exists():
+        if _due(kind, node_id).exists():
             return False
         state.leased_until, state.lease_token = None, ""
         state.save(update_fields=["leased_until", "lease_token"])
@@ -111,7 +119,8 @@ def _release(kind: str, node_id: int, token: str) -> None:
         leased_until=None, lease_token="")
 
 
-def _claim_next(kind: str, node_id: int, token: str) -> tuple[PushJob | None, PushNodeState]:
+def _claim_next(kind: str, node_id: int, token: str) -> tuple[list[PushJob], PushNodeState]:
+    """The oldest due job and every other pending job of its command (one reload serves them all)."""
     with transaction.atomic():
         now = timezone.now()
         renewed = PushNodeState.objects.filter(node_kind=kind, node_id=node_id, lease_token=token).update(
@@ -119,7 +128,12 @@ def _claim_next(kind: str, node_id: int, token: str) -> tuple[PushJob | None, Pu
         if not renewed:
             raise _LeaseLost
         state = PushNodeState.objects.get(node_kind=kind, node_id=node_id)
-        return _due(kind, node_id, now).order_by("id").first(), state
+        first = _due(kind, node_id).order_by("id").first()
+        if first is None:
+            return [], state
+        group = list(PushJob.objects.filter(state=PushState.PENDING, command=first.command,
+                                            **node_filter(kind, node_id)).order_by("id"))
+        return [first] + [job for job in group if job.pk != first.pk], state
 
 
 def _wait_rate_limit(kind: str, state: PushNodeState) -> None:
@@ -134,42 +148,40 @@ def _wait_rate_limit(kind: str, state: PushNodeState) -> None:
 # -- recording outcomes --------------------------------------------------------------------
 
 
-def _record_success(job: PushJob, detail: str, token: str) -> bool:
-    """Mark the job SENT if no newer change joined it while the command was on the wire."""
-    now = timezone.now()
+def _record_success(jobs: list[PushJob], detail: str, token: str) -> list[int]:
+    """Mark SENT the jobs that were committed before the command went out (and only those)."""
+    now, first = timezone.now(), jobs[0]
+    ids = [job.pk for job in jobs]
     with transaction.atomic():
-        _stamp_reload(job, token, now)
-        done = PushJob.objects.filter(pk=job.pk, state=PushState.PENDING, revision=job.revision).update(
+        _stamp_reload(first, token, now)
+        PushJob.objects.filter(pk__in=ids, state=PushState.PENDING).update(
             state=PushState.SENT, sent_at=now, attempts=F("attempts") + 1, updated=now)
-        if not done:  # bumped meanwhile: that change may have missed this reload, send again
-            PushJob.objects.filter(pk=job.pk).update(attempts=F("attempts") + 1, updated=now)
-            return False
         # A reload reloads everything: older failed jobs of the same command are now live too.
-        PushJob.objects.filter(state=PushState.FAILED, command=job.command, id__lt=job.pk,
-                               **node_filter(job.node_kind, job.node_id)).update(
+        PushJob.objects.filter(state=PushState.FAILED, command=first.command, id__lt=max(ids),
+                               **node_filter(first.node_kind, first.node_id)).update(
             state=PushState.SENT, sent_at=now, updated=now)
-    log.info("push #%s %s to %s: %s", job.pk, job.command, job.node_name, detail)
-    return True
+    log.info("push %s to %s (jobs %s): %s", first.command, first.node_name, ids, detail)
+    return ids
 
 
-def _record_failure(job: PushJob, exc: NodeError, token: str) -> tuple[str, float | None]:
-    now = timezone.now()
-    attempts = job.attempts + 1
+def _record_failure(jobs: list[PushJob], exc: NodeError, token: str) -> tuple[str, float | None]:
+    now, first = timezone.now(), jobs[0]
+    attempts = first.attempts + 1
     limit = conf.max_attempts()
-    give_up = exc.permanent or (limit and attempts >= limit)
+    give_up = exc.permanent or bool(limit and attempts >= limit)
     reason = ("permanent: " if exc.permanent else "") + (str(exc) or exc.reason)
+    pending = PushJob.objects.filter(pk__in=[job.pk for job in jobs], state=PushState.PENDING)
     with transaction.atomic():
-        _stamp_reload(job, token, now)
+        _stamp_reload(first, token, now)
         if give_up:
-            PushJob.objects.filter(pk=job.pk, state=PushState.PENDING).update(
-                state=PushState.FAILED, attempts=F("attempts") + 1, last_error=reason[:2000], updated=now)
+            pending.update(state=PushState.FAILED, attempts=F("attempts") + 1, last_error=reason[:2000],
+                           updated=now)
             delay = None
         else:
             delay = conf.backoff(attempts)
-            PushJob.objects.filter(pk=job.pk, state=PushState.PENDING).update(
-                attempts=F("attempts") + 1, last_error=reason[:2000], updated=now,
-                next_attempt_at=now + timedelta(seconds=delay))
-    log.warning("push #%s %s to %s failed (%s): %s", job.pk, job.command, job.node_name,
+            pending.update(attempts=F("attempts") + 1, last_error=reason[:2000], updated=now,
+                           next_attempt_at=Now() + timedelta(seconds=delay))
+    log.warning("push %s to %s (%d job(s)) failed (%s): %s", first.command, first.node_name, len(jobs),
                 "given up" if give_up else f"retry in {delay:g}s", reason)
     return (PushState.FAILED if give_up else PushState.PENDING), delay
 
@@ -199,25 +211,26 @@ def deliver_node(kind: str, node_id: int) -> Outcome:
     holding = True
     try:
         while True:
-            job, state = _claim_next(kind, node_id, token)
-            if job is None:
+            jobs, state = _claim_next(kind, node_id, token)
+            if not jobs:
                 if _release_if_idle(kind, node_id, token):
                     holding = False
                     break
                 continue
             _wait_rate_limit(kind, state)
+            out.reloads += 1
             try:
-                detail = gateway.send(kind, node, job.command)
+                detail = gateway.send(kind, node, jobs[0].command)
             except NodeError as exc:
-                new_state, delay = _record_failure(job, exc, token)
+                new_state, delay = _record_failure(jobs, exc, token)
+                ids = [job.pk for job in jobs]
                 if new_state == PushState.FAILED:
-                    out.failed.append(job.pk)
+                    out.failed.extend(ids)
                 else:
-                    out.retrying.append(job.pk)
+                    out.retrying.extend(ids)
                     out.retry_in = delay if out.retry_in is None else min(out.retry_in, delay)
             else:
-                if _record_success(job, detail, token):
-                    out.sent.append(job.pk)
+                out.sent.extend(_record_success(jobs, detail, token))
     except _LeaseLost:
         holding = False
         log.warning("push: lease on %s node %s expired mid-run; another worker took over", kind, node_id)
@@ -227,10 +240,9 @@ def deliver_node(kind: str, node_id: int) -> Outcome:
     return out
 
 
-def due_nodes(now=None) -> list[tuple[str, int]]:
+def due_nodes() -> list[tuple[str, int]]:
     """Enabled nodes with a PENDING job whose time has come (the sweep's work list)."""
-    now = now or timezone.now()
-    base = PushJob.objects.filter(state=PushState.PENDING, next_attempt_at__lte=now)
+    base = PushJob.objects.filter(DUE, state=PushState.PENDING)
     kamailio = base.filter(kamailio_node__enabled=True).values_list("kamailio_node_id", flat=True).distinct()
     asterisk = base.filter(asterisk_node__enabled=True).values_list("asterisk_node_id", flat=True).distinct()
     return ([(NodeKind.KAMAILIO.value, pk) for pk in sorted(kamailio)]

@@ -25,17 +25,19 @@ class PushState(models.TextChoices):
 
 
 class PushJob(models.Model):
-    """One reload command for one node, and what happened to it.
+    """One reload command for one node, asked for by one committed transaction (one change).
 
-    A PENDING job coalesces every change that asks for the same (node, command) until it
-    is sent: ``requests`` counts them, ``reasons`` lists them, and ``revision`` goes up by
-    one each time, so a worker that started sending before a newer change committed can
-    tell (its revision is stale) and sends again instead of marking the newer change done.
-    At most one PENDING job exists per (node, command) (partial unique constraints).
+    Every request of a transaction for the same (node, command) folds into its one job
+    (``requests`` counts them, ``reasons`` lists them). Jobs of different transactions
+    stay separate rows -- the UI shows each change's push -- but share the wire: one
+    reload sent to a node marks SENT every PENDING job of that (node, command) that was
+    committed before it went out. A job committed while a reload is in flight is not
+    covered by it and gets the next one.
 
     FAILED means the node refused for good (bad credentials, unknown method) or
-    ``PUSH_MAX_ATTEMPTS`` ran out; "retry now" puts it back to PENDING. Sending a later
-    job with the same command also covers older failed ones (a reload reloads everything).
+    ``PUSH_MAX_ATTEMPTS`` ran out; "retry now" puts it back to PENDING. A later successful
+    reload of the same command also marks older failed ones SENT (a reload reloads
+    everything). ``last_error`` is kept after success: it shows what went wrong before.
 
     The node is two nullable foreign keys (one per node model) so the list page can
     ``select_related`` both; ``node_name`` keeps the name once a node is deleted
@@ -51,7 +53,6 @@ class PushJob(models.Model):
     command = models.CharField(max_length=64)
     reasons = models.TextField(blank=True, help_text="The changes that asked for this reload, one per line.")
     requests = models.PositiveIntegerField(default=1, help_text="How many changes were coalesced into this job.")
-    revision = models.PositiveIntegerField(default=1)
     state = models.CharField(max_length=16, choices=PushState.choices, default=PushState.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
@@ -71,16 +72,10 @@ class PushJob(models.Model):
                 condition=(Q(node_kind=NodeKind.KAMAILIO, asterisk_node__isnull=True)
                            | Q(node_kind=NodeKind.ASTERISK, kamailio_node__isnull=True)),
                 name="push_job_node_matches_kind"),
-            models.UniqueConstraint(fields=["kamailio_node", "command"],
-                                    condition=Q(state=PushState.PENDING, kamailio_node__isnull=False),
-                                    name="push_job_one_pending_per_kamailio_command"),
-            models.UniqueConstraint(fields=["asterisk_node", "command"],
-                                    condition=Q(state=PushState.PENDING, asterisk_node__isnull=False),
-                                    name="push_job_one_pending_per_asterisk_command"),
         ]
 
     # The audit log records state changes made by operators, not the coalescing bookkeeping.
-    audit_exclude_fields = ("reasons", "revision", "updated")
+    audit_exclude_fields = ("reasons", "updated")
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.command} on {self.node_name}"
@@ -98,7 +93,7 @@ class PushJob(models.Model):
 
     @property
     def retryable(self) -> bool:
-        return self.state in (PushState.PENDING, PushState.FAILED)
+        return self.state in (PushState.PENDING, PushState.FAILED) and self.node_id is not None
 
 
 class PushNodeState(models.Model):

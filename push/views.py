@@ -27,6 +27,10 @@ def state_text(job: PushJob) -> str:
     return text
 
 
+def _when(value) -> str:
+    return f"{timezone.localtime(value):%Y-%m-%d %H:%M:%S}" if value else ""
+
+
 def _node(job: PushJob) -> str:
     return f"{job.get_node_kind_display()} {job.node_name}"
 
@@ -37,8 +41,8 @@ class PushJobListView(ObjectListView):
     filterset_class = PushJobFilterSet
     columns = [Column("Job", lambda j: f"#{j.pk}", link=True), Column("Node", _node), Column("Command", "command"),
                Column("State", state_text), Column("Changes", "requests"), Column("Attempts", "attempts"),
-               Column("Last error", lambda j: j.last_error[:120]), Column("Created", "created"),
-               Column("Sent", "sent_at")]
+               Column("Last error", lambda j: j.last_error[:120]), Column("Created", lambda j: _when(j.created)),
+               Column("Sent", lambda j: _when(j.sent_at))]
 
     def get_queryset(self):
         return PushJob.objects.select_related("kamailio_node", "asterisk_node")
@@ -55,8 +59,10 @@ class PushJobDetailView(ObjectDetailView):
     template_name = "push/pushjob_detail.html"
     fields = [Column("Node", _node), Column("Command", "command"), Column("State", state_text),
               Column("Changes coalesced", "requests"), Column("Attempts", "attempts"),
-              Column("Last error", "last_error"), Column("Created", "created"), Column("Updated", "updated"),
-              Column("Next attempt", "next_attempt_at"), Column("Sent", "sent_at")]
+              Column("Last error", "last_error"), Column("Created", lambda j: _when(j.created)),
+              Column("Updated", lambda j: _when(j.updated)),
+              Column("Next attempt", lambda j: _when(j.next_attempt_at) if j.state == PushState.PENDING else "—"),
+              Column("Sent", lambda j: _when(j.sent_at))]
 
     def get_queryset(self):
         return PushJob.objects.select_related("kamailio_node", "asterisk_node")

@@ -170,23 +170,24 @@ def create_service_code(*, actor: Actor, **fields: Any) -> ServiceCode:
     return code
 
 
-def update_service_code(code: ServiceCode, *, actor: Actor, **fields: Any) -> ServiceCode:
+def update_service_code(service_code: ServiceCode, *, actor: Actor, **fields: Any) -> ServiceCode:
     with transaction.atomic():
-        old = code.code
+        old = service_code.code
         if fields.get("code") and fields["code"] != old:
-            validate_code(fields["code"], exclude_pk=code.pk)
-        code = crud.update(code, actor=actor, fields=fields)
-        project(f"service code {code.code} changed", extra_codes=[old])
-    return code
+            validate_code(fields["code"], exclude_pk=service_code.pk)
+        service_code = crud.update(service_code, actor=actor, fields=fields)
+        project(f"service code {service_code.code} changed", extra_codes=[old])
+    return service_code
 
 
-def delete_service_code(code: ServiceCode, *, actor: Actor) -> None:
-    ddis = list(code.inbound_numbers.values_list("number", flat=True))
+def delete_service_code(service_code: ServiceCode, *, actor: Actor) -> None:
+    ddis = list(service_code.inbound_numbers.values_list("number", flat=True))
     if ddis:
-        raise ValidationError(f"Inbound number(s) {', '.join(ddis)} still ring {code.code}; change them first.")
+        raise ValidationError(f"Inbound number(s) {', '.join(ddis)} still ring {service_code.code}; "
+                              "change them first.")
     with transaction.atomic():
-        old = code.code
-        crud.delete(code, actor=actor)
+        old = service_code.code
+        crud.delete(service_code, actor=actor)
         project(f"service code {old} deleted", extra_codes=[old])
 
 

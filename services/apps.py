@@ -15,3 +15,7 @@ class ServicesConfig(AppConfig):
         register = getattr(user_validators, "register_extension_check", None)
         if register is not None:
             register(reserved_extensions)
+
+        from . import signals
+
+        signals.connect_user_signals()

@@ -28,7 +28,7 @@ from typing import Any, Iterable
 from django.db.models import Q
 
 from sites.models import AsteriskNode, ExtensionRange, Site
-from trunks.projection import sync_rows
+from trunks.projection import lock, sync_rows
 from voipadmin.kamailio.models import DialplanRule, Dispatcher
 
 from .choices import Announcement, RouteTo, ServiceKind
@@ -187,14 +187,17 @@ def extension_scope(extra_codes: Iterable[str] = ()):
 
 
 def sync_dispatcher() -> bool:
+    lock("dispatcher")
     return sync_rows(Dispatcher, dispatcher_scope(), dispatcher_rows())
 
 
 def sync_dialplan() -> bool:
+    lock("dialplan")
     return sync_rows(DialplanRule, dialplan_scope(), dialplan_rows())
 
 
 def sync_extensions(extra_codes: Iterable[str] = ()) -> bool:
+    lock("extensions")
     return sync_rows(AsteriskExtension, extension_scope(extra_codes), extension_rows())
 
 

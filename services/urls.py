@@ -1,5 +1,18 @@
 from django.urls import path
 
+from voipadmin.views import crud_urls
+
+from . import views
+
 app_name = "services"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.ServiceCodeListView.as_view(), name="index"),
+    path("estate-check/", views.EstateCheckView.as_view(), name="estate_check"),
+    *crud_urls("codes", "servicecode", views.ServiceCodeListView, views.ServiceCodeDetailView,
+               views.ServiceCodeEditView, views.ServiceCodeDeleteView),
+    *crud_urls("dispatcher-sets", "dispatcherset", views.DispatcherSetListView, views.DispatcherSetDetailView,
+               views.DispatcherSetEditView, views.DispatcherSetDeleteView),
+    *crud_urls("ddis", "inboundnumber", views.InboundNumberListView, views.InboundNumberDetailView,
+               views.InboundNumberEditView, views.InboundNumberDeleteView),
+]

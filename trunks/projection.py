@@ -20,10 +20,11 @@ never renders it; the clear copy is Kamailio's contract, protected by the databa
 """
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from typing import Any, Iterable
 
-from django.db import models
+from django.db import connection, models
 
 from voipadmin.kamailio.models import Address, DialplanRule, Dispatcher, UacReg
 
@@ -35,6 +36,23 @@ DPID_PSTN = 2
 ROUTE_SETID_MAX = 9999
 #: ds_select_dst algorithm for routes: 8 = first destination by priority, then the next on failure
 ROUTE_ALGORITHM = 8
+
+
+#: first key of the advisory locks that serialise projections (an arbitrary constant of this app)
+LOCK_NAMESPACE = 0x766F6970  # "voip"
+
+
+def lock(table: str) -> None:
+    """Serialise projections of one table across concurrent transactions (until commit/rollback).
+
+    Two actions re-projecting at once would otherwise each miss the other's uncommitted rows and
+    could both insert the same row. Taken before the desired rows are computed, so the second
+    transaction reads the first one's committed domain rows (READ COMMITTED, fresh per statement).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                           [LOCK_NAMESPACE, zlib.crc32(table.encode()) & 0x7FFFFFFF])
 
 
 def sync_rows(model: type[models.Model], scope: models.QuerySet, desired: Iterable[dict[str, Any]]) -> bool:
@@ -141,18 +159,22 @@ def dialplan_scope():
 
 
 def sync_address() -> bool:
+    lock("address")
     return sync_rows(Address, address_scope(), address_rows())
 
 
 def sync_uacreg() -> bool:
+    lock("uacreg")
     return sync_rows(UacReg, uacreg_scope(), uacreg_rows())
 
 
 def sync_route_dispatcher() -> bool:
+    lock("dispatcher")
     return sync_rows(Dispatcher, dispatcher_scope(), route_dispatcher_rows())
 
 
 def sync_route_dialplan() -> bool:
+    lock("dialplan")
     return sync_rows(DialplanRule, dialplan_scope(), route_dialplan_rows())
 
 

@@ -121,12 +121,15 @@ def update_user(user: SipUser, *, actor: Actor, password: str | None = None, **f
     if unknown:
         raise TypeError(f"unknown field(s): {', '.join(sorted(unknown))}")
     password = password or None
-    old = SipUser.objects.select_related("site").get(pk=user.pk)
-    old_key = _key(old)
     with transaction.atomic():
+        old = SipUser.objects.select_related("site").select_for_update(of=("self",)).get(pk=user.pk)
+        old_key = _key(old)
         before = audit.snapshot(old)
         for name, value in fields.items():
             setattr(user, name, value)
+        issued_pin = None
+        if user.voicemail_enabled and not user.voicemail_pin and user.extension:
+            issued_pin = user.voicemail_pin = validators.generate_pin(user.extension)  # voicemail just turned on
         ext_changed = user.extension != old.extension
         pin_changed = user.voicemail_pin != old.voicemail_pin
         new_key = _key(user)
@@ -144,7 +147,7 @@ def update_user(user: SipUser, *, actor: Actor, password: str | None = None, **f
             voicemail = bool(changed & VOICEMAIL_FIELDS)
             request_reload({old.site_id, user.site_id}, voicemail=voicemail, reason=f"user {user} changed")
     user.new_password = issued
-    user.new_voicemail_pin = None
+    user.new_voicemail_pin = issued_pin
     return user
 
 

@@ -7,6 +7,10 @@ created when missing), so sorcery sees all its columns; unused ones are typed NU
 
 * Only enabled users appear; ``voicemail`` lists only users with voicemail on.
 * Endpoint context is ``site-<slug>``; mailboxes are ``<ext>@<slug>`` (voicemail context = site slug).
+* Fixed values each Asterisk's own config must match: transport ``transport-udp`` (pjsip.conf), and
+  voicemail ``tz`` = the site slug (a ``[zonemessages]`` entry ``<slug>=<site time zone>|...`` in
+  voicemail.conf). Endpoints authenticate with ``auth_type=md5``, ``md5_cred`` = the user's HA1 and
+  ``realm`` = the site's SIP domain — the same hash Kamailio checks, so one password works on both.
 * ``voicemail`` is updatable: Asterisk's VoiceMailMain writes ``password`` (PIN changed from the phone)
   through realtime; an INSTEAD OF UPDATE trigger writes it back to ``users_sipuser.voicemail_pin``
   (also ``fullname``/``email`` if Asterisk ever writes them) and, on PostgreSQL, records the change in the
@@ -289,14 +293,15 @@ BEGIN
            name = COALESCE(NULLIF(NEW.fullname, ''), name),
            voicemail_email = CASE WHEN NEW.email IS DISTINCT FROM OLD.email THEN COALESCE(NEW.email, '')
                                   ELSE voicemail_email END,
-           updated = now()
+           updated = clock_timestamp()
      WHERE id = OLD.uniqueid;
     IF NEW.password IS DISTINCT FROM OLD.password THEN
         INSERT INTO public.voipadmin_changelogentry
                (time, user_id, actor, source, action, content_type_id, object_id, object_repr, message, changes)
-        SELECT now(), NULL, 'asterisk (phone)', 'system', 'update', ct.id, OLD.uniqueid::text,
+        SELECT clock_timestamp(), NULL, 'asterisk (phone)', 'system', 'update', ct.id, OLD.uniqueid::text,
                LEFT(OLD.mailbox || ' ' || COALESCE(OLD.fullname, ''), 200),
-               'Voicemail PIN changed from the phone', '{{}}'::jsonb
+               'Voicemail PIN changed from the phone',
+               '{{"voicemail_pin": ["********", "******** (changed)"]}}'::jsonb
           FROM public.django_content_type ct WHERE ct.app_label = 'users' AND ct.model = 'sipuser';
     END IF;
     RETURN NEW;

@@ -39,8 +39,16 @@ def extension_available(extension: int) -> None:
         raise ValidationError({"extension": reason})
 
 
+_UNBIASED = 256 - 256 % len(PASSWORD_ALPHABET)  # reject bytes above this so every character is equally likely
+
+
 def generate_password() -> str:
-    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
+    """20 characters from PASSWORD_ALPHABET out of the OS CSPRNG (``secrets``), without modulo bias."""
+    chars: list[str] = []
+    while len(chars) < PASSWORD_LENGTH:
+        chars.extend(PASSWORD_ALPHABET[b % len(PASSWORD_ALPHABET)] for b in secrets.token_bytes(PASSWORD_LENGTH)
+                     if b < _UNBIASED)
+    return "".join(chars[:PASSWORD_LENGTH])
 
 
 def password_problem(password: str) -> str | None:
@@ -88,6 +96,6 @@ def validate_pin(pin: str, extension: int | str | None = None) -> None:
 
 def generate_pin(extension: int | str | None = None, length: int = 6) -> str:
     while True:
-        pin = "".join(secrets.choice("0123456789") for _ in range(length))
+        pin = str(secrets.randbelow(10 ** length)).zfill(length)
         if pin_problem(pin, extension) is None:
             return pin

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils import timezone
 from django.views.generic import TemplateView
 
@@ -51,7 +52,8 @@ class SipUserListView(ObjectListView):
     filterset_class = SipUserFilterSet
     columns = [Column("Extension", "extension", link=True), Column("Name", "name"), Column("Email", "email"),
                Column("Site", "site.name"), Column("Enabled", "enabled"), Column("Voicemail", "voicemail_enabled"),
-               Column("NAT", "nat")]
+               Column("NAT", "nat"),
+               Column("State", lambda u: format_html('<span id="ext-state-{}"></span>', u.extension))]
 
     def get_queryset(self):
         return SipUser.objects.select_related("site")
@@ -154,9 +156,15 @@ class SipUserResetPinView(PortalView, TemplateView):
 
 
 class SipUserExportView(PortalView, TemplateView):
-    """CSV of the (filtered) list, without secrets: importing it again changes nothing."""
+    """CSV of the (filtered) list, without secrets: importing it again changes nothing.
+
+    An administrator's tool (the other half of the import): helpdesk finds users on screen, nothing more.
+    """
 
     model = SipUser
+
+    def get_permission_required(self):
+        return ["users.add_sipuser", "users.change_sipuser"]
 
     def get(self, request, *args, **kwargs):
         qs = SipUser.objects.select_related("site").order_by("extension")
@@ -263,17 +271,15 @@ class SipUserImportView(PortalView, TemplateView):
                                                              secrets_token=secrets_token))
 
 
-class SipUserImportSecretsView(PortalView, TemplateView):
+class SipUserImportSecretsView(SipUserExportView):
     """The generated passwords/PINs of the last import, downloadable exactly once by whoever imported."""
-
-    model = SipUser
-    perm_action = "add"
 
     def get(self, request, *args, **kwargs):
         token = request.session.pop(IMPORT_SECRETS_KEY, None)
         data = _take(token, remove=True)
         if data is None:
-            raise Http404("The generated secrets were already downloaded (they are kept for one download).")
+            messages.error(request, "The generated secrets were already downloaded (they are kept for one download).")
+            return HttpResponseRedirect(reverse("users:sipuser_import"))
         response = HttpResponse(data, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="import-secrets-{timezone.now():%Y%m%d-%H%M%S}.csv"'
         response["Cache-Control"] = "no-store"

@@ -127,7 +127,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "dashboard"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Brute-force protection: lock a username+source pair after repeated failures.
@@ -183,6 +183,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
+# Pushes and polls get their own queues so a slow reload never delays the estate's live picture.
+CELERY_TASK_ROUTES = {"push.tasks.*": {"queue": "push"}, "live.tasks.*": {"queue": "live"}}
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = TIME_ZONE
 POLL_INTERVAL_SECONDS = envint("VOIPADMIN_POLL_INTERVAL", 15, minimum=1)
@@ -233,6 +235,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "/" + STATIC_URL.strip("/") + "/vendor/swagger-ui",
     "SWAGGER_UI_FAVICON_HREF": "/" + STATIC_URL.strip("/") + "/vendor/swagger-ui/favicon-32x32.png",
     "COMPONENT_SPLIT_REQUEST": True,
+    # several models have a ``kind`` with different choices: name each enum after its choices class
+    "ENUM_NAME_OVERRIDES": {
+        "TrunkKindEnum": "trunks.choices.TrunkKind",
+        "RouteKindEnum": "trunks.choices.RouteKind",
+        "ServiceKindEnum": "services.choices.ServiceKind",
+        "SiteKindEnum": "sites.choices.SiteKind",
+    },
 }
 # Asterisk writes CDR times without a zone, in its own local time: this is that zone.
 CDR_TIME_ZONE = envstr("CDR_TIME_ZONE", "UTC")
@@ -243,5 +252,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {"axes": {"level": "WARNING"},
+                # the poller opens a connection per node every cycle: their INFO lines would flood the logs
+                "panoramisk": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime
+
 from rest_framework import serializers
 
 from ..models import Cdr
@@ -17,6 +19,19 @@ class CdrSerializer(serializers.ModelSerializer):
                   "lastapp", "lastdata", "duration", "billsec", "disposition", "amaflags", "accountcode",
                   "peeraccount", "userfield", "uniqueid", "linkedid", "sequence", "site", "trunk"]
         read_only_fields = fields
+
+    TIME_FIELDS = ("start", "answer", "end")
+
+    def to_representation(self, cdr) -> dict:
+        """Same output as the declared fields, without DRF's per-field machinery (100-row pages)."""
+        data = {}
+        for name in self.Meta.fields[:-2]:
+            value = getattr(cdr, name)
+            if name in self.TIME_FIELDS and value is not None:
+                value = value.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+            data[name] = value
+        data["site"], data["trunk"] = self.get_site(cdr), self.get_trunk(cdr)
+        return data
 
     def get_site(self, cdr) -> str | None:
         return self.context.get("site_names", {}).get(getattr(cdr, "site_id", None))

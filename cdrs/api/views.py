@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import re
 from typing import Iterator
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connections, transaction
 from django.db.models import Count, Q, Sum
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -32,7 +35,7 @@ _TIME_COLUMNS = [EXPORT_COLUMNS.index(c) for c in ("start", "answer", "end")]
 _CALLER_COLUMNS = [EXPORT_COLUMNS.index(c) for c in ("src", "dst", "clid", "lastdata", "userfield")]
 _FORMULA_STARTS = frozenset("=+-@\t\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?[0-9]+$")  # "+34600…" is a phone number, not a formula
-EXPORT_CHUNK_ROWS = 2000  # rows per server-side cursor fetch and per chunk sent
+EXPORT_CHUNK_ROWS = 5000  # rows per server-side cursor fetch and per chunk sent
 
 
 class CsvRenderer(renderers.BaseRenderer):
@@ -78,10 +81,8 @@ class CdrViewSet(EstateReadOnlyViewSet):
         queryset = self.filter_queryset(self.get_queryset())
         queryset = KeysetPagination().order(queryset.filter(start__isnull=False),
                                             KeysetPagination().descending(request))
-        rows = queryset.values_list(*EXPORT_COLUMNS, "site_id", "trunk_id")
-        site_names = {s.pk: s.slug for s in self._sites}
-        trunk_names = {t.pk: t.name for t in self._trunks}
-        response = StreamingHttpResponse(_csv_chunks(rows, site_names, trunk_names),
+        rows = _export_rows(attribution.annotate_names(queryset, self._sites, self._trunks))
+        response = StreamingHttpResponse(_csv_chunks(rows),
                                          content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="cdrs.csv"'
         return response
@@ -108,7 +109,28 @@ class CdrViewSet(EstateReadOnlyViewSet):
         return Response(TotalsSerializer(data).data)
 
 
-def _csv_chunks(rows, site_names: dict, trunk_names: dict) -> Iterator[bytes]:
+UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+PG_UTC_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS"Z"'
+
+
+def _export_rows(queryset):
+    """The export's values; on PostgreSQL the times are formatted by the server (UTC, ISO 8601).
+
+    Converting three timestamps per row in Python was half the export's time.
+    """
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return queryset.values_list(*EXPORT_COLUMNS, "site_name", "trunk_name")
+    qn = connection.ops.quote_name
+    zone = getattr(settings, "CDR_TIME_ZONE", "UTC")
+    texts = {f"{name}_utc": RawSQL(f"to_char(({qn(Cdr._meta.db_table)}.{qn(name)} AT TIME ZONE %s) "
+                                   f"AT TIME ZONE 'UTC', '{PG_UTC_FORMAT}')", [zone])
+             for name in ("start", "answer", "end")}
+    columns = [f"{c}_utc" if c in ("start", "answer", "end") else c for c in EXPORT_COLUMNS]
+    return queryset.annotate(**texts).values_list(*columns, "site_name", "trunk_name")
+
+
+def _csv_chunks(rows) -> Iterator[bytes]:
     """The CSV in chunks of EXPORT_CHUNK_ROWS rows, read through a server-side cursor.
 
     The transaction keeps PostgreSQL's named cursor a plain one: outside a transaction Django
@@ -126,13 +148,12 @@ def _csv_chunks(rows, site_names: dict, trunk_names: dict) -> Iterator[bytes]:
         for row in rows.iterator(chunk_size=EXPORT_CHUNK_ROWS):
             cells = list(row)
             for i in _TIME_COLUMNS:
-                if cells[i] is not None:
-                    cells[i] = cells[i].isoformat()
+                if cells[i] is not None and not isinstance(cells[i], str):
+                    cells[i] = cells[i].astimezone(datetime.timezone.utc).strftime(UTC_FORMAT)
             for i in _CALLER_COLUMNS:
                 value = cells[i]
                 if value and value[0] in _FORMULA_STARTS and not _PLAIN_NUMBER.match(value):
                     cells[i] = "'" + value  # a caller-chosen "=HYPERLINK(…)" stays text in a spreadsheet
-            cells[-2], cells[-1] = site_names.get(cells[-2]), trunk_names.get(cells[-1])
             writer.writerow(cells)
             count += 1
             if count == EXPORT_CHUNK_ROWS:

@@ -88,3 +88,25 @@ def state_label(state: str) -> str:
         return ExtensionStatus(state).label
     except ValueError:
         return str(state)
+
+
+@register.inclusion_tag("live/node_card.html", takes_context=True)
+def live_node_card(context, node) -> dict[str, Any]:
+    """Live state of an Asterisk or Kamailio node for its sites page (``{% live_node_card object %}``)."""
+    from django.core.exceptions import ObjectDoesNotExist
+    from django.urls import reverse
+
+    kind = "asterisk" if node._meta.model_name == "asterisknode" else "kamailio"
+    try:
+        live = node.live_state
+    except ObjectDoesNotExist:
+        live = None
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    return {
+        "node": node, "live": live, "age": live.age_seconds() if live else None,
+        "live_url": reverse(f"live:{kind}_node", args=[node.pk]),
+        "test_url": reverse(f"live:{kind}_node_test", args=[node.pk]),
+        "can_test": bool(user and user.has_perm(f"sites.change_{node._meta.model_name}")),
+        "csrf_token": context.get("csrf_token"),
+    }

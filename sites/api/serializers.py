@@ -42,6 +42,13 @@ class SecretsWriteOnlyMixin:
 
     secret_fields: tuple[str, ...] = ()
 
+    def action_kwargs(self, data: dict) -> dict:
+        if self.instance is not None:
+            for name in self.secret_fields:
+                if not data.get(name):
+                    data.pop(name, None)  # blank or absent on update keeps the stored secret, as in the UI
+        return data
+
     def to_representation(self, instance):
         data = super().to_representation(instance)
         for name in self.secret_fields:

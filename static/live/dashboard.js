@@ -18,7 +18,7 @@
     chart = new Chart(canvas, {
       type: "line",
       data: { labels: data.labels, datasets: datasets },
-      options: { animation: false, interaction: { mode: "index", intersect: false },
+      options: { animation: false, aspectRatio: 4, interaction: { mode: "index", intersect: false },
                  scales: { y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "calls" } },
                            x: { ticks: { maxTicksLimit: 12 } } } }
     });

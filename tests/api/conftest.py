@@ -57,8 +57,18 @@ def estate(db):
                                         ari_password="ari-secret-value-2", roles="pbx")
     kam = actions.create_kamailio_node(actor=SYSTEM, name="kamailio", sip_address="127.0.0.1:5060",
                                        jsonrpc_url="http://127.0.0.1:1/RPC", jsonrpc_password="rpc-secret-value-3")
+    from services import actions as service_actions
+    from trunks import actions as trunk_actions
+    from users import actions as user_actions
+
+    user = user_actions.create_user(actor=SYSTEM, extension=2001, name="Ann Example", site=site)
+    trunk = trunk_actions.create_itsp_trunk(actor=SYSTEM, name="itsp1", host="127.0.0.1", auth_mode="registration",
+                                            username="acct", auth_password="trunk-secret-value-5")
+    route = trunk_actions.create_route(actor=SYSTEM, name="national", pattern="^6[0-9]{8}$", trunks=[trunk])
+    dset = service_actions.create_dispatcher_set(actor=SYSTEM, setid=10, name="voicemail")
     start = timezone.now().replace(microsecond=0) - datetime.timedelta(hours=1)
     cdr = Cdr.objects.create(src="2001", dst="600123456", dcontext="site-branch1", channel="PJSIP/2001-00000001",
                              dstchannel="PJSIP/itsp1-00000002", start=start, answer=start, end=start,
                              duration=70, billsec=60, disposition="ANSWERED", uniqueid="1700000000.1")
-    return {"site": site, "node": node, "kamailio": kam, "cdr": cdr}
+    return {"site": site, "node": node, "kamailio": kam, "cdr": cdr, "user": user, "trunk": trunk, "route": route,
+            "dispatcher_set": dset}

@@ -79,13 +79,14 @@ def test_a_rolled_back_savepoint_drops_only_its_own_jobs(fast_push, estate, disp
     assert dispatched == [("asterisk", estate["a1"].pk)]
 
 
-def test_a_pending_job_coalesces_later_transactions_too(fast_push, estate, dispatched,
-                                                        django_capture_on_commit_callbacks):
-    for reason in ("first", "second", "first"):
+def test_each_transaction_is_a_job_of_its_own(fast_push, estate, dispatched, django_capture_on_commit_callbacks):
+    for reason in ("first", "second", "second"):
         with django_capture_on_commit_callbacks(execute=True):
-            api.request(KAMAILIO, api.UACREG_RELOAD, node_ids=[estate["k1"].pk], reason=reason)
-    job = PushJob.objects.get()
-    assert (job.requests, job.revision, job.reasons) == (3, 3, "first\nsecond")
+            with transaction.atomic():
+                api.request(KAMAILIO, api.UACREG_RELOAD, node_ids=[estate["k1"].pk], reason=reason)
+                api.request(KAMAILIO, api.UACREG_RELOAD, node_ids=[estate["k1"].pk], reason=reason)
+    jobs = PushJob.objects.order_by("id")
+    assert [(j.requests, j.reasons) for j in jobs] == [(2, "first"), (2, "second"), (2, "second")]
     assert dispatched == [("kamailio", estate["k1"].pk)] * 3
 
 
@@ -115,7 +116,7 @@ def test_with_live_reload_off_jobs_are_held_and_the_sweep_sends_them_once_it_is_
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         api.request(KAMAILIO, api.DISPATCHER_RELOAD, node_ids=[estate["k1"].pk], reason="while off")
     job = PushJob.objects.get()
-    assert callbacks == [] and dispatched == []
+    assert len(callbacks) == 1 and dispatched == [], "committed, but nobody is nudged"
     assert job.state == PushState.PENDING and delivery.held_reason(job) == "held: live reload off"
     assert tasks.sweep() == 0 and dispatched == []
     assert delivery.deliver_node("kamailio", estate["k1"].pk).skipped == "live reload off"
@@ -132,7 +133,8 @@ def test_the_sweep_skips_jobs_still_backing_off_and_disabled_nodes(fast_push, es
     from django.utils import timezone
 
     api.request(KAMAILIO, api.DISPATCHER_RELOAD)
-    PushJob.objects.filter(kamailio_node=estate["k2"]).update(next_attempt_at=timezone.now() + timedelta(minutes=1))
+    PushJob.objects.filter(kamailio_node=estate["k2"]).update(attempts=1,
+                                                              next_attempt_at=timezone.now() + timedelta(minutes=1))
     api.request(ASTERISK, api.PJSIP_RELOAD, node_ids=[estate["a1"].pk])
     estate["a1"].enabled = False
     estate["a1"].save()
@@ -146,3 +148,21 @@ def test_jobs_of_a_deleted_node_are_marked_failed_by_the_sweep(fast_push, estate
     tasks.sweep()
     job = PushJob.objects.get()
     assert (job.state, job.last_error, job.node_name) == ("failed", "node deleted", "pbx-branch")
+
+
+def test_retry_node_makes_a_nodes_backed_off_jobs_due_now(fast_push, estate, dispatched,
+                                                         django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    with django_capture_on_commit_callbacks(execute=True):
+        api.request(KAMAILIO, api.DISPATCHER_RELOAD)
+    dispatched.clear()
+    later = timezone.now() + timedelta(minutes=5)
+    PushJob.objects.update(next_attempt_at=later, attempts=3)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.retry_node(KAMAILIO, estate["k1"].pk) == 1
+    assert dispatched == [("kamailio", estate["k1"].pk)]
+    assert PushJob.objects.get(kamailio_node=estate["k1"]).next_attempt_at < later
+    assert PushJob.objects.get(kamailio_node=estate["k2"]).next_attempt_at == later

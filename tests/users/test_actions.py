@@ -43,7 +43,7 @@ def test_a_given_password_is_used_and_a_missing_pin_is_generated(make_user):
 
 def test_the_audit_log_never_holds_a_secret(make_user):
     user = make_user(1003, password="a-given-password-123", voicemail_pin="7391")
-    entry = ChangeLogEntry.objects.get(object_id=str(user.pk), action="create")
+    entry = ChangeLogEntry.objects.get(content_type__model="sipuser", object_id=str(user.pk), action="create")
     text = str(entry.changes)
     assert "a-given-password-123" not in text and "7391" not in text and user.ha1 not in text
     assert entry.changes["ha1"] == [None, "********"] and entry.changes["voicemail_pin"] == [None, "********"]
@@ -95,7 +95,7 @@ def test_changing_the_extension_moves_the_subscriber_and_issues_a_new_password(m
 
     assert user.pk == pk  # never delete-and-recreate
     assert sub(1001) is None and sub(1010).ha1 == md5(f"1010:{DOMAIN}:{user.new_password}")
-    assert ChangeLogEntry.objects.filter(object_id=str(pk), message="SIP password reset").exists()
+    assert ChangeLogEntry.objects.filter(content_type__model="sipuser", object_id=str(pk), message="SIP password reset").exists()
 
 
 def test_moving_to_a_site_with_another_domain_rehashes_for_that_realm(make_user, actor, sites):
@@ -117,7 +117,7 @@ def test_deleting_removes_the_subscriber_and_is_audited(make_user, actor):
     pk = user.pk
     actions.delete_user(user, actor=actor)
     assert not SipUser.objects.exists() and sub(1001) is None
-    assert ChangeLogEntry.objects.filter(object_id=str(pk), action="delete").exists()
+    assert ChangeLogEntry.objects.filter(content_type__model="sipuser", object_id=str(pk), action="delete").exists()
 
 
 def test_a_password_reset_returns_the_new_password_once_and_audits_without_it(make_user, actor):
@@ -125,7 +125,7 @@ def test_a_password_reset_returns_the_new_password_once_and_audits_without_it(ma
     old = user.ha1
     password = actions.reset_password(user, actor=actor)
     assert sub(1001).ha1 == md5(f"1001:{DOMAIN}:{password}") != old
-    entry = ChangeLogEntry.objects.filter(object_id=str(user.pk)).first()
+    entry = ChangeLogEntry.objects.filter(content_type__model="sipuser", object_id=str(user.pk)).first()
     assert entry.message == "SIP password reset" and password not in str(entry.changes)
 
 
@@ -137,7 +137,7 @@ def test_a_voicemail_pin_reset_follows_the_policy(make_user, actor):
         actions.reset_voicemail_pin(user, actor=actor, pin="1001")
     generated = actions.reset_voicemail_pin(user, actor=actor)
     assert validators.pin_problem(generated, 1001) is None and SipUser.objects.get().voicemail_pin == generated
-    assert ChangeLogEntry.objects.filter(object_id=str(user.pk), message="Voicemail PIN reset").count() == 2
+    assert ChangeLogEntry.objects.filter(content_type__model="sipuser", object_id=str(user.pk), message="Voicemail PIN reset").count() == 2
 
 
 def test_changes_ask_the_home_site_asterisk_to_reload(make_user, actor, sites, pushed):
@@ -165,3 +165,10 @@ def test_demo_users_load_idempotently(db):
     assert ChangeLogEntry.objects.count() == entries
     assert SipUser.objects.count() == len(users) == 12 and Subscriber.objects.count() == 12
     assert SipUser.objects.filter(site__slug="branch1", nat=True).count() == 3
+
+
+def test_turning_voicemail_on_issues_a_pin(make_user, actor):
+    user = make_user(1001, voicemail_enabled=False)
+    assert user.voicemail_pin == ""
+    user = actions.update_user(user, actor=actor, voicemail_enabled=True)
+    assert user.new_voicemail_pin and SipUser.objects.get().voicemail_pin == user.new_voicemail_pin

@@ -11,7 +11,7 @@ from .viewsets import EstateReadOnlyViewSet
 
 class ChangeLogEntrySerializer(serializers.ModelSerializer):
     object_type = serializers.SerializerMethodField()
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ChangeLogEntry

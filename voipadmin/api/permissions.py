@@ -36,6 +36,8 @@ class EstatePermission(permissions.BasePermission):
             return list(explicit)
         model = view.get_queryset().model
         verb = METHOD_PERMS.get(request.method, "change")
+        if hasattr(view, "action_map") and action is None:
+            verb = "view"  # a method this endpoint lacks: whoever may see it gets 405, others 403
         if handler is not None and getattr(handler, "mapping", None) and request.method not in permissions.SAFE_METHODS:
             verb = "change"  # a custom POST action changes the object it is called on
         return [f"{model._meta.app_label}.{verb}_{model._meta.model_name}"]

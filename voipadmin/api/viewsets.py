@@ -39,6 +39,18 @@ def call_action(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise Conflict(f"Still used by {len(exc.protected_objects)} other object(s).") from None
 
 
+def _has_nul(data: Any) -> bool:
+    if isinstance(data, str):
+        return "\x00" in data
+    if isinstance(data, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in data.items())
+    if hasattr(data, "lists"):  # QueryDict from a form body
+        return any(_has_nul(k) or any(_has_nul(v) for v in values) for k, values in data.lists())
+    if isinstance(data, (list, tuple)):
+        return any(_has_nul(v) for v in data)
+    return False
+
+
 class StrictOrderingFilter(filters.OrderingFilter):
     """``?ordering=`` from the viewset's allow-list only; anything else is a 400, never SQL."""
 
@@ -75,6 +87,14 @@ class ApiActorMixin:
     filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
     pagination_class = EstatePagination
     ordering_fields: list[str] = []
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # PostgreSQL text cannot hold NUL: refuse it at the door (400) instead of failing in a query (500).
+        if any("\x00" in k or "\x00" in v for k, values in request.query_params.lists() for v in values):
+            raise exceptions.ValidationError({"detail": "NUL characters are not allowed in the query."})
+        if request.method not in ("GET", "HEAD", "OPTIONS") and _has_nul(request.data):
+            raise exceptions.ValidationError({"detail": "NUL characters are not allowed in the body."})
 
     def actor(self) -> Actor:
         user = self.request.user

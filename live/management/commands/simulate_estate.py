@@ -42,7 +42,11 @@ def _import_fakes():
 
 
 def _loopback(host: str) -> str:
-    if not ipaddress.ip_address(host).is_loopback:
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
         raise CommandError(f"{host} is not a loopback address: the simulator only binds 127.0.0.0/8")
     return host
 

@@ -1,0 +1,49 @@
+from django import forms
+from django.core.exceptions import ValidationError
+
+from voipadmin.views import ActionFormMixin
+
+from . import actions
+from .models import DispatcherSet, InboundNumber, ServiceCode
+
+
+class DispatcherSetForm(ActionFormMixin, forms.ModelForm):
+    destination_lines = forms.CharField(
+        required=False, label="Destinations", widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="One Asterisk node per line: <node name> [priority=N] [weight=N] [flags=N] [attrs=duid=x], "
+                  "e.g. ast-central priority=10 weight=2")
+
+    class Meta:
+        model = DispatcherSet
+        fields = ["setid", "name", "algorithm", "description"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["destination_lines"] = actions.format_destinations(self.instance)
+
+    def clean_destination_lines(self):
+        try:
+            return actions.parse_destinations(self.cleaned_data["destination_lines"])
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+
+    def action_fields(self):
+        return {**super().action_fields(), "destinations": self.cleaned_data["destination_lines"]}
+
+
+class ServiceCodeForm(ActionFormMixin, forms.ModelForm):
+    class Meta:
+        model = ServiceCode
+        fields = ["code", "name", "kind", "enabled", "route_to", "dispatcher_set", "node", "announcement",
+                  "parameter", "description"]
+
+
+class InboundNumberForm(ActionFormMixin, forms.ModelForm):
+    class Meta:
+        model = InboundNumber
+        fields = ["number", "trunk", "target", "user", "service_code", "enabled", "description"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = self.fields["user"].queryset.select_related("site")

@@ -1,0 +1,53 @@
+"""Compare the database with what every Kamailio holds in memory; ``--repair`` re-projects and re-pushes.
+
+Exit status 1 when differences were found (and not repaired), 0 otherwise.
+"""
+from django.core.management.base import BaseCommand
+
+from services import estate
+
+
+class Command(BaseCommand):
+    help = ("Report every difference between the portal's database and Kamailio's in-memory dispatcher, "
+            "address, dialplan and uacreg data; --repair re-projects and requests the reloads.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--repair", action="store_true", help="Re-project and request every reload.")
+        parser.add_argument("--timeout", type=float, default=2.0, help="Seconds per JSON-RPC call (default 2).")
+
+    def handle(self, *args, repair=False, timeout=2.0, **options):
+        report = estate.check_estate(timeout=timeout)
+        self._print(report)
+        if repair:
+            commands = estate.repair(reason="manage.py check_estate --repair")
+            self.stdout.write(self.style.WARNING(f"Repair requested: {', '.join(commands)} on every Kamailio."))
+        elif not report.ok:
+            self.stdout.write("Run again with --repair to re-project and reload.")
+            raise SystemExit(1)  # differences: non-zero for cron/monitoring
+
+    def _print(self, report: estate.EstateReport) -> None:
+        out = self.stdout
+        if report.projection:
+            out.write(self.style.ERROR(f"Projection: {len(report.projection)} difference(s) between the portal's "
+                                       "objects and Kamailio's tables"))
+            for diff in report.projection:
+                out.write(f"  {diff}")
+        else:
+            out.write(self.style.SUCCESS("Projection: Kamailio's tables match the portal's objects."))
+        if not report.nodes:
+            out.write(self.style.WARNING("No enabled Kamailio node to compare with."))
+        for node in report.nodes:
+            if node.error:
+                out.write(self.style.ERROR(f"{node.node}: unreachable ({node.error})"))
+            elif not node.differences:
+                out.write(self.style.SUCCESS(f"{node.node}: in sync (dispatcher, address, dialplan, uacreg)."))
+            else:
+                out.write(self.style.ERROR(f"{node.node}: {len(node.differences)} difference(s)"))
+                tables = sorted({d.table for d in node.differences})
+                for table in tables:
+                    out.write(f"  [{table}]")
+                    for diff in node.differences:
+                        if diff.table == table:
+                            out.write(f"    {diff.where}: {diff.row}")
+        if report.ok:
+            out.write(self.style.SUCCESS("Estate in sync."))

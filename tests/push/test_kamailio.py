@@ -1,0 +1,133 @@
+"""End to end on the real Kamailio the suite starts: changes become live through push, and an outage loses nothing."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from django.db import connections, transaction
+
+from push import api, tasks
+from push.api import KAMAILIO
+from push.models import PushJob, PushState
+from voipadmin.connectors.kamailio import KamailioRpc, dispatcher_targets
+from voipadmin.kamailio.models import Address, DialplanRule, Dispatcher
+
+from .conftest import make_kamailio
+
+pytestmark = [pytest.mark.kamailio, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def live_destinations(kamailio) -> set[str]:
+    with KamailioRpc(kamailio.rpc_url) as rpc:  # the connector reads "No Destination Sets" as empty
+        return {t["uri"] for t in dispatcher_targets(rpc.dispatcher_list())}
+
+
+def test_each_kamailio_reload_makes_its_table_live_right_after_commit(eager, kamailio_clean, require_postgres):
+    make_kamailio("kam-test", kamailio_clean.rpc_url)
+    with transaction.atomic():
+        Dispatcher.objects.create(setid=1, destination="sip:127.0.0.1:5080", description="pbx-central")
+        api.request(KAMAILIO, api.DISPATCHER_RELOAD, reason="pbx-central added")
+        DialplanRule.objects.create(dpid=1, pr=1, match_op=DialplanRule.MATCH_REGEX, match_exp="^0(.*)$",
+                                    match_len=0, subst_exp="^0(.*)$", repl_exp="\\1", attrs="outbound")
+        api.request(KAMAILIO, api.DIALPLAN_RELOAD, reason="outbound prefix")
+        Address.objects.create(grp=1, ip_addr="127.0.0.2", mask=32, port=0, tag="pbx-central")
+        api.request(KAMAILIO, api.ADDRESS_RELOAD, reason="pbx-central trusted")
+        assert live_destinations(kamailio_clean) == set(), "nothing is pushed before commit"
+
+    assert live_destinations(kamailio_clean) == {"sip:127.0.0.1:5080"}
+    assert kamailio_clean.rpc("dialplan.translate", 1, "0612345678")["Output"] == "612345678"
+    assert [a["item"]["ip"] for a in kamailio_clean.rpc("permissions.addressDump")] == ["127.0.0.2"]
+    assert set(PushJob.objects.values_list("command", "state", "attempts")) == {
+        (api.DISPATCHER_RELOAD, "sent", 1), (api.DIALPLAN_RELOAD, "sent", 1), (api.ADDRESS_RELOAD, "sent", 1)}
+
+
+@pytest.fixture
+def real_worker(fast_push):
+    """A real Celery worker (thread, solo pool) on the Redis broker, consuming a queue of its own.
+
+    The private queue keeps other test runs sharing redis db 15 from taking our tasks (or us theirs).
+    Timings are the production defaults: backoff 1 s doubling up to 5 s.
+    """
+    from voipadmin.celery import app
+
+    if not app.conf.broker_url.startswith("redis://"):
+        pytest.fail("this test needs the Redis broker: CELERY_BROKER_URL=redis://127.0.0.1:6379/15")
+    fast_push.PUSH_RETRY_BASE_SECONDS, fast_push.PUSH_RETRY_MAX_SECONDS = 1.0, 5.0
+    queue = f"push-test-{uuid.uuid4().hex[:8]}"
+    old = app.conf.task_default_queue, app.conf.task_always_eager
+    app.conf.task_default_queue, app.conf.task_always_eager = queue, False
+
+    def close_db(**kwargs):  # the worker thread's DB connection must not outlive the test DB
+        connections.close_all()
+
+    task_postrun.connect(close_db, weak=False)
+    try:
+        with start_worker(app, perform_ping_check=False, queues=[queue], shutdown_timeout=15):
+            yield app
+    finally:
+        task_postrun.disconnect(close_db)
+        app.conf.task_default_queue, app.conf.task_always_eager = old
+        with app.connection_for_write() as conn:  # leave nothing behind in the shared redis db
+            conn.default_channel.queue_delete(queue)
+
+
+def test_a_kamailio_outage_loses_none_of_100_changes_and_a_real_worker_makes_them_live_within_10s(
+        real_worker, kamailio_clean):
+    make_kamailio("kam-test", kamailio_clean.rpc_url)
+    kamailio_clean.stop()
+
+    for i in range(100):
+        with transaction.atomic():
+            Dispatcher.objects.create(setid=1, destination=f"sip:127.0.0.1:{20000 + i}", description=f"dest {i}")
+            api.request(KAMAILIO, api.DISPATCHER_RELOAD, reason=f"destination {i} added")
+
+    jobs = PushJob.objects.filter(command=api.DISPATCHER_RELOAD)
+    deadline = time.monotonic() + 10
+    while jobs.filter(attempts=0).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert jobs.count() == 100, "one job per change"
+    assert set(jobs.values_list("state", flat=True)) == {PushState.PENDING}
+    assert all("connection refused" in e for e in jobs.values_list("last_error", flat=True))
+    attempts_during = jobs.order_by("id").first().attempts
+    assert attempts_during > 1
+
+    kamailio_clean.start()
+    started = time.monotonic()
+    wanted = {f"sip:127.0.0.1:{20000 + i}" for i in range(100)}
+    while time.monotonic() - started < 10:
+        if not jobs.exclude(state=PushState.SENT).exists() and live_destinations(kamailio_clean) == wanted:
+            break
+        time.sleep(0.1)
+    elapsed = time.monotonic() - started
+
+    assert live_destinations(kamailio_clean) == wanted, f"not all 100 destinations live after {elapsed:.1f}s"
+    assert set(jobs.values_list("state", flat=True)) == {PushState.SENT}, f"after {elapsed:.1f}s"
+    assert elapsed < 10
+    first = jobs.order_by("id").first()
+    assert first.attempts > attempts_during and "connection refused" in first.last_error
+    print(f"\noutage: 100 changes, first job {first.attempts} attempts; "
+          f"all live {elapsed:.2f}s after Kamailio came back")
+
+
+def test_the_sweep_sends_what_a_lost_nudge_left_behind(eager, kamailio_clean, monkeypatch):
+    """Broker down at commit time (the nudge is lost): the row is there and the sweep sends it."""
+    make_kamailio("kam-test", kamailio_clean.rpc_url)
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    eager.conf.task_always_eager = False  # a real broker call, which fails (restored by the fixture)
+    with monkeypatch.context() as patch:
+        patch.setattr(tasks.deliver, "apply_async", broker_down)
+        with transaction.atomic():
+            Dispatcher.objects.create(setid=2, destination="sip:127.0.0.1:5090")
+            api.request(KAMAILIO, api.DISPATCHER_RELOAD)
+    assert PushJob.objects.get().state == PushState.PENDING  # commit succeeded, nothing raised
+    eager.conf.task_always_eager = True
+
+    assert tasks.sweep() == 1
+    assert PushJob.objects.get().state == PushState.SENT
+    assert live_destinations(kamailio_clean) == {"sip:127.0.0.1:5090"}

@@ -1,0 +1,92 @@
+"""The REST API of trunks and services goes through the same actions (projections, audit, pushes)."""
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from voipadmin.kamailio.models import Dispatcher, UacReg
+
+
+@pytest.fixture
+def trunks(estate, actor):
+    from trunks import actions
+
+    itsp = actions.create_itsp_trunk(actor=actor, name="itsp-carrier", host="127.0.0.20", ip_addresses="127.0.0.20")
+    e1 = actions.create_e1_trunk(actor=actor, name="e1-pstn", asterisk_node=estate["nodes"]["ast-central"], span=1)
+    return itsp, e1
+
+
+def test_a_route_is_created_through_the_api_with_its_trunks_in_order(admin_client, trunks):
+    response = admin_client.post(reverse("api:outboundroute-list"), {
+        "name": "national", "kind": "national", "pattern": "^[89][0-9]{8}$", "prepend": "+34",
+        "trunks": ["itsp-carrier", "e1-pstn"]}, content_type="application/json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["trunks"] == ["itsp-carrier", "e1-pstn"]
+    setid = 1000 + response.json()["id"]
+    assert Dispatcher.objects.filter(setid=setid).count() == 2
+
+
+def test_the_api_names_an_unknown_trunk_and_a_clashing_code(admin_client, estate):
+    response = admin_client.post(reverse("api:outboundroute-list"), {
+        "name": "x", "pattern": "^9", "trunks": ["nope"]}, content_type="application/json")
+    assert response.status_code == 400 and "Unknown trunk(s): nope" in str(response.json())
+    response = admin_client.post(reverse("api:servicecode-list"), {
+        "code": "1500", "name": "Bad", "kind": "echo", "route_to": "home"}, content_type="application/json")
+    assert response.status_code == 400
+    assert "collides with extension 1500" in str(response.json()["code"])
+
+
+def test_the_api_never_answers_the_itsp_password_and_a_patch_keeps_it(admin_client, estate):
+    response = admin_client.post(reverse("api:itsptrunk-list"), {
+        "name": "itsp-reg", "host": "127.0.0.21", "auth_mode": "registration", "username": "u1",
+        "auth_password": "hunter2-secret"}, content_type="application/json")
+    assert response.status_code == 201, response.json()
+    assert "hunter2-secret" not in response.content.decode() and response.json()["auth_password_set"] is True
+    url = reverse("api:itsptrunk-detail", args=[response.json()["id"]])
+    response = admin_client.patch(url, {"expires": 600, "auth_password": ""}, content_type="application/json")
+    assert response.status_code == 200, response.json()
+    assert (UacReg.objects.get().auth_password, UacReg.objects.get().expires) == ("hunter2-secret", 600)
+
+
+def test_a_dispatcher_set_takes_its_destinations_nested(admin_client, estate):
+    nodes = estate["nodes"]
+    response = admin_client.post(reverse("api:dispatcherset-list"), {
+        "setid": 3, "name": "media", "algorithm": 9, "destinations": [
+            {"node": nodes["ast-media"].pk, "priority": 10, "weight": 3},
+            {"node": nodes["ast-central"].pk}]}, content_type="application/json")
+    assert response.status_code == 201, response.json()
+    assert sorted(Dispatcher.objects.filter(setid=3).values_list("destination", "attrs")) == [
+        ("sip:127.0.0.11:5060", "weight=1"), ("sip:127.0.0.15:5060", "weight=3")]
+    url = reverse("api:dispatcherset-detail", args=[response.json()["id"]])
+    assert admin_client.patch(url, {"name": "media2"}, content_type="application/json").status_code == 200
+    assert Dispatcher.objects.filter(setid=3).count() == 2
+
+
+def test_the_helpdesk_gets_no_trunks_or_codes_from_the_api(helpdesk_client, trunks):
+    assert helpdesk_client.get(reverse("api:itsptrunk-list")).status_code == 403
+    assert helpdesk_client.get(reverse("api:servicecode-list")).status_code == 403
+
+
+@pytest.mark.parametrize("name", ["api:outboundroute-list", "api:dispatcherset-list", "api:itsptrunk-list"])
+def test_api_lists_use_the_same_number_of_queries_for_one_or_many_rows(admin_client, estate, actor, name,
+                                                                       django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from services import actions as service_actions
+    from trunks import actions
+
+    def make(i):
+        itsp = actions.create_itsp_trunk(actor=actor, name=f"itsp{i}", host=f"127.0.0.{40 + i}",
+                                         ip_addresses=f"127.0.0.{40 + i}")
+        actions.create_route(actor=actor, name=f"r{i}", pattern=f"^{i}", trunks=[itsp])
+        service_actions.create_dispatcher_set(actor=actor, setid=20 + i, name=f"s{i}", destinations=[
+            {"node": estate["nodes"]["ast-central"]}, {"node": estate["nodes"]["ast-media"]}])
+
+    make(0)
+    with CaptureQueriesContext(connection) as one:
+        assert admin_client.get(reverse(name)).status_code == 200
+    for i in range(1, 5):
+        make(i)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert len(admin_client.get(reverse(name)).json()["results"]) == 5

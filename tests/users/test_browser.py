@@ -1,0 +1,97 @@
+"""In a real browser: Bob (helpdesk) finds a user and resets its PIN; Alice creates one and imports a file."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+SHOTS = Path(os.environ.get("VOIPADMIN_SCREENSHOTS", Path(__file__).resolve().parents[2] / "var" / "screenshots"))
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: apt-get install chromium (CI installs it)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's loop runs in this thread; ORM calls from the test are safe. Set only while we need it
+    # (a leaked DJANGO_ALLOW_ASYNC_UNSAFE makes `check --deploy` fail in later tests).
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                               args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+        try:
+            yield b
+        finally:
+            b.close()
+            if previous is None:
+                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+            else:
+                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def login(browser, live_server, username):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+def test_helpdesk_finds_a_user_and_resets_its_pin(browser, live_server, bob):
+    from users.models import SipUser
+
+    call_command("load_demo_estate")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = login(browser, live_server, "bob")
+    page.goto(f"{live_server.url}/users/?q=garc")
+    assert "1001" in page.locator("#object-list").inner_text()
+    assert page.locator("text=Add user").count() == 0 and page.locator("text=Import CSV").count() == 0
+    page.screenshot(path=str(SHOTS / "users-helpdesk-search.png"), full_page=True)
+    page.click("#object-list >> text=1001")
+    assert page.locator("text=Reset SIP password").count() == 0 and page.locator("text=Edit").count() == 0
+    page.click("text=Reset voicemail PIN")
+    page.fill("#id_pin", "")
+    page.click("button:has-text('Reset PIN')")
+    page.wait_for_load_state("networkidle")
+    pin = page.locator("#shown-pin").inner_text()
+    assert pin == SipUser.objects.get(extension=1001).voicemail_pin
+    page.screenshot(path=str(SHOTS / "users-helpdesk-pin-reset.png"), full_page=True)
+    page.reload()
+    assert page.locator("#shown-pin").count() == 0
+    page.close()
+
+
+def test_an_administrator_creates_a_user_and_previews_an_import(browser, live_server, alice, tmp_path):
+    call_command("load_demo_estate")
+    page = login(browser, live_server, "alice")
+    page.goto(f"{live_server.url}/users/add/")
+    page.fill("#id_extension", "1010")
+    page.fill("#id_name", "New Person")
+    page.select_option("#id_site", label="Central")
+    page.click("button:has-text('Save')")
+    page.wait_for_load_state("networkidle")
+    password = page.locator("#shown-password").inner_text()
+    assert len(password) == 20
+    page.screenshot(path=str(SHOTS / "users-created-password-once.png"), full_page=True)
+    csv = tmp_path / "users.csv"
+    csv.write_text("extension,name,email,site\n1011,Ok,,central\n4999,Fine,,branch1\n1012,Bad,,branch1\n")
+    page.goto(f"{live_server.url}/users/import/")
+    page.set_input_files("#id_file", str(csv))
+    page.click("button:has-text('Preview')")
+    page.wait_for_load_state("networkidle")
+    assert re.search(r"Line 4: extension 1012 is outside", page.locator("#import-errors").inner_text())
+    page.screenshot(path=str(SHOTS / "users-import-preview-errors.png"), full_page=True)
+    page.goto(f"{live_server.url}/users/")
+    page.screenshot(path=str(SHOTS / "users-list.png"), full_page=True)
+    page.close()

@@ -1,0 +1,42 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from voipadmin.api.permissions import required_perms
+from voipadmin.api.viewsets import EstateViewSet, call_action
+
+from .. import actions
+from ..filtersets import SipUserFilterSet
+from ..models import SipUser
+from .serializers import (PasswordIssuedSerializer, PasswordResetSerializer, PinIssuedSerializer,
+                          PinResetSerializer, SipUserSerializer)
+
+
+class SipUserViewSet(EstateViewSet):
+    queryset = SipUser.objects.select_related("site")
+    serializer_class = SipUserSerializer
+    filterset_class = SipUserFilterSet
+    ordering_fields = ["extension", "name", "site", "created"]
+    create_action = staticmethod(actions.create_user)
+    update_action = staticmethod(actions.update_user)
+    delete_action = staticmethod(actions.delete_user)
+
+    @extend_schema(request=PasswordResetSerializer, responses=PasswordIssuedSerializer)
+    @action(detail=True, methods=["post"], url_path="reset-password")
+    @required_perms("users.change_sipuser")
+    def reset_password(self, request, pk=None):
+        body = PasswordResetSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        password = call_action(actions.reset_password, self.get_object(), actor=self.actor(),
+                               password=body.validated_data.get("password") or None)
+        return Response({"password": password})
+
+    @extend_schema(request=PinResetSerializer, responses=PinIssuedSerializer)
+    @action(detail=True, methods=["post"], url_path="reset-voicemail-pin")
+    @required_perms("users.view_sipuser", "users.reset_voicemail_pin")
+    def reset_voicemail_pin(self, request, pk=None):
+        body = PinResetSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        pin = call_action(actions.reset_voicemail_pin, self.get_object(), actor=self.actor(),
+                          pin=body.validated_data.get("pin") or None)
+        return Response({"voicemail_pin": pin})
