@@ -136,7 +136,8 @@ def main() -> None:
     first_ms = timed(lambda: get("/api/v1/cdrs/", limit=100), args.repeat)
     deep_ms = timed(lambda: get("/api/v1/cdrs/", limit=100, cursor=deep_cursor), args.repeat)
     offset = int(args.rows * 0.9)
-    offset_ms = timed(lambda: list(Cdr.objects.order_by("-start", "-id")[offset:offset + 100]), max(3, args.repeat // 4))
+    offset_ms = timed(lambda: list(Cdr.objects.order_by("-start", "-id")[offset:offset + 100]),
+                      max(3, args.repeat // 4))
     filtered_ms = timed(lambda: get("/api/v1/cdrs/", limit=100, site="site3", min_billsec=60,
                                     since="2026-01-10T00:00:00Z", until="2026-01-20T00:00:00Z"), args.repeat)
 

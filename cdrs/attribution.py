@@ -48,7 +48,8 @@ def trunks() -> list:
     Trunk = _trunk_models()
     if Trunk is None:
         return []
-    return list(Trunk.objects.select_related("e1trunk__asterisk_node__site").order_by("pk"))
+    return list(Trunk.objects.select_related("e1trunk__asterisk_node__site").order_by("pk")
+                .only("id", "name", "kind", "e1trunk__span", "e1trunk__asterisk_node__site__slug"))
 
 
 def sites() -> list:

@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from sites.models import Site
 from trunks.models import Trunk
+from voipadmin.filtersets import EstateFilterSet
 
 from . import attribution
 from .models import Cdr, Disposition
@@ -15,13 +16,13 @@ class NameChoiceFilter(django_filters.ModelChoiceFilter):
     """An object chosen by its slug or name (``?site=branch1&trunk=movistar``)."""
 
 
-class CdrFilterSet(django_filters.FilterSet):
+class CdrFilterSet(EstateFilterSet):
     since = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="gte", label="From (start ≥)")
     until = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt", label="Until (start <)")
     site = NameChoiceFilter(queryset=Site.objects.all(), to_field_name="slug", method="filter_site",
-                                            label="Site (slug)")
+                            label="Site (slug)")
     trunk = NameChoiceFilter(queryset=Trunk.objects.select_related("e1trunk__asterisk_node__site"),
-                                             to_field_name="name", method="filter_trunk", label="Trunk (name)")
+                             to_field_name="name", method="filter_trunk", label="Trunk (name)")
     src = django_filters.CharFilter(label="Source number")
     dst = django_filters.CharFilter(label="Destination number")
     disposition = django_filters.ChoiceFilter(choices=Disposition.choices)
@@ -30,7 +31,7 @@ class CdrFilterSet(django_filters.FilterSet):
     accountcode = django_filters.CharFilter()
     uniqueid = django_filters.CharFilter()
 
-    class Meta:
+    class Meta(EstateFilterSet.Meta):
         model = Cdr
         fields = ["since", "until", "site", "trunk", "src", "dst", "disposition", "min_billsec", "accountcode",
                   "uniqueid"]

@@ -65,7 +65,7 @@ def _target_nodes(target: str, node_ids: Iterable[int] | None, site_ids: Iterabl
     qs = AsteriskNode.objects.filter(enabled=True)
     if node_ids is not None or site_ids is not None:
         qs = qs.filter(Q(pk__in=list(node_ids or [])) | Q(site_id__in=list(site_ids or [])))
-    return list(qs.order_by("pk"))
+    return list(qs.only("pk", "name").order_by("pk"))  # (no credentials decrypted on the write path)
 
 
 def _node_filter(kind: str, node_id: int) -> dict:

@@ -165,8 +165,14 @@ def _record_success(jobs: list[PushJob], detail: str, token: str) -> list[int]:
 
 
 def _record_failure(jobs: list[PushJob], exc: NodeError, token: str) -> tuple[str, float | None]:
+    """Back the jobs off (or give up): they shared the reload, they share its fate.
+
+    The backoff follows the longest failure streak among them, so a node that stays down
+    is tried less and less often even while new changes keep arriving (each of which
+    still earns one immediate try).
+    """
     now, first = timezone.now(), jobs[0]
-    attempts = first.attempts + 1
+    attempts = max(job.attempts for job in jobs) + 1
     limit = conf.max_attempts()
     give_up = exc.permanent or bool(limit and attempts >= limit)
     reason = ("permanent: " if exc.permanent else "") + (str(exc) or exc.reason)
@@ -242,7 +248,7 @@ def deliver_node(kind: str, node_id: int) -> Outcome:
 
 def due_nodes() -> list[tuple[str, int]]:
     """Enabled nodes with a PENDING job whose time has come (the sweep's work list)."""
-    base = PushJob.objects.filter(DUE, state=PushState.PENDING)
+    base = PushJob.objects.filter(DUE, state=PushState.PENDING).order_by()  # (no ordering: DISTINCT ids)
     kamailio = base.filter(kamailio_node__enabled=True).values_list("kamailio_node_id", flat=True).distinct()
     asterisk = base.filter(asterisk_node__enabled=True).values_list("asterisk_node_id", flat=True).distinct()
     return ([(NodeKind.KAMAILIO.value, pk) for pk in sorted(kamailio)]

@@ -14,6 +14,10 @@ from . import delivery
 
 log = logging.getLogger(__name__)
 
+#: Added to a retry's countdown: a timer that fires a few ms early would find the jobs not
+#: yet due (their time is set by the database clock) and the retry would be wasted.
+RETRY_SLACK_SECONDS = 0.25
+
 
 @shared_task(ignore_result=True, acks_late=True)
 def deliver(node_kind: str, node_id: int) -> dict:
@@ -24,7 +28,7 @@ def deliver(node_kind: str, node_id: int) -> dict:
     """
     outcome = delivery.deliver_node(node_kind, node_id)
     if outcome.retry_in is not None and not deliver.app.conf.task_always_eager:
-        dispatch(node_kind, node_id, countdown=outcome.retry_in)
+        dispatch(node_kind, node_id, countdown=outcome.retry_in + RETRY_SLACK_SECONDS)
     return outcome.as_dict()
 
 

@@ -5,8 +5,6 @@ Kamailio sees these only through :mod:`services.projection` (dispatcher sets 1..
 """
 from __future__ import annotations
 
-import re
-
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -192,7 +190,3 @@ class AsteriskExtension(models.Model):
 
     def __str__(self) -> str:
         return f"{self.context},{self.exten},{self.priority}: {self.app}({self.appdata})"
-
-
-def is_digits(code: str) -> bool:
-    return bool(re.fullmatch(r"[0-9]+", code or ""))

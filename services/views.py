@@ -15,7 +15,8 @@ from .projection import code_attrs, code_steps
 
 TABS = [("Service codes", "services:servicecode_list", "services.view_servicecode"),
         ("Dispatcher sets", "services:dispatcherset_list", "services.view_dispatcherset"),
-        ("Inbound numbers", "services:inboundnumber_list", "services.view_inboundnumber")]
+        ("Inbound numbers", "services:inboundnumber_list", "services.view_inboundnumber"),
+        ("Estate check", "services:estate_check", "services.change_servicecode")]
 
 
 class TabsMixin(_TrunkTabsMixin):

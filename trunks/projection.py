@@ -9,7 +9,8 @@ What trunks owns in Kamailio's tables:
 ================  =====================================================================================
 ``address``       rows with ``grp >= 2``: ITSPs authenticated by IP (group 1 = the estate's own peers)
 ``uacreg``        every row: ITSPs authenticated by registration (``l_uuid`` = trunk name)
-``dispatcher``    sets ``ROUTE_SETID_BASE + route id`` (1000+): a route's trunks, first trunk highest priority
+``dispatcher``    sets ``ROUTE_SETID_BASE + route id`` (1000+): a route's trunks, first trunk highest priority;
+                  attrs ``trunk=<name>`` + ``;e1group=N`` (E1) or ``;cid=restricted|trunk_number;cidnum=..`` (ITSP)
 ``dialplan``      ``dpid 2``: outbound routes (number pattern → rewrite, ``attrs`` ``route=<id>;setid=<set>``)
 ================  =====================================================================================
 
@@ -28,7 +29,7 @@ from django.db import connection, models
 
 from voipadmin.kamailio.models import Address, DialplanRule, Dispatcher, UacReg
 
-from .choices import ItspAuth, TrunkKind
+from .choices import CallerIdPresentation, ItspAuth, TrunkKind
 from .models import ROUTE_SETID_BASE, ItspTrunk, OutboundRoute, RouteTrunk
 
 #: dialplan ids used by the estate (see also services.projection)
@@ -119,10 +120,22 @@ def route_dispatcher_rows() -> list[dict[str, Any]]:
             attrs = f"trunk={trunk.name}"
             if trunk.kind == TrunkKind.E1:
                 attrs += f";e1group={trunk.e1trunk.group}"
+            else:
+                attrs += _caller_id_attrs(trunk.itsptrunk)
             rows.append({"setid": link.route.setid, "destination": trunk.dispatcher_uri, "flags": 0,
                          "priority": (count - index) * 10, "attrs": attrs[:128],
                          "description": f"{link.route.name[:40]}/{trunk.name}"[:64]})
     return rows
+
+
+def _caller_id_attrs(trunk: ItspTrunk) -> str:
+    """How kamailio.cfg (branch_route) presents the caller on this trunk: ``cid=restricted`` adds
+    ``Privacy: id``; ``cid=trunk_number;cidnum=+34...`` asserts the trunk's main number."""
+    if trunk.caller_id_presentation == CallerIdPresentation.RESTRICTED:
+        return ";cid=restricted"
+    if trunk.caller_id_presentation == CallerIdPresentation.TRUNK_NUMBER:
+        return f";cid=trunk_number;cidnum={trunk.caller_id_number}"
+    return ""
 
 
 def route_dialplan_rows() -> list[dict[str, Any]]:

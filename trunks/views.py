@@ -1,4 +1,4 @@
-from django.db.models import Count, Prefetch
+from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -38,7 +38,8 @@ class TabsMixin:
 def _trunk_summary(trunk: Trunk) -> str:
     detail = trunk.specific()
     if trunk.kind == TrunkKind.E1:
-        return f"{detail.asterisk_node} span {detail.span} · {detail.get_role_display()} · {detail.get_signalling_display()}"
+        return (f"{detail.asterisk_node} span {detail.span} · {detail.get_role_display()} · "
+                f"{detail.get_signalling_display()}")
     return f"{detail.dispatcher_uri} · {detail.get_auth_mode_display().split(' (')[0]}"
 
 

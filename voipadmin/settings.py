@@ -235,6 +235,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "/" + STATIC_URL.strip("/") + "/vendor/swagger-ui",
     "SWAGGER_UI_FAVICON_HREF": "/" + STATIC_URL.strip("/") + "/vendor/swagger-ui/favicon-32x32.png",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "voipadmin.api.schema.blank_alternatives_any_of"],
     # several models have a ``kind`` with different choices: name each enum after its choices class
     "ENUM_NAME_OVERRIDES": {
         "TrunkKindEnum": "trunks.choices.TrunkKind",

@@ -19,3 +19,8 @@ class PushJobSerializer(serializers.ModelSerializer):
 
     def get_held(self, job: PushJob) -> str:
         return held_reason(job)
+
+
+class RetryFailedSerializer(serializers.Serializer):
+    queued = serializers.IntegerField(help_text="How many failed jobs were put back to pending.")
+    jobs = PushJobSerializer(many=True)

@@ -8,7 +8,7 @@ from voipadmin.api.viewsets import EstateReadOnlyViewSet, call_action
 from .. import actions
 from ..filtersets import PushJobFilterSet
 from ..models import PushJob
-from .serializers import PushJobSerializer
+from .serializers import PushJobSerializer, RetryFailedSerializer
 
 
 class PushJobViewSet(EstateReadOnlyViewSet):
@@ -23,8 +23,8 @@ class PushJobViewSet(EstateReadOnlyViewSet):
         job = call_action(actions.retry_now, self.get_object(), actor=self.actor())
         return Response(PushJobSerializer(job).data)
 
-    @extend_schema(request=None, responses=PushJobSerializer(many=True))
-    @action(detail=False, methods=["post"], url_path="retry-failed")
+    @extend_schema(request=None, responses=RetryFailedSerializer)
+    @action(detail=False, methods=["post"], url_path="retry-failed", pagination_class=None)
     def retry_failed(self, request):
         jobs = call_action(actions.retry_all_failed, actor=self.actor())
-        return Response(PushJobSerializer(jobs, many=True).data)
+        return Response(RetryFailedSerializer({"queued": len(jobs), "jobs": jobs}).data)

@@ -14,6 +14,12 @@ from voipadmin.models import ApiToken
 SYSTEM = Actor.command("tests")
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The personas' portal passwords need not be PBKDF2-hard here; it made the matrix slow."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def auth(key: str) -> dict:
     return {"HTTP_AUTHORIZATION": f"Token {key}"}
 
@@ -66,9 +72,14 @@ def estate(db):
                                             username="acct", auth_password="trunk-secret-value-5")
     route = trunk_actions.create_route(actor=SYSTEM, name="national", pattern="^6[0-9]{8}$", trunks=[trunk])
     dset = service_actions.create_dispatcher_set(actor=SYSTEM, setid=10, name="voicemail")
+    e1 = trunk_actions.create_e1_trunk(actor=SYSTEM, name="e1-pstn", asterisk_node=node, span=1)
+    code = service_actions.create_service_code(actor=SYSTEM, code="*98", name="Voicemail", kind="voicemail",
+                                               route_to="set", dispatcher_set=dset)
+    ddi = service_actions.create_inbound_number(actor=SYSTEM, number="+34910000001", trunk=trunk, target="user",
+                                                user=user)
     start = timezone.now().replace(microsecond=0) - datetime.timedelta(hours=1)
     cdr = Cdr.objects.create(src="2001", dst="600123456", dcontext="site-branch1", channel="PJSIP/2001-00000001",
                              dstchannel="PJSIP/itsp1-00000002", start=start, answer=start, end=start,
                              duration=70, billsec=60, disposition="ANSWERED", uniqueid="1700000000.1")
     return {"site": site, "node": node, "kamailio": kam, "cdr": cdr, "user": user, "trunk": trunk, "route": route,
-            "dispatcher_set": dset}
+            "dispatcher_set": dset, "e1": e1, "service_code": code, "inbound_number": ddi}

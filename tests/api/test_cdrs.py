@@ -7,10 +7,8 @@ import io
 import json
 from pathlib import Path
 
-import pytest
 from django.db import connection
 from django.http import StreamingHttpResponse
-from django.utils import timezone
 
 from cdrs.models import Cdr
 

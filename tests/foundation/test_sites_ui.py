@@ -117,3 +117,10 @@ def test_the_audit_log_filters_by_type_and_actor(admin_client, estate):
     assert "ast-central" in body
     body = admin_client.get("/audit/", {"actor": "nobody"}).content.decode()
     assert "No entries." in body
+
+
+def test_a_far_off_time_in_a_filter_is_a_clear_error_not_a_crash(admin_client, estate):
+    response = admin_client.get("/audit/", {"since": "2026-01-01T00:00:00+23:00"})
+    assert response.status_code == 200
+    response = admin_client.get("/audit/", {"since": "0001-01-01T00:00:00+00:00"})
+    assert "between the years 1000 and 9000" in response.content.decode()

@@ -10,7 +10,7 @@ from django.urls import reverse
 from services import actions
 from trunks import actions as trunk_actions
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.kamailio]
 
 
 def _wait_for(predicate, timeout: float = 2.0, interval: float = 0.02):
@@ -72,6 +72,29 @@ def test_an_itsp_ip_shows_in_permissions_address_dump(live_kamailio, eager_push,
         return (3, "127.0.0.20", "itsp-carrier") in hosts and (3, "127.0.1.0", 28) in nets
 
     assert _wait_for(dumped)[0]
+
+
+def test_an_itsp_by_registration_shows_in_uac_reg_dump_without_its_password_on_the_page(
+        live_kamailio, eager_push, admin_client, estate, actor):
+    trunk = trunk_actions.create_itsp_trunk(actor=actor, name="itsp-reg", host="127.0.0.21", port=5099,
+                                            auth_mode="registration", username="34911000000",
+                                            auth_password="reg-secret", realm="carrier.test", expires=600)
+
+    def registered():
+        from push import tasks
+        from tests.kamailio.harness import KamailioRPCError
+
+        tasks.sweep()  # eager mode does not wait out a retry: the sweep re-sends the refused reload
+        try:
+            return [r for r in live_kamailio.rpc("uac.reg_dump") or [] if r["l_uuid"] == "itsp-reg"]
+        except KamailioRPCError:
+            return []
+
+    rows, _ = _wait_for(registered, timeout=8.0, interval=0.25)  # uac.reg_reload is refused within reg_gc_interval (2 s here)
+    assert rows, live_kamailio.log_tail()
+    assert (rows[0]["r_username"], rows[0]["auth_proxy"], rows[0]["expires"]) == (
+        "34911000000", "sip:127.0.0.21:5099", 600)
+    assert "reg-secret" not in admin_client.get(trunk.get_absolute_url()).content.decode()
 
 
 def test_a_service_codes_dialplan_rule_translates_a_dialled_star125(live_kamailio, eager_push, estate, actor):

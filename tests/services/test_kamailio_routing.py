@@ -14,7 +14,7 @@ import pytest
 from services import actions
 from trunks import actions as trunk_actions
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.kamailio]
 
 
 class Udp:
@@ -166,3 +166,22 @@ def test_a_call_from_the_itsp_to_a_ddi_reaches_the_service_it_maps_to(live_kamai
     received = pbx.receive()
     assert received, live_kamailio.log_tail()
     assert _request_line(received[0]).startswith("INVITE sip:*140@")
+
+
+@pytest.mark.parametrize("presentation, header", [
+    ({"caller_id_presentation": "restricted"}, "Privacy: id"),
+    ({"caller_id_presentation": "trunk_number", "caller_id_number": "+34911000000"},
+     "P-Asserted-Identity: <sip:+34911000000@"),
+])
+def test_the_itsp_gets_the_caller_id_presentation_of_its_trunk(live_kamailio, eager_push, estate, actor, udp,
+                                                               presentation, header):
+    phone, carrier = udp(), udp()
+    itsp = trunk_actions.create_itsp_trunk(actor=actor, name="itsp-carrier", host="127.0.0.1", port=carrier.port,
+                                           ip_addresses="127.0.0.2", **presentation)
+    trunk_actions.create_route(actor=actor, name="national", pattern="^9[0-9]{8}$", trunks=[itsp])
+    _trust_loopback(live_kamailio)
+
+    send_invite(phone, live_kamailio, "912345678")
+    received = carrier.receive()
+    assert received, live_kamailio.log_tail()
+    assert header in received[0]

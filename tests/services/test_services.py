@@ -199,6 +199,7 @@ def test_a_digit_code_leaves_no_rows_behind_when_renamed(estate, actor):
     assert set(AsteriskExtension.objects.values_list("exten", flat=True)) == {"*700"}
 
 
+@pytest.mark.postgres
 def test_the_extensions_table_has_the_contracts_exact_columns(require_postgres):
     from django.db import connection
 
@@ -206,8 +207,8 @@ def test_the_extensions_table_has_the_contracts_exact_columns(require_postgres):
     with connection.cursor() as cursor:
         cursor.execute("""
             SELECT column_name,
-                   CASE WHEN data_type = 'character varying' THEN 'character varying(' || character_maximum_length || ')'
-                        ELSE data_type END,
+                   CASE WHEN data_type = 'character varying'
+                        THEN 'character varying(' || character_maximum_length || ')' ELSE data_type END,
                    is_nullable = 'YES'
             FROM information_schema.columns WHERE table_name = 'extensions' ORDER BY ordinal_position""")
         columns = [(name, kind, nullable) for name, kind, nullable in cursor.fetchall()]
@@ -218,7 +219,8 @@ def test_changes_queue_one_reload_per_kind_for_kamailio_and_the_asterisks(estate
     from push.models import PushJob
     from sites.actions import create_kamailio_node
 
-    create_kamailio_node(actor=actor, name="kamailio-1", sip_address="127.0.0.1:9", jsonrpc_url="http://127.0.0.1:9/RPC")
+    create_kamailio_node(actor=actor, name="kamailio-1", sip_address="127.0.0.1:9",
+                         jsonrpc_url="http://127.0.0.1:9/RPC")
     _code(actor, "*130", name="Echo", kind="echo", route_to="home")
     commands = sorted(PushJob.objects.values_list("node_name", "command"))
     assert ("kamailio-1", "dialplan.reload") in commands

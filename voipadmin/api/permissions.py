@@ -34,7 +34,8 @@ class EstatePermission(permissions.BasePermission):
                                                                 if action is None else None)
         if explicit:
             return list(explicit)
-        model = view.get_queryset().model
+        queryset = getattr(view, "queryset", None)  # the class attribute: get_queryset() may run queries
+        model = (queryset if queryset is not None else view.get_queryset()).model
         verb = METHOD_PERMS.get(request.method, "change")
         if hasattr(view, "action_map") and action is None:
             verb = "view"  # a method this endpoint lacks: whoever may see it gets 405, others 403

@@ -75,6 +75,19 @@ class StrictOrderingFilter(filters.OrderingFilter):
         return queryset
 
 
+class EstateFilterBackend(DjangoFilterBackend):
+    """django-filter, with invalid filters answered as 400 (the forms of voipadmin.filtersets.EstateFilterSet
+    also bring times to UTC and refuse far-off years)."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        if not filterset.is_valid():
+            raise exceptions.ValidationError(filterset.errors)
+        return filterset.qs
+
+
 class EstatePagination(pagination.PageNumberPagination):
     page_size = 50
     page_size_query_param = "per_page"
@@ -84,7 +97,7 @@ class EstatePagination(pagination.PageNumberPagination):
 class ApiActorMixin:
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [EstatePermission]
-    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filter_backends = [EstateFilterBackend, StrictOrderingFilter]
     pagination_class = EstatePagination
     ordering_fields: list[str] = []
 
