@@ -33,7 +33,7 @@ def retry_base() -> float:
 
 
 def retry_max() -> float:
-    return float(getattr(settings, "PUSH_RETRY_MAX_SECONDS", 5.0))
+    return float(getattr(settings, "PUSH_RETRY_MAX_SECONDS", 3.0))
 
 
 def max_attempts() -> int:

@@ -3,6 +3,13 @@
 Tasks take IDs and re-read everything (Saleor style). A lost or duplicated ``deliver``
 message is harmless: the outbox rows are the truth, the per-node lease makes a second
 run a no-op, and ``sweep`` (beat, every PUSH_SWEEP_SECONDS) re-dispatches whatever is due.
+
+Retries are driven by the sweep, not by ETA tasks: a job that failed carries its own
+``next_attempt_at`` (exponential backoff) and the next sweep after that time sends it.
+ETA messages would sit unacknowledged in the worker (acks_late, prefetch 1) and a node
+down for an hour would leave one per failed change; the sweep is one indexed query.
+With the defaults (backoff capped at 3 s, sweep every 5 s) a node that comes back has
+every pending change live within 8 s; any new change to it is tried at once anyway.
 """
 from __future__ import annotations
 
@@ -14,22 +21,11 @@ from . import delivery
 
 log = logging.getLogger(__name__)
 
-#: Added to a retry's countdown: a timer that fires a few ms early would find the jobs not
-#: yet due (their time is set by the database clock) and the retry would be wasted.
-RETRY_SLACK_SECONDS = 0.25
-
 
 @shared_task(ignore_result=True, acks_late=True)
 def deliver(node_kind: str, node_id: int) -> dict:
-    """Send the due jobs of one node; schedule our own retry for the earliest backed-off job.
-
-    Not in eager mode: there ``countdown`` is ignored and the retry would run at once,
-    recursively; eager callers (tests, ``push_pending``) rely on the sweep instead.
-    """
-    outcome = delivery.deliver_node(node_kind, node_id)
-    if outcome.retry_in is not None and not deliver.app.conf.task_always_eager:
-        dispatch(node_kind, node_id, countdown=outcome.retry_in + RETRY_SLACK_SECONDS)
-    return outcome.as_dict()
+    """Send the due jobs of one node (jobs that fail back off; the sweep retries them)."""
+    return delivery.deliver_node(node_kind, node_id).as_dict()
 
 
 @shared_task(ignore_result=True)
@@ -38,10 +34,10 @@ def sweep() -> int:
     return len(delivery.sweep(dispatch))
 
 
-def dispatch(node_kind: str, node_id: int, *, countdown: float | None = None) -> None:
+def dispatch(node_kind: str, node_id: int) -> None:
     """Queue ``deliver`` for a node; a broker outage is logged, not raised (the sweep re-sends)."""
     try:
-        deliver.apply_async((node_kind, node_id), countdown=countdown)
+        deliver.apply_async((node_kind, node_id))
     except Exception:  # noqa: BLE001 - kombu raises many types; the outbox keeps the job anyway
         if deliver.app.conf.task_always_eager:
             raise  # eager: that was the delivery itself failing, a bug worth seeing

@@ -188,7 +188,7 @@ CELERY_TASK_ROUTES = {"push.tasks.*": {"queue": "push"}, "live.tasks.*": {"queue
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = TIME_ZONE
 POLL_INTERVAL_SECONDS = envint("VOIPADMIN_POLL_INTERVAL", 15, minimum=1)
-PUSH_SWEEP_SECONDS = envint("VOIPADMIN_PUSH_SWEEP", 30, minimum=5)
+PUSH_SWEEP_SECONDS = envint("VOIPADMIN_PUSH_SWEEP", 5, minimum=1)  # retries of failed pushes ride on it
 CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- live estate (app `live`): each node's poll is bounded by its own timeout (ms), so a hung
@@ -204,12 +204,13 @@ LIVE_RELOAD = envbool("VOIPADMIN_LIVE_RELOAD", True)
 
 # --- push (app `push`): reloads wait in an outbox until the node acknowledges them. Reloads to one
 # Asterisk are spaced (it can deadlock on rapid reloads); transient errors back off exponentially up
-# to PUSH_RETRY_MAX_SECONDS and are retried until the node answers (PUSH_MAX_ATTEMPTS=0).
+# to PUSH_RETRY_MAX_SECONDS and are retried by the sweep (every PUSH_SWEEP_SECONDS) until the node
+# answers (PUSH_MAX_ATTEMPTS=0): a node back from an outage has every change live within cap + sweep.
 PUSH_MIN_INTERVAL_SECONDS = {"asterisk": envint("VOIPADMIN_PUSH_ASTERISK_INTERVAL_MS", 2000, minimum=0) / 1000,
                              "kamailio": envint("VOIPADMIN_PUSH_KAMAILIO_INTERVAL_MS", 0, minimum=0) / 1000}
 PUSH_NODE_TIMEOUT_SECONDS = envint("VOIPADMIN_PUSH_NODE_TIMEOUT_MS", 5000, minimum=100) / 1000
 PUSH_RETRY_BASE_SECONDS = 1.0
-PUSH_RETRY_MAX_SECONDS = envint("VOIPADMIN_PUSH_RETRY_MAX", 5, minimum=1)
+PUSH_RETRY_MAX_SECONDS = envint("VOIPADMIN_PUSH_RETRY_MAX", 3, minimum=1)
 PUSH_MAX_ATTEMPTS = envint("VOIPADMIN_PUSH_MAX_ATTEMPTS", 0, minimum=0)
 CELERY_BEAT_SCHEDULE["push-sweep"] = {"task": "push.tasks.sweep", "schedule": PUSH_SWEEP_SECONDS,
                                       "options": {"expires": PUSH_SWEEP_SECONDS}}
