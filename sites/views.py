@@ -20,7 +20,7 @@ class SiteListView(ObjectListView):
                Column("Asterisk nodes", "node_count"), Column("Time zone", "time_zone")]
 
     def get_queryset(self):
-        return (Site.objects.annotate(node_count=Count("asterisk_nodes"))
+        return (Site.objects.annotate(node_count=Count("asterisk_nodes")).order_by("kind", "name")
                 .prefetch_related(Prefetch("extension_ranges", queryset=ExtensionRange.objects.order_by("start"))))
 
 

@@ -54,3 +54,28 @@ def actor(alice):
     from voipadmin.actors import Actor
 
     return Actor(user=alice, label="alice", source="ui")
+
+
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None and (marker.kwargs.get("transaction") or (len(marker.args) > 0 and marker.args[0])):
+        return True
+    return bool({"transactional_db", "live_server", "kamailio_clean"} & set(request.fixturenames))
+
+
+@pytest.fixture(autouse=True)
+def _empty_kamailio_tables_after_transactional_tests(request, django_db_blocker):
+    """pytest-django's flush skips unmanaged models, i.e. Kamailio's own tables: empty them here so a
+    transactional test never leaves subscribers, dispatchers or dialplan rules to the next one."""
+    yield
+    if not _is_transactional(request):
+        return
+    from tests.kamailio.harness import KAMAILIO_DATA_TABLES
+
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("TRUNCATE " + ", ".join(KAMAILIO_DATA_TABLES) + " RESTART IDENTITY CASCADE")
+            else:
+                for table in KAMAILIO_DATA_TABLES:
+                    cursor.execute(f"DELETE FROM {table}")

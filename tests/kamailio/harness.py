@@ -338,11 +338,29 @@ class KamailioInstance:
                     cursor.execute("DELETE FROM location")
         if self.running and tables:
             for method in ("dispatcher.reload", "dialplan.reload", "permissions.addressReload",
-                           "permissions.trustedReload", "uac.reg_reload"):
+                           "permissions.trustedReload"):
                 try:
                     self.rpc(method)
                 except KamailioRPCError:
-                    pass  # e.g. uac.reg_reload again within reg_gc_interval
+                    pass
+            self._forget_uac_registrations()
+
+    def _forget_uac_registrations(self, patience: float = 4.0) -> None:
+        """uac.reg_reload is refused within reg_gc_interval of the previous one; when registrations are
+        still in memory, keep trying so the next test never inherits them."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                self.rpc("uac.reg_reload")
+                return
+            except KamailioRPCError:
+                try:
+                    remaining = self.rpc("uac.reg_dump")
+                except KamailioRPCError:
+                    remaining = None
+                if not remaining or time.monotonic() > deadline:
+                    return
+                time.sleep(0.25)
 
     def __repr__(self) -> str:
         state = f"pid {self.pid}" if self.running else "stopped"
