@@ -3,15 +3,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 from typing import Iterator
 
 import pytest
 
 from tests.fakes.ami import AmiFake, _LoopThread, closed_port
 
-if "tests.kamailio_fixtures" not in sys.modules:
-    from tests.kamailio_fixtures import kamailio, kamailio_clean  # noqa: F401
 
 
 @pytest.fixture

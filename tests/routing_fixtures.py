@@ -1,12 +1,7 @@
-"""Fixtures for trunks and services tests: a small estate (two sites, three Asterisks, one Kamailio)."""
+"""Fixtures shared by the trunks and services tests: a small estate (two sites, three Asterisks)."""
 from __future__ import annotations
 
-import sys
-
 import pytest
-
-if "tests.kamailio_fixtures" not in sys.modules:
-    from tests.kamailio_fixtures import kamailio, kamailio_clean  # noqa: F401
 
 
 @pytest.fixture
