@@ -10,6 +10,7 @@ from voipadmin import audit, crud
 from voipadmin.actors import Actor
 from voipadmin.models import ChangeLogEntry
 
+from . import guards
 from .models import AsteriskNode, ExtensionRange, KamailioNode, Site
 
 
@@ -64,6 +65,9 @@ def create_site(*, actor: Actor, ranges: Iterable[tuple[int, int]] = (), **field
 
 def update_site(site: Site, *, actor: Actor, ranges: Iterable[tuple[int, int]] | None = None,
                 **fields: Any) -> Site:
+    refusals = guards.reasons_to_refuse(site, fields, None if ranges is None else list(ranges))
+    if refusals:
+        raise ValidationError(refusals)
     with transaction.atomic():
         before = {**audit.snapshot(site), **_ranges_snapshot(site)}
         for name, value in fields.items():

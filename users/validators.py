@@ -99,3 +99,28 @@ def generate_pin(extension: int | str | None = None, length: int = 6) -> str:
         pin = str(secrets.randbelow(10 ** length)).zfill(length)
         if pin_problem(pin, extension) is None:
             return pin
+
+
+def site_change_guard(site, fields: dict, ranges) -> list[str]:
+    """Refuse site changes that would silently break its users (registered with sites.guards).
+
+    A new SIP domain makes every stored HA1 useless (the realm is part of the hash), and a shrunk
+    extension range would leave users outside their site's ranges.
+    """
+    from .models import SipUser
+
+    reasons = []
+    users = SipUser.objects.filter(site=site)
+    new_domain = fields.get("sip_domain")
+    if new_domain is not None and new_domain != site.sip_domain:
+        count = users.count()
+        if count:
+            reasons.append(f"{count} user(s) of {site} register in {site.sip_domain}; their SIP passwords are hashed "
+                           "with that domain. Move them to another site or delete them before changing it.")
+    if ranges is not None:
+        stranded = [ext for ext in users.values_list("extension", flat=True)
+                    if not any(start <= ext <= end for start, end in ranges)]
+        if stranded:
+            shown = ", ".join(str(e) for e in sorted(stranded)[:10]) + ("…" if len(stranded) > 10 else "")
+            reasons.append(f"Extension(s) {shown} of {site} would fall outside its ranges.")
+    return reasons

@@ -124,3 +124,16 @@ def test_a_far_off_time_in_a_filter_is_a_clear_error_not_a_crash(admin_client, e
     assert response.status_code == 200
     response = admin_client.get("/audit/", {"since": "0001-01-01T00:00:00+00:00"})
     assert "between the years 1000 and 9000" in response.content.decode()
+
+
+def test_a_site_with_users_keeps_its_sip_domain_and_the_ranges_its_users_need(admin_client, estate):
+    site = Site.objects.get(slug="branch2")  # the demo has users 6001 and 6002 there
+    response = admin_client.post(f"/sites/{site.pk}/edit/", {
+        "name": "Branch 2", "slug": "branch2", "kind": "delegation", "sip_domain": "branch2.example.test",
+        "time_zone": "Europe/Madrid", "extension_ranges": "7000-7999"})
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "hashed with that domain" in body and "6001, 6002 of Branch 2 would fall outside its ranges" in body
+    site.refresh_from_db()
+    assert site.sip_domain == "voip.example.test"
+    assert [(r.start, r.end) for r in site.extension_ranges.all()] == [(6000, 7999)]
