@@ -74,7 +74,7 @@ def _age(now: datetime, when: datetime | None) -> float | None:
 
 
 def _site_of(extension: str, ranges: list[tuple[int, int, int]]) -> int | None:
-    if not extension.isdigit():
+    if not (extension.isascii() and extension.isdigit()):  # subscriber names need not be ours, e.g. "²"
         return None
     number = int(extension)
     for start, end, site_id in ranges:

@@ -16,6 +16,13 @@ class ServicesConfig(AppConfig):
         if register is not None:
             register(reserved_extensions)
 
+        # Nor may a site's new extension range swallow a digit code (sites cannot import services either).
+        from sites import guards as site_guards
+
+        from .validators import site_ranges_guard
+
+        site_guards.register(site_ranges_guard)
+
         from . import signals
 
         signals.connect_user_signals()

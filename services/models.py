@@ -14,6 +14,15 @@ from .choices import Announcement, DispatcherAlgorithm, InboundTarget, RouteTo, 
 
 #: services owns dispatcher set ids 1..999 (trunks' routes use 1000+)
 SETID_MAX = 999
+#: Column widths in Kamailio 5.6's schema that a node's SIP URI is written into.
+DISPATCHER_URI_MAX = 192  # dispatcher.destination
+DIALPLAN_ATTRS_MAX = 64  # dialplan.attrs ("svc=<kind>;dst=sip:host:port" for codes served by one node)
+HOME_RULE_URI_MAX = 256  # dialplan.repl_exp (a site's home rule outputs its node's SIP URI)
+
+
+def node_route_attrs(kind: str, node) -> str:
+    """The dialplan ``attrs`` of a code served by one node (services.projection writes exactly this)."""
+    return f"svc={kind};dst={node.sip_uri}"
 
 code_validator = RegexValidator(r"^[*#]?[0-9]{1,15}$",
                                 "A code is digits, optionally after a leading * or # (e.g. *123).")
@@ -69,6 +78,12 @@ class DispatcherDestination(models.Model):
     def kamailio_attrs(self) -> str:
         return f"weight={self.weight}" + (f";{self.attrs}" if self.attrs else "")
 
+    def clean(self) -> None:
+        if self.node_id and len(self.node.sip_uri) > DISPATCHER_URI_MAX:
+            raise ValidationError({"node": f"Its SIP URI is {len(self.node.sip_uri)} characters; Kamailio's "
+                                           f"dispatcher table takes at most {DISPATCHER_URI_MAX}. "
+                                           "Give the node a shorter host name."})
+
 
 class ServiceCode(models.Model):
     """A code any phone of the estate can dial (``*123`` voicemail...), and where Kamailio sends it."""
@@ -107,6 +122,12 @@ class ServiceCode(models.Model):
             errors["dispatcher_set"] = "Choose the dispatcher set that serves this code."
         if self.route_to == RouteTo.NODE and not self.node_id:
             errors["node"] = "Choose the Asterisk node that serves this code."
+        elif self.route_to == RouteTo.NODE and self.kind:
+            attrs = node_route_attrs(self.kind, self.node)
+            if len(attrs) > DIALPLAN_ATTRS_MAX:  # truncated, Kamailio would send the calls to a wrong URI
+                errors["node"] = (f"Kamailio's dialplan rule would need {len(attrs)} characters for {attrs!r} "
+                                  f"(at most {DIALPLAN_ATTRS_MAX}): serve this code through a dispatcher set, "
+                                  "or give the node a shorter host name.")
         if self.route_to != RouteTo.DISPATCHER_SET:
             self.dispatcher_set = None
         if self.route_to != RouteTo.NODE:

@@ -32,7 +32,8 @@ from trunks.projection import lock, sync_rows
 from voipadmin.kamailio.models import DialplanRule, Dispatcher
 
 from .choices import Announcement, RouteTo, ServiceKind
-from .models import SETID_MAX, AsteriskExtension, DispatcherDestination, InboundNumber, ServiceCode
+from .models import (DIALPLAN_ATTRS_MAX, SETID_MAX, AsteriskExtension, DispatcherDestination, InboundNumber,
+                     ServiceCode, node_route_attrs)
 
 DPID_SERVICES = 1
 DPID_PSTN = 2  # trunks.projection
@@ -70,10 +71,10 @@ def code_attrs(code: ServiceCode) -> str:
     if code.route_to == RouteTo.DISPATCHER_SET:
         target = f"setid={code.dispatcher_set.setid};alg={code.dispatcher_set.algorithm}"
     elif code.route_to == RouteTo.NODE:
-        target = f"dst={code.node.sip_uri}"
+        return node_route_attrs(code.kind, code.node)[:DIALPLAN_ATTRS_MAX]  # (ServiceCode.clean refuses more)
     else:
         target = "target=home"
-    return f"svc={code.kind};{target}"[:64]
+    return f"svc={code.kind};{target}"[:DIALPLAN_ATTRS_MAX]
 
 
 def range_patterns(start: int, end: int) -> list[str]:

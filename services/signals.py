@@ -9,6 +9,7 @@ what they leave behind and ``--repair`` fixes it.
 """
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -30,7 +31,27 @@ def _reproject(reason: str) -> None:
 def estate_changed(sender, instance, raw: bool = False, **kwargs) -> None:
     if raw:
         return
+    if sender is AsteriskNode and kwargs.get("signal") is post_save:
+        _check_node_fits_kamailio(instance)
     _reproject(f"{sender._meta.verbose_name} {instance} changed")
+
+
+def _check_node_fits_kamailio(node: AsteriskNode) -> None:
+    """A node's SIP URI is written into Kamailio's dispatcher rows and ``dst=`` attrs: refuse a host that
+    would no longer fit them (the node's action rolls back and the form/API names the reason)."""
+    from .models import DIALPLAN_ATTRS_MAX, DISPATCHER_URI_MAX, HOME_RULE_URI_MAX, node_route_attrs
+
+    if len(node.sip_uri) > HOME_RULE_URI_MAX:  # (any node may be its site's home node: dpid 4 outputs its URI)
+        raise ValidationError({"host": f"Kamailio's dialplan table takes a SIP URI of at most {HOME_RULE_URI_MAX} "
+                                       "characters (the site's home rule sends calls to this node)."})
+    if len(node.sip_uri) > DISPATCHER_URI_MAX and node.dispatcher_destinations.exists():
+        raise ValidationError({"host": f"This node is in a dispatcher set, and Kamailio's dispatcher table takes a "
+                                       f"SIP URI of at most {DISPATCHER_URI_MAX} characters."})
+    for kind in node.service_codes.values_list("kind", flat=True).distinct():
+        if len(node_route_attrs(kind, node)) > DIALPLAN_ATTRS_MAX:
+            raise ValidationError({"host": f"A {kind} service code is served by this node, and Kamailio's dialplan "
+                                           f"rule would need more than {DIALPLAN_ATTRS_MAX} characters for it; "
+                                           "use a shorter host name or serve the code through a dispatcher set."})
 
 
 def user_saved(sender, instance, raw: bool = False, update_fields=None, **kwargs) -> None:

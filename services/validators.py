@@ -86,6 +86,33 @@ def validate_code(code: str, *, exclude_pk: int | None = None) -> None:
         raise ValidationError({"code": problems})
 
 
+def site_ranges_guard(site, fields: dict, ranges: list[tuple[int, int]] | None) -> list[str]:
+    """For sites.guards: refuse new extension ranges that would swallow a digit service code.
+
+    Only clashes the change would *add* count: a site whose ranges already overlap a code (made
+    before this guard existed) can still be edited.
+    """
+    if not ranges:
+        return []
+    from .models import ServiceCode
+
+    codes = list(ServiceCode.objects.filter(code__regex=r"^[0-9]+$").values_list("code", "name"))
+    if not codes:
+        return []
+    current = list(site.extension_ranges.values_list("start", "end")) if site.pk else []
+    reasons = []
+    for code, name in codes:
+        if any(_range_clash(code, start, end) is not None for start, end in current):
+            continue
+        for start, end in ranges:
+            hit = _range_clash(code, start, end)
+            if hit is not None:
+                reasons.append(f"Range {start}-{end} would collide with service code {code} ({name}) at extension "
+                               f"{hit}; change or delete the code first.")
+                break
+    return reasons
+
+
 def reserved_extensions(extensions: set[int]) -> dict[int, str]:
     """For users.validators: extensions a service code reserves (one query for any number of extensions)."""
     from .models import ServiceCode

@@ -4,7 +4,7 @@ from __future__ import annotations
 import zoneinfo
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
 
@@ -29,7 +29,9 @@ class Site(models.Model):
     """The central site or a delegation: one Asterisk (or more) and a block of extensions."""
 
     name = models.CharField(max_length=100, unique=True)
-    slug = models.SlugField(max_length=50, unique=True,
+    # At most 30: the slug names Asterisk's voicemail context and tz (varchar(30)) and the context
+    # site-<slug> (varchar(40)). A validator, not a narrower column: the Asterisk views depend on it.
+    slug = models.SlugField(max_length=50, unique=True, validators=[MaxLengthValidator(30)],
                             help_text="Short name used in Asterisk contexts and CSV files (e.g. branch1).")
     kind = models.CharField(max_length=16, choices=SiteKind.choices, default=SiteKind.DELEGATION)
     sip_domain = models.CharField(max_length=64, validators=[sip_domain_validator],

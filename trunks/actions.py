@@ -29,17 +29,14 @@ def _project(reason: str) -> list[str]:
 def create_e1_trunk(*, actor: Actor, **fields: Any) -> E1Trunk:
     with transaction.atomic():
         trunk = crud.create(E1Trunk, actor=actor, fields=fields)
-        _project(f"E1 trunk {trunk} created")
-        notifier.e1_trunk_changed([trunk.asterisk_node_id], reason=f"E1 trunk {trunk} created")
+        _project(f"E1 trunk {trunk} created")  # (nothing on Asterisk reads it: see notifier)
     return trunk
 
 
 def update_e1_trunk(trunk: E1Trunk, *, actor: Actor, **fields: Any) -> E1Trunk:
     with transaction.atomic():
-        old_node = trunk.asterisk_node_id
         trunk = crud.update(trunk, actor=actor, fields=fields)
         _project(f"E1 trunk {trunk} changed")
-        notifier.e1_trunk_changed([old_node, trunk.asterisk_node_id], reason=f"E1 trunk {trunk} changed")
     return trunk
 
 
@@ -63,10 +60,8 @@ def delete_trunk(trunk: Trunk, *, actor: Actor) -> None:
     if used_by:
         raise ValidationError(f"Trunk {trunk} is used by route(s) {', '.join(used_by)}; remove it there first.")
     with transaction.atomic():
-        node_id = getattr(trunk, "asterisk_node_id", None)
         crud.delete(trunk, actor=actor)
         _project(f"trunk {trunk} deleted")
-        notifier.e1_trunk_changed([node_id], reason=f"E1 trunk {trunk} deleted")
 
 
 # --- routes -----------------------------------------------------------------------------------------------------

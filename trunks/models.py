@@ -102,11 +102,22 @@ class E1Trunk(Trunk):
                 raise ValidationError({"channels": f"{part} ends before it starts."})
             if any(b < 1 or b > 31 for b in bits):
                 raise ValidationError({"channels": "E1 channels are numbered 1 to 31."})
+        if self.asterisk_node_id and len(self.asterisk_node.sip_uri) > DISPATCHER_URI_MAX:
+            raise ValidationError({"asterisk_node": (
+                f"Its SIP URI is {len(self.asterisk_node.sip_uri)} characters; Kamailio's dispatcher table "
+                f"(where routes send calls to this line) takes at most {DISPATCHER_URI_MAX}.")})
 
     @property
     def dispatcher_uri(self) -> str:
         """Kamailio sends calls for this line to the Asterisk it sits on."""
         return self.asterisk_node.sip_uri
+
+
+#: Column widths of Kamailio 5.6's tables an ITSP is projected into (uacreg, dispatcher.destination).
+UACREG_DOMAIN_MAX = 64
+UACREG_PASSWORD_MAX = 64
+UACREG_PROXY_MAX = 255
+DISPATCHER_URI_MAX = 192
 
 
 class ItspTrunk(Trunk):
@@ -156,6 +167,18 @@ class ItspTrunk(Trunk):
                 errors["username"] = "Authentication by registration needs a username."
             if not self.auth_password:
                 errors["auth_password"] = "Authentication by registration needs a password."
+            # Kamailio's uacreg columns are narrower than ours: refuse what it could not store.
+            if len(self.host or "") > UACREG_DOMAIN_MAX:
+                errors["host"] = (f"Kamailio's uacreg table takes a registration domain of at most "
+                                  f"{UACREG_DOMAIN_MAX} characters.")
+            if len(self.auth_password or "") > UACREG_PASSWORD_MAX:
+                errors["auth_password"] = (f"Kamailio's uacreg table takes a password of at most "
+                                           f"{UACREG_PASSWORD_MAX} characters.")
+            if len(self.proxy or "") > UACREG_PROXY_MAX:
+                errors["proxy"] = f"Kamailio's uacreg table takes a proxy of at most {UACREG_PROXY_MAX} characters."
+        if len(self.dispatcher_uri) > DISPATCHER_URI_MAX and "host" not in errors:
+            errors["host"] = (f"The trunk's SIP URI ({len(self.dispatcher_uri)} characters) must fit Kamailio's "
+                              f"dispatcher table ({DISPATCHER_URI_MAX}); use a shorter host name.")
         if self.caller_id_presentation == CallerIdPresentation.TRUNK_NUMBER and not self.caller_id_number:
             errors["caller_id_number"] = "Give the number to present."
         if errors:

@@ -1,5 +1,12 @@
 """What changed → which reload intents (wazo-confd's notifier).
 
+Trunks live in Kamailio only: an ITSP is ``address``/``uacreg`` rows, a route is a dispatcher set
+and a dialplan rule, an E1 is a dispatcher destination (its Asterisk, ``e1group=N`` in the row's
+attrs). Nothing an E1 trunk holds is in Asterisk's
+realtime tables (its span settings are chan_dahdi's own config), so no trunk change asks an
+Asterisk for a reload: a ``dialplan reload`` would re-read nothing and only risk the reload
+deadlocks the rate limit guards against.
+
 Called by actions inside their transaction with the tables whose projection changed; ``push.api``
 writes the intents to the outbox, deduplicated, and sends them after commit (dropped on rollback).
 """
@@ -29,10 +36,3 @@ def kamailio_tables_changed(tables: Iterable[str], *, reason: str) -> list[str]:
 def changed(result: dict[str, bool], *, reason: str) -> list[str]:
     """``result`` as returned by ``projection.sync_*``: {table: changed?}."""
     return kamailio_tables_changed([t for t, did in result.items() if did], reason=reason)
-
-
-def e1_trunk_changed(node_ids: Iterable[int], *, reason: str) -> None:
-    """An E1 line's settings live in the Asterisk it sits on (chan_dahdi): reload its dialplan side."""
-    ids = sorted({i for i in node_ids if i})
-    if ids:
-        push.request(push.ASTERISK, "dialplan reload", node_ids=ids, reason=reason)

@@ -142,6 +142,9 @@ def parse(source: str | bytes | TextIO) -> tuple[list[str], list[tuple[int, dict
             if len(cells) != len(header):
                 rows.append((line, {"__error__": f"has {len(cells)} fields, the header has {len(header)}"}))
                 continue
+            if any("\x00" in c for c in cells):  # PostgreSQL text cannot hold NUL: say so, don't crash in COPY
+                rows.append((line, {"__error__": "contains a NUL character"}))
+                continue
             rows.append((line, {k: v.strip() for k, v in zip(header, cells)}))
     except csv.Error as exc:
         raise ImportError_(f"Line {reader.line_num}: {exc}") from None
@@ -165,7 +168,7 @@ def plan(header: list[str], rows: list[tuple[int, dict[str, str]]], *,
     exts: list[int] = []
     for _, row in rows:
         raw = row.get("extension", "")
-        if raw.isdigit():
+        if raw.isascii() and raw.isdigit():  # "²".isdigit() is True but int() refuses it
             exts.append(int(raw))
     # One range query instead of a 10,000-item IN list (cheaper to build, send and plan); filtered here.
     wanted = set(exts)
@@ -223,7 +226,7 @@ def plan(header: list[str], rows: list[tuple[int, dict[str, str]]], *,
                     _email(value)
                 except ValidationError:
                     ln.errors.append(f"{col} {value!r} is not an email address")
-            elif col == "codecs" and value and not all(c.replace("_", "").isalnum() for c in value.split(",")):
+            elif col == "codecs" and validators.codecs_problem(value):
                 ln.errors.append(f"codecs {value!r} is not a comma-separated list of codec names")
             values[fname] = value
         if not values.get("name"):

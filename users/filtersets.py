@@ -21,7 +21,7 @@ class SipUserFilterSet(django_filters.FilterSet):
     def search(self, queryset, name, value):
         value = value.strip()
         cond = Q(name__icontains=value) | Q(email__icontains=value)
-        if value.isdigit():
+        if value.isascii() and value.isdigit():  # "²".isdigit() is True, but int() refuses it
             cond |= Q(extension=int(value))
             # a prefix such as "10" finds 1000-1099 as well
             cond |= Q(extension__startswith=value) if len(value) < 10 else Q()

@@ -55,11 +55,18 @@ class SipUser(models.Model):
         return f"{self.extension} {self.name}"
 
     def clean(self) -> None:
-        """The extension must lie in one of the home site's ranges (uniqueness is the DB's job)."""
+        """The extension must lie in one of the home site's ranges (uniqueness is the DB's job); the codecs
+        must be codec names, since they go verbatim into Asterisk's ``ps_endpoints.allow``."""
+        from .validators import codecs_problem
+
+        errors = {}
+        if problem := codecs_problem(self.codecs):
+            errors["codecs"] = problem
         if self.extension and self.site_id and not self.site.owns_extension(self.extension):
             ranges = ", ".join(str(r) for r in self.site.extension_ranges.all()) or "none"
-            raise ValidationError({"extension": f"{self.extension} is outside {self.site}'s extension ranges "
-                                                f"({ranges})."})
+            errors["extension"] = f"{self.extension} is outside {self.site}'s extension ranges ({ranges})."
+        if errors:
+            raise ValidationError(errors)
 
     def get_absolute_url(self) -> str:
         return reverse("users:sipuser_detail", args=[self.pk])

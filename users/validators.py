@@ -51,6 +51,14 @@ def generate_password() -> str:
     return "".join(chars[:PASSWORD_LENGTH])
 
 
+def codecs_problem(codecs: str) -> str | None:
+    """Asterisk's ``allow`` takes codec names separated by commas; anything else must not reach ps_endpoints."""
+    if codecs and not all(c and c.replace("_", "").isascii() and c.replace("_", "").isalnum()
+                          for c in codecs.split(",")):
+        return f"{codecs!r} is not a comma-separated list of codec names (e.g. alaw,ulaw,g722)."
+    return None
+
+
 def password_problem(password: str) -> str | None:
     if len(password) < PASSWORD_MIN:
         return f"The SIP password must have at least {PASSWORD_MIN} characters."

@@ -12,6 +12,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from voipadmin.api.audit import ChangeLogEntryViewSet
+from voipadmin.api.nodes import NodeViewSet
 
 API_APPS = ["sites.api.urls", "users.api.urls", "trunks.api.urls", "services.api.urls", "push.rest.urls",
             "cdrs.api.urls"]
@@ -30,6 +31,8 @@ for module_name in API_APPS:
         router.register(prefix, viewset, basename=basename)
     extra_urlpatterns += getattr(module, "extra_urlpatterns", [])
 router.register("audit-log", ChangeLogEntryViewSet, basename="changelogentry")
+# Both kinds of node in one read-only list (the kinds' own endpoints are nodes/asterisk/, nodes/kamailio/).
+extra_urlpatterns.append(path("nodes/", NodeViewSet.as_view({"get": "list"}), name="node-list"))
 
 urlpatterns = [
     path("api/v1/", include(([*extra_urlpatterns, *router.urls], "api"), namespace="api")),

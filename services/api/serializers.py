@@ -36,6 +36,10 @@ class ServiceCodeSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "kind", "route_to", "dispatcher_set", "node", "announcement", "parameter",
                   "enabled", "description", "created", "updated"]
         read_only_fields = ["created", "updated"]
+        # Clashes (equal, prefix, extension) are judged by the action, whose message names the other code;
+        # DRF's own unique check would answer first with a vaguer one. (Format and uniqueness are still
+        # enforced: the action validates the model before saving.)
+        extra_kwargs = {"code": {"validators": []}}
 
 
 class InboundNumberSerializer(serializers.ModelSerializer):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from voipadmin.api.nodes import NodeViewSet
 from voipadmin.api_urls import router
 
 from .conftest import auth
@@ -33,6 +34,8 @@ def _calls():
                 yield prefix, read_only, method.upper(), extra.url_path if not extra.detail else \
                     f"detail:{extra.url_path}", viewset
     yield "cdrs", True, "GET", "export.csv", None
+    for method in ("GET", "POST"):  # both kinds of node in one read-only list (outside the router)
+        yield "nodes", True, method, "list", NodeViewSet
 
 
 CALLS = list(_calls())

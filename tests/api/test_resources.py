@@ -107,7 +107,7 @@ def test_filters_are_the_ui_filtersets(client, estate, read_key):
     assert client.get("/api/v1/sites/", {"kind": "bogus"}, **auth(read_key)).status_code == 400
 
 
-LISTS = [f"/api/v1/{prefix}/" for prefix, _viewset, _basename in router.registry]
+LISTS = [f"/api/v1/{prefix}/" for prefix, _viewset, _basename in router.registry] + ["/api/v1/nodes/"]
 
 
 def _more_objects(n: int) -> None:

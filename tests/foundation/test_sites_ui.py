@@ -137,3 +137,11 @@ def test_a_site_with_users_keeps_its_sip_domain_and_the_ranges_its_users_need(ad
     site.refresh_from_db()
     assert site.sip_domain == "voip.example.test"
     assert [(r.start, r.end) for r in site.extension_ranges.all()] == [(6000, 7999)]
+
+
+def test_a_site_slug_fits_the_asterisk_names_built_from_it(admin_client, estate):
+    response = admin_client.post("/sites/add/", {
+        "name": "Long", "slug": "a-very-long-site-slug-of-31-chars", "kind": "delegation",
+        "sip_domain": "voip.example.test", "time_zone": "UTC", "extension_ranges": "30000-30099"})
+    assert response.status_code == 400
+    assert "at most 30 characters" in response.content.decode()

@@ -86,11 +86,16 @@ def test_a_node_with_a_wrong_secret_is_down_with_the_login_refusal(make_site, ma
     assert state.state == Health.DOWN and state.reason == "authentication failed"
 
 
-@pytest.mark.parametrize("fault, reason", [("hang", "timed out"), ("garbage", "garbage reply")])
+@pytest.mark.parametrize("fault, reason", [("refused", "connection refused"), ("hang", "timed out"),
+                                           ("garbage", "garbage reply")])
 def test_a_broken_kamailio_is_down_and_the_asterisks_stay_fresh(make_kamailio, healthy, fault, reason):
-    with running_kamailio_fake(fault=fault) as fake:
-        node = make_kamailio(fake.url)
+    if fault == "refused":
+        node = make_kamailio(f"http://127.0.0.1:{closed_port()}/RPC")
         elapsed = _cycle()
+    else:
+        with running_kamailio_fake(fault=fault) as fake:
+            node = make_kamailio(fake.url)
+            elapsed = _cycle()
     state = NodeState.objects.get(kamailio_node=node)
     assert state.state == Health.DOWN and reason in state.reason
     assert elapsed < TIMEOUT + 1

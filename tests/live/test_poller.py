@@ -56,6 +56,19 @@ def test_it_flags_a_nated_kamailio_contact_by_its_received_address():
     assert row["expires"] == now + timedelta(seconds=300)
 
 
+def test_it_flags_a_nated_asterisk_contact_whose_via_differs_from_its_uri():
+    contact = {"Endpoint": "4001", "Uri": "sip:4001@phone.lan.invalid:5060", "ViaAddr": "127.0.0.99",
+               "ViaPort": "40123", "UserAgent": "Yealink SIP-T46U", "ExpirationTime": "1795391430"}
+    [nated] = poller.asterisk_registration_rows([contact])
+    assert (nated["user"], nated["source"], nated["nat"], nated["user_agent"]) == \
+        ("4001", "127.0.0.99:40123", True, "Yealink SIP-T46U")
+    assert nated["expires"] == datetime.fromtimestamp(1795391430, timezone.utc)
+    [direct] = poller.asterisk_registration_rows([{**contact, "Uri": "sip:4001@127.0.0.99:40123"}])
+    assert direct["nat"] is False
+    [odd] = poller.asterisk_registration_rows([{**contact, "ExpirationTime": "garbage"}])
+    assert odd["expires"] is None
+
+
 def test_one_cycle_records_calls_registrations_and_device_states_of_an_asterisk(make_site, make_asterisk):
     site = make_site()
     with running_ami_fake(channels=4, contacts=["1001"], device_states={"PJSIP/1001": "INUSE"}) as fake:

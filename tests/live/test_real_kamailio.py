@@ -1,6 +1,8 @@
 """The real Kamailio of the suite is polled for real: a phone registered with sipp shows up as registered."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -39,4 +41,10 @@ def test_a_phone_registered_with_sipp_appears_on_the_dashboard_as_registered(
     response = admin_client.get(reverse("dashboard"))
     sites = {s.site.slug: s for s in response.context["sites"]}
     assert (sites["central"].registered, sites["central"].users) == (1, 2)
-    assert f'data-site="{site.slug}"' in response.content.decode()
+    html = response.content.decode()
+    card = html[html.index(f'data-site="{site.slug}"'):]
+    assert re.search(r"data-site-registered>1 / 2</span>", card[:card.index("</div></div></div>")])
+    # and each user's state, as the users list fetches it from the dashboard's data
+    badges = admin_client.get(reverse("live:extension_state_badges") + "?ext=1001&ext=1002").content.decode()
+    assert re.search(r'id="ext-state-1001"[^>]*><span [^>]*data-extension-state="registered"', badges)
+    assert re.search(r'id="ext-state-1002"[^>]*><span [^>]*data-extension-state="unavailable"', badges)

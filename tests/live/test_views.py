@@ -1,6 +1,7 @@
 """Dashboard, fragments, node pages and the "test connection" action."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -142,13 +143,36 @@ def test_node_pages_show_calls_and_registrations(admin_client, polled_estate):
     assert "sip:1001@127.0.0.1:5098" in html
 
 
-def test_call_and_registration_lists_cost_constant_queries(admin_client, polled_estate,
+def test_call_and_registration_lists_cost_constant_queries(admin_client, polled_estate, make_asterisk,
                                                            django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from live.models import ActiveCall, Registration
+    from sites.models import KamailioNode
+
+    central, branch = polled_estate
+    few = {}
     for name in ("live:activecall_list", "live:registration_list"):
         admin_client.get(reverse(name))
-        with django_assert_max_num_queries(12):
-            response = admin_client.get(reverse(name))
-        assert response.status_code == 200
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(reverse(name)).status_code == 200
+        few[name] = len(captured)
+    # many rows, spread over several sites and nodes of both kinds
+    now, kam = timezone.now(), KamailioNode.objects.get()
+    nodes = [make_asterisk(site, None, name=f"extra-{site.slug}-{i}", port=closed_port())
+             for site in (central, branch) for i in range(3)]
+    ActiveCall.objects.bulk_create(ActiveCall(node=n, site=n.site, channel=f"PJSIP/{i}-{k:08x}", seen_at=now)
+                                   for k, n in enumerate(nodes) for i in range(8))
+    Registration.objects.bulk_create(
+        [Registration(asterisk_node=n, user=str(1100 + k), contact="sip:x@127.0.0.1", seen_at=now)
+         for k, n in enumerate(nodes * 4)]
+        + [Registration(kamailio_node=kam, user=str(1200 + k), contact="sip:y@127.0.0.1", seen_at=now)
+           for k in range(24)])
+    for name, count in few.items():
+        with django_assert_max_num_queries(count):
+            response = admin_client.get(reverse(name) + "?per_page=100")
+        assert response.status_code == 200 and response.content.decode().count("<tr>") >= 48
 
 
 def test_the_test_connection_asks_the_node_panel_to_refresh(admin_client, make_site, make_asterisk):
@@ -199,3 +223,74 @@ def test_helpdesk_gets_extension_state_badges_for_a_page_of_users(helpdesk_clien
     html = response.content.decode()
     assert response.status_code == 200 and html.count('hx-swap-oob="innerHTML"') == 50
     assert '<span id="ext-state-1001" hx-swap-oob="innerHTML"><span class="badge text-bg-primary' in html
+
+
+def test_the_call_and_registration_lists_show_every_recorded_field(admin_client, make_site, make_asterisk,
+                                                                   make_kamailio):
+    """Calls: channel, caller, callee, state, duration, site, trunk. Registrations: user, contact, user agent,
+    source address, NAT, expiry — read from AMI/JSON-RPC by a real poll, shown in the lists."""
+    from tests.fakes.ami import CHANNEL_TEMPLATE, _replace
+
+    site = make_site("central", 1000, 3999)
+    trunk_leg = _replace(CHANNEL_TEMPLATE, Channel="PJSIP/itsp-main-0000001a", CallerIDNum="1002",
+                         CallerIDName="Luis", ConnectedLineNum="34910000000", Exten="34910000000",
+                         ChannelStateDesc="Ringing", Duration="01:02:03", Uniqueid="1795391178.9",
+                         Linkedid="1795391178.9")
+    with running_ami_fake(channels=[trunk_leg], contacts=["1001"]) as fake, running_kamailio_fake(
+            contacts=[("4001@voip.example.test", "sip:4001@127.0.0.7:5062")]) as kam:
+        make_asterisk(site, fake)
+        make_kamailio(kam.url)
+        actions.poll_estate(actor=ACTOR, timeout=0.5)
+
+    calls = admin_client.get(reverse("live:activecall_list")).content.decode()
+    row = calls[calls.index("PJSIP/itsp-main-0000001a"):]
+    row = row[:row.index("</tr>")]
+    cells = [c.strip() for c in re.findall(r"<td>(?:<a [^>]*>)?(.*?)(?:</a>)?</td>", row)]
+    # (after the channel itself) Site, Node, Caller, Callee, State, Duration, Trunk, Seen
+    assert cells[0:7] == ["Central", "ast-central", "1002 Luis", "34910000000", "Ringing", "1:02:03", "itsp-main"]
+
+    regs = admin_client.get(reverse("live:registration_list")).content.decode()
+    assert "sip:1001@127.0.0.1:5098" in regs and "127.0.0.1:5098" in regs  # Asterisk contact and its source
+    assert "sip:4001@127.0.0.7:5062" in regs and "kamailio SIP Router - RPC Server" in regs  # user agent
+    assert regs.count('title="no"') >= 2  # NAT column: neither contact is behind NAT
+    from live.models import Registration
+
+    kam_reg = Registration.objects.get(user="4001")
+    assert (kam_reg.source, kam_reg.nat, kam_reg.expires is not None) == ("127.0.0.7", False, True)
+    ast_reg = Registration.objects.get(user="1001")
+    assert ast_reg.source == "127.0.0.1:5098" and ast_reg.expires.timestamp() == 1795391430
+    from django.utils.formats import date_format
+    from django.utils.timezone import localtime
+
+    assert date_format(localtime(ast_reg.expires), "DATETIME_FORMAT") in regs  # expiry shown
+
+
+def test_a_kamailio_node_page_tests_its_connection_and_marks_stale_data(admin_client, make_kamailio):
+    with running_kamailio_fake(contacts=[("1001@voip.example.test", "sip:1001@127.0.0.1:5098")]) as kam:
+        node = make_kamailio(kam.url)
+        page = admin_client.get(reverse("live:kamailio_node", args=[node.pk])).content.decode()
+        assert 'id="test-connection"' in page
+        response = admin_client.post(reverse("live:kamailio_node_test", args=[node.pk]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and 'data-state="up"' in response.content.decode()
+    assert NodeState.objects.get(kamailio_node=node).state == "up"
+    fresh = admin_client.get(reverse("live:kamailio_node_fragment", args=[node.pk])).content.decode()
+    assert ">stale<" not in fresh and "sip:1001@127.0.0.1:5098" in fresh
+    NodeState.objects.update(last_seen=timezone.now() - timedelta(minutes=10))
+    stale = admin_client.get(reverse("live:kamailio_node_fragment", args=[node.pk])).content.decode()
+    assert ">stale<" in stale and "10 min ago" in stale
+
+
+def test_odd_user_parts_reported_by_a_node_do_not_break_the_dashboard(admin_client, polled_estate):
+    from live.models import Registration
+    from sites.models import KamailioNode
+
+    from voipadmin.kamailio.models import Subscriber
+
+    kam = KamailioNode.objects.get()
+    for odd in ("²", "١٠٠١", "alice", ""):  # e.g. subscribers added with kamctl, outside the portal
+        Subscriber.objects.create(username=odd, domain="voip.example.test")
+        Registration.objects.create(kamailio_node=kam, user=odd, contact="sip:x@127.0.0.1", seen_at=timezone.now())
+    response = admin_client.get(reverse("dashboard"))
+    assert response.status_code == 200
+    sites = {s.site.slug: s for s in response.context["sites"]}
+    assert sites["central"].registered <= 1  # only the real 1001 can count for a site

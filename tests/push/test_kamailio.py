@@ -165,3 +165,50 @@ def test_the_sweep_sends_what_a_lost_nudge_left_behind(eager, kamailio_clean, mo
     assert tasks.sweep() == 1
     assert PushJob.objects.get().state == PushState.SENT
     assert live_destinations(kamailio_clean) == {"sip:127.0.0.1:5090"}
+
+
+def test_an_outage_during_100_portal_changes_loses_none_and_the_push_jobs_tell_the_story(
+        real_worker, kamailio_clean):
+    """The same outage through the portal's write path: 100 trunk changes made by the trunks actions."""
+    from trunks import actions as trunk_actions
+    from voipadmin.actors import Actor
+    from voipadmin.models import ChangeLogEntry
+
+    actor = Actor.command("tests")
+    make_kamailio("kam-test", kamailio_clean.rpc_url)
+    kamailio_clean.stop()
+
+    ips = [f"127.0.{2 + i // 200}.{1 + i % 200}" for i in range(100)]
+    for i, ip in enumerate(ips):
+        trunk_actions.create_itsp_trunk(actor=actor, name=f"itsp-{i}", host=ip, ip_addresses=ip)
+
+    jobs = PushJob.objects.filter(command=api.ADDRESS_RELOAD)
+    deadline = time.monotonic() + 10
+    while jobs.filter(attempts=0).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert jobs.count() == 100 and set(jobs.values_list("requests", flat=True)) == {1}, "one job per change"
+    assert set(jobs.values_list("state", flat=True)) == {PushState.PENDING}
+    assert all("connection refused" in e for e in jobs.values_list("last_error", flat=True))
+    assert set(PushJob.objects.values_list("command", flat=True)) == {api.ADDRESS_RELOAD}, "only what they need"
+    assert ChangeLogEntry.objects.filter(object_repr__startswith="itsp-").count() == 100
+
+    kamailio_clean.start()
+    started = time.monotonic()
+    beat = Beat(real_worker, period=settings.PUSH_SWEEP_SECONDS)
+
+    def live_ips() -> set[str]:
+        return {a["item"]["ip"] for a in kamailio_clean.rpc("permissions.addressDump") or []}
+
+    while time.monotonic() - started < 10:
+        if not jobs.exclude(state=PushState.SENT).exists() and live_ips() == set(ips):
+            break
+        beat.tick()
+        time.sleep(0.1)
+    elapsed = time.monotonic() - started
+
+    assert live_ips() == set(ips), f"not all 100 trunks live after {elapsed:.1f}s"
+    assert set(jobs.values_list("state", flat=True)) == {PushState.SENT}, f"after {elapsed:.1f}s"
+    assert elapsed < 10
+    first = jobs.order_by("id").first()
+    assert first.attempts > 1 and "connection refused" in first.last_error and first.sent_at is not None
+    assert "ITSP trunk itsp-0 created" in first.reasons

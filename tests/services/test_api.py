@@ -90,3 +90,56 @@ def test_api_lists_use_the_same_number_of_queries_for_one_or_many_rows(admin_cli
         make(i)
     with django_assert_max_num_queries(len(one.captured_queries)):
         assert len(admin_client.get(reverse(name)).json()["results"]) == 5
+
+
+@pytest.mark.parametrize("code, reason", [
+    ("*125", "*125 is already the code of Conference"),
+    ("*12", "*12 clashes with service code *125 (Conference): one is a prefix of the other"),
+    ("*1250", "*1250 clashes with service code *125 (Conference): one is a prefix of the other"),
+    ("40", "40 collides with extension 4000 of site Branch 1"),
+    ("1000", "1000 collides with extension 1000 of site Central"),
+])
+def test_the_api_refuses_every_kind_of_clashing_code_with_a_400_naming_the_clash(admin_client, estate, actor,
+                                                                                 code, reason):
+    from services import actions
+    from services.models import ServiceCode
+
+    actions.create_service_code(actor=actor, code="*125", name="Conference", kind="conference", route_to="node",
+                                node=estate["nodes"]["ast-media"])
+    response = admin_client.post(reverse("api:servicecode-list"), {
+        "code": code, "name": "Other", "kind": "echo", "route_to": "home"}, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert any(reason in message for message in response.json()["code"]), response.json()
+    assert ServiceCode.objects.count() == 1
+
+
+def test_renaming_a_code_through_the_api_onto_a_clash_is_a_400_and_keeps_the_old_code(admin_client, estate, actor):
+    from services import actions
+
+    actions.create_service_code(actor=actor, code="*125", name="Conference", kind="conference", route_to="node",
+                                node=estate["nodes"]["ast-media"])
+    echo = actions.create_service_code(actor=actor, code="*130", name="Echo", kind="echo", route_to="home")
+    response = admin_client.patch(reverse("api:servicecode-detail", args=[echo.pk]), {"code": "*1251"},
+                                  content_type="application/json")
+    assert response.status_code == 400 and "prefix of the other" in str(response.json()["code"])
+    echo.refresh_from_db()
+    assert echo.code == "*130"
+
+
+def test_a_code_taken_by_a_users_extension_is_refused_through_the_api(admin_client, estate, actor):
+    from sites.actions import update_site
+    from users import actions as user_actions
+
+    update_site(estate["central"], actor=actor, ranges=[(1000, 3999), (700, 799)])
+    user_actions.create_user(actor=actor, extension=710, name="Short", site=estate["central"])
+    response = admin_client.post(reverse("api:servicecode-list"), {
+        "code": "7100", "name": "IVR", "kind": "echo", "route_to": "home"}, content_type="application/json")
+    assert response.status_code == 400
+    assert "7100 collides with extension 710" in str(response.json()["code"])
+
+
+@pytest.mark.parametrize("code", ["12a", "**1", "", "*1234567890123456"])
+def test_the_api_refuses_a_malformed_code_with_a_400(admin_client, estate, code):
+    response = admin_client.post(reverse("api:servicecode-list"), {
+        "code": code, "name": "Bad", "kind": "echo", "route_to": "home"}, content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"], response.content

@@ -373,3 +373,82 @@ def test_a_user_whose_extension_changes_keeps_the_ddi_that_rings_them(estate, ac
     actions.create_inbound_number(actor=actor, number="+34911000100", target="user", user=user)
     user_actions.update_user(user, actor=actor, extension=1010)
     assert DialplanRule.objects.get(dpid=3).repl_exp == "1010"
+
+
+# --- what Kamailio's columns can hold ---------------------------------------------------------------------------
+
+LONG_HOST = ".".join(["asterisk-node-host"] * 10) + ".test"  # 194 characters: a valid name, too wide for Kamailio
+
+
+def test_a_node_whose_uri_kamailios_dispatcher_table_cannot_hold_is_refused_in_a_set(estate, actor):
+    from sites import actions as site_actions
+
+    node = site_actions.create_asterisk_node(actor=actor, name="ast-long", site=estate["central"], host=LONG_HOST)
+    with pytest.raises(ValidationError) as exc:
+        actions.create_dispatcher_set(actor=actor, setid=7, name="long", destinations=[{"node": node}])
+    assert "ast-long: Its SIP URI is 203 characters; Kamailio's dispatcher table takes at most 192" in " ".join(
+        exc.value.message_dict["destinations"])
+    assert not DispatcherSet.objects.exists() and not Dispatcher.objects.filter(setid=7).exists()
+
+
+def test_a_code_whose_dialplan_attrs_would_be_cut_is_refused_not_truncated(estate, actor):
+    from sites import actions as site_actions
+
+    node = site_actions.create_asterisk_node(actor=actor, name="ast-mid", site=estate["central"],
+                                             host="conference-media-01.central.example.test")
+    with pytest.raises(ValidationError) as exc:
+        _code(actor, "*125", node=node)
+    assert "serve this code through a dispatcher set" in " ".join(exc.value.message_dict["node"])
+    assert not ServiceCode.objects.exists() and not DialplanRule.objects.filter(dpid=1).exists()
+
+
+def test_a_node_host_change_that_kamailio_could_not_hold_is_refused_and_changes_nothing(estate, all_set, actor):
+    from sites import actions as site_actions
+
+    media = estate["nodes"]["ast-media"]
+    _code(actor, "*125", node=media)
+    with pytest.raises(ValidationError) as exc:
+        site_actions.update_asterisk_node(media, actor=actor, host="conference-media-01.central.example.test")
+    assert "dialplan rule" in " ".join(exc.value.message_dict["host"])
+    central = estate["nodes"]["ast-central"]
+    with pytest.raises(ValidationError) as exc:
+        site_actions.update_asterisk_node(central, actor=actor, host=LONG_HOST)
+    assert "dispatcher table" in " ".join(exc.value.message_dict["host"])
+    assert set(Dispatcher.objects.filter(setid=1).values_list("destination", flat=True)) == {
+        "sip:127.0.0.11:5060", "sip:127.0.0.12:5060"}
+
+
+def test_the_api_answers_a_400_for_a_node_kamailio_could_not_hold(admin_client, estate, actor):
+    from sites import actions as site_actions
+
+    node = site_actions.create_asterisk_node(actor=actor, name="ast-long", site=estate["central"], host=LONG_HOST)
+    response = admin_client.post(reverse("api:dispatcherset-list"), {
+        "setid": 7, "name": "long", "algorithm": 4, "destinations": [{"node": node.pk}]},
+        content_type="application/json")
+    assert response.status_code == 400 and "dispatcher table" in str(response.json())
+
+
+def test_a_node_whose_uri_no_home_rule_could_hold_is_refused(estate, actor):
+    from sites import actions as site_actions
+    from sites.models import AsteriskNode
+
+    host = ".".join(["asterisk-node-host"] * 13) + ".test"  # 251 characters, sip:…:5060 is 260
+    with pytest.raises(ValidationError) as exc:
+        site_actions.create_asterisk_node(actor=actor, name="ast-long", site=estate["central"], host=host,
+                                          roles="voicemail")
+    assert "Kamailio's dialplan table" in " ".join(exc.value.message_dict["host"])
+    assert not AsteriskNode.objects.filter(name="ast-long").exists()
+
+
+def test_a_site_cannot_take_a_range_that_swallows_a_digit_service_code(estate, actor):
+    from sites.actions import update_site
+    from sites.models import ExtensionRange
+
+    _code(actor, "700", node=estate["nodes"]["ast-media"])
+    with pytest.raises(ValidationError) as exc:
+        update_site(estate["central"], actor=actor, ranges=[(1000, 3999), (7000, 7999)])
+    assert "Range 7000-7999 would collide with service code 700 (Conference) at extension 7000" in " ".join(
+        exc.value.messages)
+    assert not ExtensionRange.objects.filter(start=7000).exists()
+    update_site(estate["central"], actor=actor, ranges=[(1000, 3999), (8000, 8999)])  # elsewhere is fine
+    assert ExtensionRange.objects.filter(start=8000).exists()

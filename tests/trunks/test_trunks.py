@@ -86,6 +86,38 @@ def test_it_refuses_an_itsp_that_cannot_authenticate(estate, actor, fields, fiel
     assert not Trunk.objects.exists() and not Address.objects.exists() and not UacReg.objects.exists()
 
 
+LONG_HOST = ".".join(["carrier"] * 9) + ".example.test"  # 84 characters: a valid name, too wide for uacreg
+
+
+@pytest.mark.parametrize("fields, field", [
+    ({"host": LONG_HOST}, "host"),
+    ({"auth_password": "p" * 65}, "auth_password"),
+    ({"proxy": "sip:" + "p" * 252}, "proxy"),
+])
+def test_it_refuses_a_registration_kamailios_uacreg_table_could_not_hold(estate, actor, fields, field):
+    base = {"host": "127.0.0.20", "auth_mode": "registration", "username": "acct", "auth_password": "secret-pass"}
+    with pytest.raises(ValidationError) as exc:
+        actions.create_itsp_trunk(actor=actor, name="too-wide", **{**base, **fields})
+    assert "Kamailio's uacreg table" in " ".join(exc.value.message_dict[field])
+    assert not Trunk.objects.exists() and not UacReg.objects.exists()
+
+
+def test_it_refuses_a_host_too_long_for_kamailios_dispatcher_table(estate, actor):
+    host = ".".join(["carrier-gateway"] * 12) + ".test"  # 196 characters
+    with pytest.raises(ValidationError) as exc:
+        actions.create_itsp_trunk(actor=actor, name="too-wide", host=host, ip_addresses="127.0.0.20")
+    assert "dispatcher table" in " ".join(exc.value.message_dict["host"])
+
+
+def test_an_over_wide_registration_is_a_400_from_the_api_not_a_500(admin_client, estate, actor):
+    trunk = actions.create_itsp_trunk(actor=actor, name="itsp", host="127.0.0.20", auth_mode="registration",
+                                      username="acct", auth_password="secret-pass")
+    response = admin_client.patch(reverse("api:itsptrunk-detail", args=[trunk.pk]), {"host": LONG_HOST},
+                                  content_type="application/json")
+    assert response.status_code == 400 and "uacreg" in str(response.json()["host"])
+    assert UacReg.objects.get().r_domain == "127.0.0.20"
+
+
 def test_it_refuses_an_e1_with_channels_outside_the_span(estate, actor):
     with pytest.raises(ValidationError) as exc:
         actions.create_e1_trunk(actor=actor, name="e1", asterisk_node=estate["nodes"]["ast-central"], span=1,
@@ -253,3 +285,19 @@ def test_a_trunk_link_leads_to_its_kind_page(admin_client, itsp, e1):
     assert admin_client.get(reverse("trunks:trunk_detail", args=[e1.pk]))["Location"] == e1.get_absolute_url()
     assert admin_client.get(e1.get_absolute_url()).status_code == 200
     assert ItspTrunk.objects.get().get_absolute_url() == reverse("trunks:itsptrunk_detail", args=[itsp.pk])
+
+
+def test_an_e1_on_a_node_whose_uri_kamailio_could_not_hold_is_refused_and_so_is_such_a_host_change(
+        e1, estate, actor):
+    from sites import actions as site_actions
+
+    host = ".".join(["asterisk-node-host"] * 10) + ".test"  # 194 characters
+    node = site_actions.create_asterisk_node(actor=actor, name="ast-long", site=estate["central"], host=host)
+    with pytest.raises(ValidationError) as exc:
+        actions.create_e1_trunk(actor=actor, name="e1-long", asterisk_node=node, span=1)
+    assert "Kamailio's dispatcher table" in " ".join(exc.value.message_dict["asterisk_node"])
+    with pytest.raises(ValidationError) as exc:
+        site_actions.update_asterisk_node(e1.asterisk_node, actor=actor, host=host)
+    assert "E1 lines" in " ".join(exc.value.message_dict["host"])
+    e1.asterisk_node.refresh_from_db()
+    assert e1.asterisk_node.host == "127.0.0.11"

@@ -88,6 +88,7 @@ def test_an_administrator_creates_a_user_and_previews_an_import(browser, live_se
     csv.write_text("extension,name,email,site\n1011,Ok,,central\n4999,Fine,,branch1\n1012,Bad,,branch1\n")
     page.goto(f"{live_server.url}/users/import/")
     page.set_input_files("#id_file", str(csv))
+    page.wait_for_function("document.querySelector('#import-progress').innerText.includes('3 line(s)')")
     page.click("button:has-text('Preview')")
     page.wait_for_load_state("networkidle")
     assert re.search(r"Line 4: extension 1012 is outside", page.locator("#import-errors").inner_text())

@@ -43,9 +43,10 @@ def test_a_portal_user_registers_and_only_with_its_current_password(kamailio_cle
     assert wrong.status_code in (401, 403), explain(wrong, kamailio_clean)
 
     # disabled: refused, even with the right password
-    admin_client.post(reverse("users:sipuser_edit", args=[user.pk]), {
+    disabled = admin_client.post(reverse("users:sipuser_edit", args=[user.pk]), {
         "extension": "1001", "name": "Ana", "email": "", "site": sites["central"].pk, "enabled": "",
         "voicemail_enabled": "on", "caller_id": "", "codecs": "", "voicemail_email": ""})
+    assert disabled.status_code == 302 and not SipUser.objects.get(pk=user.pk).enabled
     refused = sip_register(kamailio_clean, "1001", DOMAIN, password)
     assert refused.status_code in (401, 403, 404), explain(refused, kamailio_clean)
     admin_client.post(reverse("users:sipuser_edit", args=[user.pk]), {
@@ -54,7 +55,7 @@ def test_a_portal_user_registers_and_only_with_its_current_password(kamailio_cle
     assert sip_register(kamailio_clean, "1001", DOMAIN, password).status_code == 200
 
     # reset: the old password is refused, the new one accepted
-    admin_client.post(reverse("users:sipuser_reset_password", args=[user.pk]))
+    assert admin_client.post(reverse("users:sipuser_reset_password", args=[user.pk])).status_code == 302
     reset_at = time.monotonic()
     new_password = shown_password(admin_client, user)
     assert new_password != password

@@ -68,6 +68,21 @@ def test_every_bad_line_is_reported_with_its_number_and_nothing_is_written(sites
     assert not SipUser.objects.exists() and not Subscriber.objects.exists()
 
 
+def test_lines_the_database_would_choke_on_are_reported_not_crashed_on(sites):
+    plan, result = run(HEADER + "\u00b2,Superscript,,central,,\n"      # 2 "²".isdigit() but not a number
+                                "1001,An\x00a,,central,,\n"           # 3 NUL: PostgreSQL text refuses it
+                                "99999999999,Huge,,central,,\n"        # 4 beyond any integer column
+                                "9999999999,Big,,central,,\n"          # 5 ten digits, past int4
+                                "1002,Fine,,central,,\n")
+    assert result is None
+    reasons = dict(plan.errors)
+    assert "not a positive number" in reasons[2]
+    assert reasons[3] == "contains a NUL character"
+    assert "not a positive number" in reasons[4]
+    assert "outside site central's ranges" in reasons[5]
+    assert sorted(reasons) == [2, 3, 4, 5] and not SipUser.objects.exists()
+
+
 def test_an_extension_that_exists_is_updated_or_left_unchanged(make_user, sites):
     make_user(1001, name="Ana", email="ana@example.test", password="original-password-123")
     make_user(1002, name="Luis", email="luis@example.test")

@@ -49,6 +49,11 @@ def test_the_list_searches_by_extension_name_or_email_and_filters(admin_client, 
     assert found(site=sites["branch1"].pk) == [4001]
     assert found(enabled="false") == [4001]
     assert found(voicemail_enabled="false") == [1002]
+    # odd input is a search that finds nothing, never a server error
+    for odd in ("²", "٣", "9" * 25, "\x00", "%", "_", "x" * 3000):
+        response = admin_client.get(list_url(q=odd))
+        assert response.status_code in (200, 400) and "Server Error" not in response.content.decode(), odd
+    assert found(q="%") == [] and found(q="_") == []
 
 
 def test_an_administrator_creates_a_user_and_sees_the_password_once(admin_client, sites):
@@ -79,6 +84,10 @@ def test_the_form_reports_range_and_duplicate_errors(admin_client, make_user, si
     assert r.status_code == 400 and "already exists" in r.content.decode()
     r = admin_client.post(reverse("users:sipuser_add"), {**data, "extension": "1002", "voicemail_pin": "1111"})
     assert r.status_code == 400 and "repeated digit" in r.content.decode()
+    r = admin_client.post(reverse("users:sipuser_add"), {**data, "extension": "1002", "codecs": "alaw;ulaw"})
+    assert r.status_code == 400 and "not a comma-separated list of codec names" in r.content.decode()
+    r = admin_client.post(reverse("users:sipuser_add"), {**data, "extension": "99999999999", "name": "N\x00"})
+    assert r.status_code == 400 and "Null characters are not allowed" in r.content.decode()
     assert SipUser.objects.count() == 1
 
 
@@ -173,6 +182,7 @@ def test_the_import_page_previews_then_imports_and_offers_the_secrets_once(admin
     html = r.content.decode()
     assert r.status_code == 200 and "<strong>2</strong> to create" in html and not SipUser.objects.exists()
     token = re.search(r'name="confirm" value="([^"]+)"', html).group(1)
+    assert 'data-import-total="2"' in html and 'id="import-progress"' in html  # the spinner says "2 user(s)"
 
     r = admin_client.post(url, {"confirm": token})
     assert "2 created" in r.content.decode() and SipUser.objects.count() == 2
@@ -194,3 +204,25 @@ def test_the_export_download_is_the_filtered_list(admin_client, make_user, sites
     r = admin_client.get(reverse("users:sipuser_export") + f"?site={sites['branch1'].pk}")
     body = r.content.decode().splitlines()
     assert r["Content-Type"].startswith("text/csv") and len(body) == 2 and body[1].startswith("4001,Us")
+
+
+def test_the_list_and_the_detail_show_the_estate_wide_extension_state(admin_client, make_user):
+    from django.utils import timezone
+
+    from live.models import Registration
+    from sites.models import KamailioNode
+
+    user = make_user(1001)
+    make_user(1002)
+    kam = KamailioNode.objects.create(name="kam-1", sip_address="127.0.0.1:5060",
+                                      jsonrpc_url="http://127.0.0.1:9/RPC")
+    Registration.objects.create(kamailio_node=kam, user="1001", contact="sip:1001@127.0.0.1",
+                                seen_at=timezone.now())
+    html = admin_client.get(list_url()).content.decode()
+    badges_url = re.search(r'hx-get="([^"]*extension-states/[^"]*)"', html).group(1).replace("&amp;", "&")
+    assert 'id="ext-state-1001"' in html and "ext=1001&" in badges_url and "ext=1002&" in badges_url
+    badges = admin_client.get(badges_url).content.decode()
+    assert re.search(r'id="ext-state-1001"[^>]*><span [^>]*data-extension-state="registered"', badges)
+    assert re.search(r'id="ext-state-1002"[^>]*><span [^>]*data-extension-state="unavailable"', badges)
+    detail = admin_client.get(user.get_absolute_url()).content.decode()
+    assert 'data-extension-state="registered"' in detail

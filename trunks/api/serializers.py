@@ -1,13 +1,28 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from sites.api.serializers import SecretsWriteOnlyMixin
 
 from ..actions import parse_trunk_names
-from ..models import E1Trunk, ItspTrunk, OutboundRoute
+from ..models import E1Trunk, ItspTrunk, OutboundRoute, Trunk
+
+
+class TrunkSerializer(serializers.ModelSerializer):
+    """Every trunk, either kind, read-only; ``url`` is the trunk on its kind's (read-write) endpoint."""
+
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Trunk
+        fields = ["id", "name", "kind", "enabled", "description", "url", "created", "updated"]
+        read_only_fields = fields
+
+    def get_url(self, trunk) -> str:
+        return reverse(f"api:{trunk.kind}trunk-detail", args=[trunk.pk])
 
 
 class E1TrunkSerializer(serializers.ModelSerializer):

@@ -1,11 +1,21 @@
 from django.db.models import Prefetch
 
-from voipadmin.api.viewsets import EstateViewSet
+from voipadmin.api.viewsets import EstateReadOnlyViewSet, EstateViewSet
 
 from .. import actions
-from ..filtersets import E1TrunkFilterSet, ItspTrunkFilterSet, OutboundRouteFilterSet
-from ..models import E1Trunk, ItspTrunk, OutboundRoute, RouteTrunk
-from .serializers import E1TrunkSerializer, ItspTrunkSerializer, OutboundRouteSerializer
+from ..filtersets import E1TrunkFilterSet, ItspTrunkFilterSet, OutboundRouteFilterSet, TrunkFilterSet
+from ..models import E1Trunk, ItspTrunk, OutboundRoute, RouteTrunk, Trunk
+from .serializers import E1TrunkSerializer, ItspTrunkSerializer, OutboundRouteSerializer, TrunkSerializer
+
+
+class TrunkViewSet(EstateReadOnlyViewSet):
+    """Both kinds in one list (the UI's "all trunks" tab); create and edit on trunks/e1/ or trunks/itsp/."""
+
+    queryset = Trunk.objects.all()
+    serializer_class = TrunkSerializer
+    filterset_class = TrunkFilterSet
+    ordering_fields = ["name", "kind", "created"]
+    lookup_value_regex = r"[0-9]+"  # (never shadows trunks/e1/ and trunks/itsp/)
 
 
 class E1TrunkViewSet(EstateViewSet):
