@@ -88,6 +88,15 @@ class PortalView(LoginRequiredMixin, PermissionRequiredMixin):
             return None
 
 
+def _label_any(form) -> None:
+    """A yes/no filter left unset means "any", not Django's "Unknown"."""
+    from django.forms import NullBooleanSelect
+
+    for field in form.fields.values():
+        if isinstance(field.widget, NullBooleanSelect):
+            field.widget.choices = [("unknown", "Any"), ("true", "Yes"), ("false", "No")]
+
+
 class ObjectListView(PortalView, TemplateView):
     template_name = "generic/object_list.html"
     filterset_class: Any = None
@@ -103,6 +112,7 @@ class ObjectListView(PortalView, TemplateView):
         filterset = self.filterset_class(self.request.GET or None, queryset=qs, request=self.request) \
             if self.filterset_class else None
         if filterset is not None:
+            _label_any(filterset.form)
             qs = filterset.qs if filterset.is_bound and filterset.is_valid() else qs
         try:
             per_page = min(max(int(self.request.GET.get("per_page", self.paginate_by)), 1), 500)
