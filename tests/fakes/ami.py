@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any, Iterator
 
 from . import load_observed
+from .server import LoopbackServer
 
 Headers = list[tuple[str, str]]
 
@@ -111,7 +112,7 @@ class RecordedAction:
     at: float = field(default_factory=time.monotonic)
 
 
-class AmiFake:
+class AmiFake(LoopbackServer):
     """One fake Asterisk node.  Configure at construction; all attributes may be changed later.
 
     channels:          number of CoreShowChannel entries (or a list of header lists)
@@ -180,32 +181,8 @@ class AmiFake:
         self.banner = TRANSCRIPT["banner"]
         self.actions: list[RecordedAction] = []
         self.connections = 0
-        self.host = "127.0.0.1"
-        self.port = 0
-        self._server: asyncio.base_events.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
+        super().__init__()
         self._started = time.time()
-
-    # -- lifecycle ------------------------------------------------------------------------
-
-    async def start(self) -> "AmiFake":
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for writer in list(self._writers):
-                writer.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    async def __aenter__(self) -> "AmiFake":
-        return await self.start()
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.stop()
 
     # -- what tests read ------------------------------------------------------------------
 

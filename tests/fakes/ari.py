@@ -24,6 +24,7 @@ from typing import Any, Iterator
 
 from . import load_observed
 from .ami import _LoopThread
+from .server import LoopbackServer
 
 OBSERVED: dict[str, list[Any]] = load_observed("ari_responses.json")
 FAULTS = (None, "hang", "garbage", "not_json", "server_error")
@@ -51,7 +52,7 @@ class RecordedRequest:
     at: float = field(default_factory=time.monotonic)
 
 
-class AriFake:
+class AriFake(LoopbackServer):
     def __init__(
         self,
         *,
@@ -73,33 +74,12 @@ class AriFake:
         self.fault = fault
         self.reply_delay = reply_delay
         self.requests: list[RecordedRequest] = []
-        self.host = "127.0.0.1"
-        self.port = 0
-        self._server: asyncio.base_events.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
+        super().__init__()
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    async def start(self) -> "AriFake":
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for writer in list(self._writers):
-                writer.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    async def __aenter__(self) -> "AriFake":
-        return await self.start()
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.stop()
 
     # -- routing --------------------------------------------------------------------------
 
