@@ -270,9 +270,10 @@ def _record_call_samples(now: datetime) -> dict[int, int]:
     return calls
 
 
-def prune_history(*, actor: Actor, days: int | None = None) -> int:
-    """Drop call samples older than ``LIVE_HISTORY_DAYS``; returns how many went."""
-    deleted, _ = CallSample.objects.older_than(days or history_days()).delete()
+def prune_history(*, actor: Actor, days: int | None = None, now: datetime | None = None) -> int:
+    """Drop call samples older than ``LIVE_HISTORY_DAYS`` before ``now`` (default: the clock); returns how
+    many went. ``now`` is a parameter, like ``record_poll_cycle``'s, so callers can pin the clock."""
+    deleted, _ = CallSample.objects.older_than(days or history_days(), now=now).delete()
     if deleted:
         log.info("%s pruned %d call sample(s)", actor.label, deleted)
     return deleted

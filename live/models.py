@@ -7,7 +7,7 @@ keeps a few days of history for the dashboard chart.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import models
 from django.urls import reverse
@@ -177,8 +177,8 @@ class TrunkState(models.Model):
 
 
 class CallSampleQuerySet(models.QuerySet):
-    def older_than(self, days: int) -> "CallSampleQuerySet":
-        return self.filter(minute__lt=timezone.now() - timedelta(days=days))
+    def older_than(self, days: int, *, now: datetime | None = None) -> "CallSampleQuerySet":
+        return self.filter(minute__lt=(now or timezone.now()) - timedelta(days=days))
 
 
 class CallSample(models.Model):

@@ -12,6 +12,8 @@ from voipadmin.api.tokens import create_token
 from voipadmin.models import ApiToken
 
 SYSTEM = Actor.command("tests")
+#: the estate fixture's own CDR: a fixed time (never the clock), after the 1-3 November window the CDR tests fill
+ESTATE_CDR_START = datetime.datetime(2026, 11, 20, 8, 30, tzinfo=datetime.timezone.utc)
 
 
 @pytest.fixture(autouse=True)
@@ -77,7 +79,7 @@ def estate(db):
                                                route_to="set", dispatcher_set=dset)
     ddi = service_actions.create_inbound_number(actor=SYSTEM, number="+34910000001", trunk=trunk, target="user",
                                                 user=user)
-    start = timezone.now().replace(microsecond=0) - datetime.timedelta(hours=1)
+    start = ESTATE_CDR_START  # a fixed time: no test may depend on today's date
     cdr = Cdr.objects.create(src="2001", dst="600123456", dcontext="site-branch1", channel="PJSIP/2001-00000001",
                              dstchannel="PJSIP/itsp1-00000002", start=start, answer=start, end=start,
                              duration=70, billsec=60, disposition="ANSWERED", uniqueid="1700000000.1")

@@ -130,12 +130,12 @@ def test_with_live_reload_off_jobs_are_held_and_the_sweep_sends_them_once_it_is_
 def test_the_sweep_skips_jobs_still_backing_off_and_disabled_nodes(fast_push, estate, dispatched):
     from datetime import timedelta
 
-    from django.utils import timezone
+    from django.db.models.functions import Now
 
     api.request(KAMAILIO, api.DISPATCHER_RELOAD)
     api.request(KAMAILIO, api.DIALPLAN_RELOAD)  # two due jobs on kam-1: still one nudge
-    PushJob.objects.filter(kamailio_node=estate["k2"]).update(attempts=1,
-                                                              next_attempt_at=timezone.now() + timedelta(minutes=1))
+    PushJob.objects.filter(kamailio_node=estate["k2"]).update(attempts=1,  # backoff runs on the DB clock
+                                                              next_attempt_at=Now() + timedelta(minutes=1))
     api.request(ASTERISK, api.PJSIP_RELOAD, node_ids=[estate["a1"].pk])
     estate["a1"].enabled = False
     estate["a1"].save()
@@ -155,12 +155,14 @@ def test_retry_node_makes_a_nodes_backed_off_jobs_due_now(fast_push, estate, dis
                                                          django_capture_on_commit_callbacks):
     from datetime import timedelta
 
-    from django.utils import timezone
+    from django.db import connection
 
     with django_capture_on_commit_callbacks(execute=True):
         api.request(KAMAILIO, api.DISPATCHER_RELOAD)
     dispatched.clear()
-    later = timezone.now() + timedelta(minutes=5)
+    with connection.cursor() as cursor:  # backoff runs on the database's clock
+        cursor.execute("SELECT now()")
+        later = cursor.fetchone()[0] + timedelta(minutes=5)
     PushJob.objects.update(next_attempt_at=later, attempts=3)
     with django_capture_on_commit_callbacks(execute=True):
         assert api.retry_node(KAMAILIO, estate["k1"].pk) == 1
