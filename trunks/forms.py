@@ -12,7 +12,7 @@ class E1TrunkForm(ActionFormMixin, forms.ModelForm):
     class Meta:
         model = E1Trunk
         fields = ["name", "enabled", "asterisk_node", "span", "channels", "group", "signalling", "switch_type",
-                  "role", "description"]
+                  "role", "dial_string", "description"]
 
 
 class ItspTrunkForm(SecretFieldsMixin, ActionFormMixin, forms.ModelForm):

@@ -29,6 +29,14 @@ ROUTE_SETID_BASE = 1000
 name_validator = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
                                 "Letters, digits, dot, dash and underscore only (it is used as a Kamailio key).")
 channels_validator = RegexValidator(r"^\d+(-\d+)?(,\d+(-\d+)?)*$", "Enter channels like 1-15,17-31.")
+#: What an E1 line's Asterisk dials: a channel technology, a resource, and {number}; no dialplan syntax
+#: (commas, parentheses, $, spaces) can get through into extensions.conf.
+DIAL_PLACEHOLDERS = ("group", "span", "number")
+dial_string_validator = RegexValidator(
+    r"^[A-Za-z][A-Za-z0-9_]*/[A-Za-z0-9_.@/:+{}-]*\{number\}[A-Za-z0-9_.@/:+{}-]*$",
+    "Give a channel such as DAHDI/g{group}/{number}: technology/resource with {number} in it; letters, digits "
+    "and _ . @ / : + - only.")
+DEFAULT_DIAL_STRING = "DAHDI/g{group}/{number}"
 
 
 def parse_ip_list(text: str) -> list[tuple[str, int]]:
@@ -86,6 +94,11 @@ class E1Trunk(Trunk):
     signalling = models.CharField(max_length=16, choices=E1Signalling.choices, default=E1Signalling.PRI_CPE)
     switch_type = models.CharField(max_length=16, choices=SwitchType.choices, default=SwitchType.EUROISDN)
     role = models.CharField(max_length=16, choices=E1Role.choices, default=E1Role.PSTN)
+    dial_string = models.CharField(
+        max_length=100, default=DEFAULT_DIAL_STRING, validators=[dial_string_validator],
+        help_text="What the node dials to send a call out of this line; {group}, {span} and {number} are "
+                  "filled in. The default is the span's DAHDI group; a line on a separate gateway could be "
+                  "PJSIP/{number}@gateway.")
 
     class Meta:
         verbose_name = "E1 trunk"
@@ -96,6 +109,10 @@ class E1Trunk(Trunk):
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
+        unknown = set(re.findall(r"\{([^}]*)\}", self.dial_string or "")) - set(DIAL_PLACEHOLDERS)
+        if unknown:
+            raise ValidationError({"dial_string": "Unknown placeholder(s) " + ", ".join(
+                "{%s}" % u for u in sorted(unknown)) + "; use {group}, {span} and {number}."})
         for part in (self.channels or "").split(","):
             bits = [int(b) for b in part.split("-") if b.isdigit()]
             if len(bits) == 2 and bits[1] < bits[0]:
@@ -106,6 +123,10 @@ class E1Trunk(Trunk):
             raise ValidationError({"asterisk_node": (
                 f"Its SIP URI is {len(self.asterisk_node.sip_uri)} characters; Kamailio's dispatcher table "
                 f"(where routes send calls to this line) takes at most {DISPATCHER_URI_MAX}.")})
+
+    def asterisk_dial(self, number: str = "${EXTEN}") -> str:
+        """The Dial() argument for ``number`` (a dialplan expression) out of this line."""
+        return (self.dial_string or DEFAULT_DIAL_STRING).format(group=self.group, span=self.span, number=number)
 
     @property
     def dispatcher_uri(self) -> str:

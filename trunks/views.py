@@ -82,6 +82,7 @@ class E1TrunkDetailView(ObjectDetailView):
     fields = [Column("Name", "name"), Column("Enabled", "enabled"), Column("Asterisk node", "asterisk_node"),
               Column("Span", "span"), Column("Channels", "channels"), Column("DAHDI group", "group"),
               Column("Signalling", "signalling"), Column("Switch type", "switch_type"), Column("Role", "role"),
+              Column("Asterisk dials", "asterisk_dial"),
               Column("Kamailio destination", "dispatcher_uri"), Column("Used by routes", _trunk_routes),
               Column("Description", "description")]
 

@@ -96,3 +96,62 @@ class SipUser(models.Model):
     @property
     def effective_codecs(self) -> str:
         return self.codecs or DEFAULT_CODECS
+
+
+class AsteriskEnumField(models.CharField):
+    """A column of one of Asterisk's PostgreSQL enum types (``ast_bool_values``, …; created by users/0002).
+
+    On SQLite (the embedded mode) it is plain text.
+    """
+
+    def __init__(self, *args, enum_type: str = "ast_bool_values", **kwargs):
+        self.enum_type = enum_type
+        kwargs.setdefault("max_length", 8)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["enum_type"] = self.enum_type
+        return name, path, args, kwargs
+
+    def db_type(self, connection):
+        if connection.vendor == "postgresql":
+            return f"public.{self.enum_type}"
+        return super().db_type(connection)
+
+
+class AsteriskContact(models.Model):
+    """Asterisk's ``ps_contacts`` table, exactly as ``res_pjsip`` writes it through sorcery realtime.
+
+    Phones normally register at Kamailio (its ``location`` table); a phone or gateway registering
+    straight to an Asterisk is stored here, by Asterisk, so a node restart keeps it. The portal only
+    reads it (the live view gets contacts over AMI); per-site schemas have a table of their own.
+    """
+
+    id = models.CharField(max_length=255, primary_key=True)
+    uri = models.CharField(max_length=511, null=True, blank=True)
+    expiration_time = models.BigIntegerField(null=True, blank=True)
+    qualify_frequency = models.IntegerField(null=True, blank=True)
+    outbound_proxy = models.CharField(max_length=255, null=True, blank=True)
+    path = models.TextField(null=True, blank=True)
+    user_agent = models.CharField(max_length=255, null=True, blank=True)
+    qualify_timeout = models.FloatField(null=True, blank=True)
+    reg_server = models.CharField(max_length=255, null=True, blank=True)
+    authenticate_qualify = AsteriskEnumField(null=True, blank=True)
+    via_addr = models.CharField(max_length=40, null=True, blank=True)
+    via_port = models.IntegerField(null=True, blank=True)
+    call_id = models.CharField(max_length=255, null=True, blank=True)
+    endpoint = models.CharField(max_length=255, null=True, blank=True)
+    prune_on_boot = AsteriskEnumField(null=True, blank=True)
+    qualify_2xx_only = AsteriskEnumField(null=True, blank=True)
+
+    class Meta:
+        db_table = "ps_contacts"
+        verbose_name = "Asterisk contact"
+        default_permissions = ("view",)  # Asterisk writes them
+        constraints = [models.UniqueConstraint(fields=["id", "reg_server"], name="ps_contacts_id_reg_server_uq")]
+        indexes = [models.Index(fields=["expiration_time"], name="ps_contacts_expiration_idx"),
+                   models.Index(fields=["qualify_frequency", "expiration_time"], name="ps_contacts_qualify_idx")]
+
+    def __str__(self) -> str:
+        return self.uri or self.id

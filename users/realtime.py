@@ -1,4 +1,4 @@
-"""Asterisk 20 realtime views (``ps_endpoints``, ``ps_auths``, ``ps_aors``, ``voicemail``) over SipUser.
+"""Asterisk realtime views (``ps_endpoints``, ``ps_auths``, ``ps_aors``, ``voicemail``) over SipUser.
 
 Asterisk reads its PJSIP endpoints and mailboxes from tables named and shaped exactly as its own
 ``contrib/ast-db-manage`` schema. voipadmin keeps one source of truth (``users_sipuser``) and exposes it as
@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import re
 
-# Generated from /work/shared/contracts/asterisk_realtime.json (Asterisk 20 realtime, ast-db-manage head).
+# Generated from ../shared/contracts/asterisk_realtime.json (Asterisk's realtime schema, ast-db-manage head;
+# checked against Asterisk 22 LTS in tests/asterisk).
 # (column, PostgreSQL type) in Asterisk's column order.
 COLUMNS: dict[str, list[tuple[str, str]]] = {
     "ps_endpoints": [
@@ -281,11 +282,14 @@ def postgres_sql(schema: str = "public", site_slug: str | None = None) -> list[s
     if site_slug is not None:
         site_filter = "s.slug = '" + site_slug.replace("'", "''") + "'"
     out = _enum_sql() if schema == "public" else [f"CREATE SCHEMA IF NOT EXISTS {schema}"]
+    out += save_grants_sql(schema, TABLES)
     for table in TABLES:
         out.append(f"DROP VIEW IF EXISTS {schema}.{table}")
         out.append(f"CREATE VIEW {schema}.{table} AS\n{_select(table, 'postgresql', site_filter)}")
+    # SECURITY DEFINER: the node's database role may update its voicemail view and nothing else; the
+    # write-back to users_sipuser and the audit entry run with the rights of the migration's owner.
     out.append(f"""CREATE OR REPLACE FUNCTION {schema}.voicemail_realtime_update() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 BEGIN
     -- Asterisk updates by uniqueid (or by context+mailbox, which the view resolves to the same row).
     UPDATE public.users_sipuser
@@ -309,7 +313,35 @@ END
 $$""")
     out.append(f"CREATE TRIGGER voicemail_realtime_update INSTEAD OF UPDATE ON {schema}.voicemail "
                f"FOR EACH ROW EXECUTE FUNCTION {schema}.voicemail_realtime_update()")
+    out += restore_grants_sql()
     return out
+
+
+def save_grants_sql(schema: str, relations) -> list[str]:
+    """Remember who may read/update these views before they are dropped and created again.
+
+    A view that is dropped loses its grants, and the database roles of the Asterisk nodes
+    (``manage.py asterisk_realtime_schemas``) would lose their access at the next migration that
+    reshapes a view. Run inside a transaction; :func:`restore_grants_sql` gives them back.
+    """
+    names = ", ".join(f"'{r}'" for r in relations)
+    return [
+        "CREATE TEMP TABLE IF NOT EXISTS voipadmin_saved_grants (rel text, grantee text, privilege text) "
+        "ON COMMIT DROP",
+        "INSERT INTO voipadmin_saved_grants SELECT c.oid::regclass::text, a.grantee::regrole::text, a.privilege_type "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a "
+        f"WHERE n.nspname = '{_check_schema(schema)}' AND c.relname IN ({names}) "
+        "AND a.grantee <> 0 AND a.grantee <> c.relowner",
+    ]
+
+
+def restore_grants_sql() -> list[str]:
+    return [
+        "DO $$ DECLARE r record; BEGIN "
+        "FOR r IN SELECT * FROM voipadmin_saved_grants LOOP "
+        "EXECUTE format('GRANT %s ON %s TO %s', r.privilege, r.rel, r.grantee); END LOOP; END $$",
+        "DELETE FROM voipadmin_saved_grants",
+    ]
 
 
 def postgres_drop_sql(schema: str = "public") -> list[str]:

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "services",
     "cdrs",
     "live",
+    "nodeconf",
 ]
 
 MIDDLEWARE = [
@@ -246,8 +247,16 @@ SPECTACULAR_SETTINGS = {
         "SiteKindEnum": "sites.choices.SiteKind",
     },
 }
-# Asterisk writes CDR times without a zone, in its own local time: this is that zone.
+# Asterisk writes CDR times without a zone: this is the zone (the generated cdr_pgsql.conf tells every
+# node to write in it, whatever the node's own).
 CDR_TIME_ZONE = envstr("CDR_TIME_ZONE", "UTC")
+
+# --- Asterisk nodes' generated configuration (app `nodeconf`, `manage.py asterisk_config`): where a node
+# reaches the shared database (default: where the portal does) and who may log in to its AMI.
+ASTERISK_DB_HOST = envstr("VOIPADMIN_ASTERISK_DB_HOST", "")
+ASTERISK_DB_PORT = envint("VOIPADMIN_ASTERISK_DB_PORT", 0, minimum=0)
+ASTERISK_DB_NAME = envstr("VOIPADMIN_ASTERISK_DB_NAME", "")
+ASTERISK_MANAGER_PERMIT = envlist("VOIPADMIN_ASTERISK_MANAGER_PERMIT", ["127.0.0.1/32"])
 
 LOGGING = {
     "version": 1,
@@ -257,5 +266,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"},
                 # the poller opens a connection per node every cycle: their INFO lines would flood the logs
-                "panoramisk": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+                "panoramisk": {"level": "WARNING"}, "httpx": {"level": "WARNING"},
+                # one line per task run: push.delivery and live.actions already say what happened
+                "celery.app.trace": {"level": "WARNING"}},
 }

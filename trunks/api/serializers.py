@@ -29,7 +29,7 @@ class E1TrunkSerializer(serializers.ModelSerializer):
     class Meta:
         model = E1Trunk
         fields = ["id", "name", "kind", "enabled", "asterisk_node", "span", "channels", "group", "signalling",
-                  "switch_type", "role", "description", "created", "updated"]
+                  "switch_type", "role", "dial_string", "description", "created", "updated"]
         read_only_fields = ["kind", "created", "updated"]
 
 

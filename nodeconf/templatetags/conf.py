@@ -1,0 +1,11 @@
+"""Template filters for Asterisk config files (see nodeconf.asterisk.conf_value)."""
+from django import template
+
+from nodeconf.asterisk import conf_value
+
+register = template.Library()
+
+
+@register.filter(name="conf")
+def conf(value) -> str:
+    return conf_value(value)
