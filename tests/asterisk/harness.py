@@ -57,7 +57,11 @@ def asterisk_prefix() -> Path:
     if not tarballs:
         _fail(f"no Asterisk: set ASTERISK_PREFIX or provide {SHARED}/asterisk-*.tar.xz (see its README)")
     tarball = tarballs[-1]
-    digest = hashlib.sha256(tarball.read_bytes()).hexdigest()[:16]
+    full = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    expected = tarball.with_name(tarball.name + ".sha256")
+    if expected.exists() and full not in expected.read_text():
+        _fail(f"{tarball} does not match {expected.name}: a damaged or partial copy")
+    digest = full[:16]
     target = CACHE / digest
     prefix = target / "asterisk"
     if (prefix / "sbin" / "asterisk").exists():

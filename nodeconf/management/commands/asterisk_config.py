@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from django.db.models import Q
 
 from nodeconf import asterisk, database
@@ -48,6 +49,9 @@ class Command(BaseCommand):
         if found is None:
             known = ", ".join(AsteriskNode.objects.values_list("name", flat=True)) or "none"
             raise CommandError(f"no Asterisk node {node!r} (known: {known})")
+        if connection.vendor != "postgresql" and not db_name:
+            raise CommandError("the portal runs on its embedded SQLite database: an Asterisk needs the shared "
+                               "PostgreSQL one (set DATABASE_URL, or give --db-host/--db-name)")
         db = database.access(site=found.site if db_role == "site" else None, host=db_host, port=db_port,
                              name=db_name)
         target = Path(out).resolve()
