@@ -23,6 +23,7 @@ from django.conf import settings
 from django.template import Context, Engine
 
 from sites.models import AsteriskNode, KamailioNode, Site
+from sites.ranges import asterisk_patterns
 
 TEMPLATES_DIR = Path(settings.BASE_DIR) / "deploy" / "asterisk" / "templates"
 
@@ -104,6 +105,8 @@ class NodeConfig:
     sites: list[Site]
     zonemessages: list[tuple[str, str]]
     e1_trunks: list = field(default_factory=list)
+    #: site slug → Asterisk patterns covering its extension ranges (for the hints)
+    hint_patterns: dict[str, list[str]] = field(default_factory=dict)
     directories: dict[str, str] = field(default_factory=dict)
     cdr_time_zone: str = "UTC"
 
@@ -157,7 +160,7 @@ def build(node: AsteriskNode, *, db: DatabaseAccess, portal_networks: list[str] 
           dirs: dict[str, str] | None = None) -> NodeConfig:
     ari = urlparse(node.ari_url or "")
     ari_enabled = bool(node.ari_url and node.ari_username)
-    sites = list(Site.objects.order_by("slug"))
+    sites = list(Site.objects.prefetch_related("extension_ranges").order_by("slug"))
     if db.site_slug:  # a per-site role sees one site's users and dialplan: configure that site only
         sites = [s for s in sites if s.slug == db.site_slug]
     from trunks.models import E1Trunk
@@ -173,6 +176,8 @@ def build(node: AsteriskNode, *, db: DatabaseAccess, portal_networks: list[str] 
         kamailios=kamailio_peers(), sites=sites,
         zonemessages=[(s.slug, s.time_zone) for s in sites],
         e1_trunks=list(E1Trunk.objects.filter(asterisk_node=node, enabled=True).order_by("span")),
+        hint_patterns={s.slug: [p for r in s.extension_ranges.all() for p in asterisk_patterns(r.start, r.end)]
+                       for s in sites},
         directories=dict(dirs or {}),
         cdr_time_zone=settings.CDR_TIME_ZONE,
     )

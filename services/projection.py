@@ -28,6 +28,7 @@ from typing import Any, Iterable
 from django.db.models import Q
 
 from sites.models import AsteriskNode, ExtensionRange, Site
+from sites.ranges import regex_patterns
 from trunks.projection import lock, sync_rows
 from voipadmin.kamailio.models import DialplanRule, Dispatcher
 
@@ -79,26 +80,7 @@ def code_attrs(code: ServiceCode) -> str:
 
 def range_patterns(start: int, end: int) -> list[str]:
     """Regular expressions that together match exactly the numbers start..end (e.g. ``^[1-3][0-9]{3}$``)."""
-    patterns = []
-    for digits in range(len(str(start)), len(str(end)) + 1):
-        lo, hi = max(start, 10 ** (digits - 1) if digits > 1 else 0), min(end, 10 ** digits - 1)
-        while lo <= hi:
-            k = 0
-            while k + 1 < digits and lo % 10 ** (k + 1) == 0 and lo + 10 ** (k + 1) - 1 <= hi:
-                k += 1
-            step = 10 ** k
-            first = (lo // step) % 10
-            count = 1
-            while first + count <= 9 and lo + (count + 1) * step - 1 <= hi:
-                count += 1
-            text = str(lo)
-            prefix = text[: len(text) - k - 1]
-            last = first + count - 1
-            digit = str(first) if count == 1 else f"[{first}-{last}]"
-            tail = f"[0-9]{{{k}}}" if k > 1 else ("[0-9]" if k == 1 else "")
-            patterns.append(f"^{prefix}{digit}{tail}$")
-            lo += count * step
-    return patterns
+    return regex_patterns(start, end)
 
 
 def home_node(site: Site, nodes: Iterable[AsteriskNode]) -> AsteriskNode | None:

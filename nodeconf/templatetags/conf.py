@@ -9,3 +9,8 @@ register = template.Library()
 @register.filter(name="conf")
 def conf(value) -> str:
     return conf_value(value)
+
+
+@register.filter(name="get_item")
+def get_item(mapping, key):
+    return mapping.get(key, [])

@@ -116,3 +116,8 @@ def test_the_command_writes_the_files_secrets_readable_by_their_owner_only(node,
 def test_an_unknown_node_is_a_clear_error(db, tmp_path):
     with pytest.raises(CommandError, match="no Asterisk node 'nope'"):
         call_command("asterisk_config", "nope", out=str(tmp_path))
+
+
+def test_each_sites_extensions_get_a_hint_so_their_state_is_known(node):
+    ext = render(node)["extensions.conf"]
+    assert "exten => _[1-3]XXX,hint,PJSIP/${EXTEN}" in ext and "exten => _[4-5]XXX,hint,PJSIP/${EXTEN}" in ext
