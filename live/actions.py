@@ -25,7 +25,7 @@ from voipadmin.actors import Actor
 
 from . import poller
 from .choices import Health, NodeKind
-from .models import (ActiveCall, CallSample, DeviceState, ExtensionState, NodeState, Registration,
+from .models import (ActiveCall, Bridge, CallSample, DeviceState, ExtensionState, NodeState, Registration,
                      TrunkState)
 from .poller import AsteriskTarget, KamailioTarget, NodeResult
 
@@ -65,6 +65,7 @@ class CycleSummary:
         for r in sorted(self.results, key=lambda r: (r.kind, r.name)):
             latency = f"{r.latency_ms:.1f} ms" if r.latency_ms is not None else "—"
             extra = f"{len(r.calls)} channel(s), {len(r.registrations)} registration(s), {len(r.trunks)} trunk(s)"
+            extra += f", ARI {r.ari}" if r.ari else ""
             out.append(f"  {r.kind:8} {r.name:24} {r.state:8} {latency:>10}  {extra}"
                        + (f"  [{r.reason}]" if r.reason else ""))
         return out
@@ -76,7 +77,8 @@ class CycleSummary:
 def asterisk_target(node: AsteriskNode) -> AsteriskTarget:
     return AsteriskTarget(node_id=node.pk, name=node.name, site_id=node.site_id, host=node.effective_ami_host,
                           port=node.ami_port, username=node.ami_username, secret=node.ami_secret or "",
-                          gateway=NodeRole.GATEWAY in node.role_list)
+                          gateway=NodeRole.GATEWAY in node.role_list, ari_url=node.ari_url,
+                          ari_username=node.ari_username, ari_password=node.ari_password or "")
 
 
 def kamailio_target(node: KamailioNode) -> KamailioTarget:
@@ -120,7 +122,11 @@ def run_cycle(targets: Iterable[AsteriskTarget | KamailioTarget], *, actor: Acto
 
 def test_node_connection(node: AsteriskNode | KamailioNode, *, actor: Actor,
                          timeout: float | None = None) -> NodeResult:
-    """Poll one node now (the node page's "test connection") and record what it said."""
+    """Poll one node now (the node page's "test connection") and record what it said.
+
+    The very poll the beat task runs (AMI and ARI for an Asterisk), so what the button
+    says and what the dashboard shows next can never disagree.
+    """
     target = asterisk_target(node) if isinstance(node, AsteriskNode) else kamailio_target(node)
     summary = run_cycle([target], actor=actor, timeout=timeout, full_cycle=False)
     result = summary.results[0]
@@ -148,14 +154,14 @@ def record_poll_cycle(results: Iterable[NodeResult], *, actor: Actor, full_cycle
         kam_ids = [r.node_id for r in kam]
         _upsert_node_states(ast, kam, now)
         scopes = [(ActiveCall, {"node_id__in": ast_ids}), (DeviceState, {"node_id__in": ast_ids}),
-                  (ExtensionState, {"node_id__in": ast_ids}),
+                  (ExtensionState, {"node_id__in": ast_ids}), (Bridge, {"node_id__in": ast_ids}),
                   (Registration, {"asterisk_node_id__in": ast_ids}),
                   (Registration, {"kamailio_node_id__in": kam_ids}),
                   (TrunkState, {"asterisk_node_id__in": ast_ids}),
                   (TrunkState, {"kamailio_node_id__in": kam_ids})]
         for model, lookup in scopes:
             model.objects.filter(**lookup).delete()
-        calls, registrations, devices, extens, trunk_rows = [], [], [], [], []
+        calls, registrations, devices, extens, trunk_rows, bridges = [], [], [], [], [], []
         for r in results:
             if not r.answered:
                 continue
@@ -165,6 +171,7 @@ def record_poll_cycle(results: Iterable[NodeResult], *, actor: Actor, full_cycle
                                   for g in r.registrations]
                 devices += [{"node_id": r.node_id, **d} for d in r.device_states]
                 extens += [{"node_id": r.node_id, **e} for e in r.extension_states]
+                bridges += [{"node_id": r.node_id, **b} for b in r.bridges]
                 trunk_rows += [{"asterisk_node_id": r.node_id, "kamailio_node_id": None, "site_id": r.site_id,
                                 "seen_at": now, **t} for t in r.trunks]
             else:
@@ -173,7 +180,7 @@ def record_poll_cycle(results: Iterable[NodeResult], *, actor: Actor, full_cycle
                 trunk_rows += [{"kamailio_node_id": r.node_id, "asterisk_node_id": None, "site_id": None,
                                 "seen_at": now, **t} for t in r.trunks]
         for model, rows in ((ActiveCall, calls), (Registration, registrations), (DeviceState, devices),
-                            (ExtensionState, extens), (TrunkState, trunk_rows)):
+                            (ExtensionState, extens), (TrunkState, trunk_rows), (Bridge, bridges)):
             _bulk_insert(model, rows)
         summary = CycleSummary(results=results)
     if full_cycle:
@@ -216,7 +223,7 @@ def _finish_cycle(results: list[NodeResult], now: datetime) -> dict[int, int]:
     kam_ids = [r.node_id for r in results if r.kind == NodeKind.KAMAILIO]
     with transaction.atomic():
         for model, field_name, ids in ((ActiveCall, "node_id", ast_ids), (DeviceState, "node_id", ast_ids),
-                                       (ExtensionState, "node_id", ast_ids),
+                                       (ExtensionState, "node_id", ast_ids), (Bridge, "node_id", ast_ids),
                                        (TrunkState, "asterisk_node_id", ast_ids),
                                        (TrunkState, "kamailio_node_id", kam_ids)):
             model.objects.exclude(**{f"{field_name}__in": ids}).exclude(**{f"{field_name}__isnull": True}).delete()
@@ -246,14 +253,16 @@ def _upsert_node_states(ast: list[NodeResult], kam: list[NodeResult], now: datet
             state.state_since = now
         state.state, state.reason, state.last_polled = r.state, r.reason, now
         state.latency_ms = r.latency_ms
-        if r.answered:  # a down node keeps its last known version/uptime, shown with their age
+        if r.answered:  # a down node keeps its last known version/uptime/ARI state, shown with their age
             state.last_seen = now
             state.uptime_seconds, state.version = r.uptime_seconds, r.version
+            state.ari_state, state.ari_latency_ms = r.ari, r.ari_latency_ms
     if to_create:
         NodeState.objects.bulk_create(to_create)
     if to_update:
         NodeState.objects.bulk_update(to_update, ["state", "reason", "latency_ms", "uptime_seconds", "version",
-                                                  "last_seen", "last_polled", "state_since"], batch_size=BATCH)
+                                                  "last_seen", "last_polled", "state_since", "ari_state",
+                                                  "ari_latency_ms"], batch_size=BATCH)
 
 
 def _record_call_samples(now: datetime) -> dict[int, int]:

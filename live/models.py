@@ -32,6 +32,9 @@ class NodeState(models.Model):
     last_seen = models.DateTimeField(null=True, blank=True, help_text="Last time the node answered.")
     last_polled = models.DateTimeField(null=True, blank=True, help_text="Last time we asked.")
     state_since = models.DateTimeField(null=True, blank=True, help_text="When the state last changed.")
+    ari_state = models.CharField(max_length=16, blank=True, choices=Health.choices,
+                                 help_text="Whether the Asterisk's ARI answered (empty: the node has no ARI URL).")
+    ari_latency_ms = models.FloatField(null=True, blank=True, help_text="Round trip of an ARI ping, in milliseconds.")
 
     class Meta:
         verbose_name = "node state"
@@ -135,6 +138,27 @@ class DeviceState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device}: {self.state}"
+
+
+class Bridge(models.Model):
+    """A bridge on an Asterisk as ARI lists it: a ConfBridge room (``creator`` ConfBridge) or a call's."""
+
+    node = models.ForeignKey("sites.AsteriskNode", on_delete=models.CASCADE, related_name="live_bridges")
+    bridge_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=80, blank=True, help_text="The conference room, for ConfBridge.")
+    creator = models.CharField(max_length=80, blank=True, help_text="The application that made it.")
+    technology = models.CharField(max_length=32, blank=True)
+    channels = models.PositiveIntegerField(default=0, help_text="Channels in it now.")
+
+    class Meta:
+        ordering = ["node", "name", "bridge_id"]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.bridge_id}: {self.channels}"
+
+    @property
+    def is_conference(self) -> bool:
+        return self.creator == "ConfBridge"
 
 
 class ExtensionState(models.Model):

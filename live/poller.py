@@ -4,6 +4,13 @@ The async part touches no ORM: targets are plain dataclasses read from the DB
 beforehand, results are plain dataclasses written afterwards by
 ``live.actions.record_poll_cycle``.  A node that refuses, hangs or answers garbage
 only costs its own timeout; the others finish as fast as they answer.
+
+An Asterisk is polled over AMI and, when it has an ARI URL, over ARI at the same time
+and in the same budget.  AMI decides up or down (connect, Login, Ping, CoreStatus,
+CoreSettings); any other question that fails, and ARI failing, only degrades the node.
+ARI is used for what AMI cannot tell: that the application interface answers (the
+portal's ARI features need it), that it is the same Asterisk (system name), the
+node's bridges (conference rooms and their members), and uptime if AMI gave none.
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 from typing import Any, Iterable, Iterator
 
 from voipadmin.connectors import ami as ami_connector
+from voipadmin.connectors import ari as ari_connector
 from voipadmin.connectors.errors import NodeError
 from voipadmin.connectors.kamailio import AsyncKamailioRpc, ul_contacts
 
@@ -44,6 +52,9 @@ class AsteriskTarget:
     username: str
     secret: str
     gateway: bool = False
+    ari_url: str = ""  # empty: the node has no ARI, it is not polled
+    ari_username: str = ""
+    ari_password: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,9 @@ class NodeResult:
     device_states: list[dict[str, Any]] = field(default_factory=list)
     extension_states: list[dict[str, Any]] = field(default_factory=list)
     trunks: list[dict[str, Any]] = field(default_factory=list)
+    ari: str = ""  # Asterisk: Health.UP / Health.DOWN when ARI was polled; "" when the node has no ARI URL
+    ari_latency_ms: float | None = None
+    bridges: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def answered(self) -> bool:
@@ -176,6 +190,21 @@ def asterisk_registration_rows(contacts: Iterable[dict[str, Any]]) -> list[dict[
     return rows
 
 
+def ari_bridge_rows(bridges: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ARI ``/bridges`` → rows: a ConfBridge room is ``creator`` "ConfBridge" with the room as ``name``."""
+    rows = []
+    for b in bridges:
+        if not isinstance(b, dict):
+            continue
+        members = b.get("channels")
+        rows.append({
+            "bridge_id": str(b.get("id") or "")[:64], "name": str(b.get("name") or "")[:80],
+            "creator": str(b.get("creator") or "")[:80], "technology": str(b.get("technology") or "")[:32],
+            "channels": len(members) if isinstance(members, list) else 0,
+        })
+    return rows
+
+
 def kamailio_registration_rows(dump: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     """Rows from ``ul.dump``; NAT when registrar stored a ``Received`` (fix_nated_register)."""
     rows = []
@@ -254,9 +283,15 @@ def parse_pri_spans(lines: Iterable[str]) -> list[dict[str, Any]]:
 
 
 async def _poll_asterisk(target: AsteriskTarget, timeout: float) -> NodeResult:
-    started = time.perf_counter()
-    snap = await ami_connector.poll_asterisk_ami(target.host, target.port, target.username, target.secret,
-                                                 timeout=timeout)
+    ari_task = asyncio.ensure_future(_poll_ari(target, timeout)) if target.ari_url else None
+    try:
+        snap = await ami_connector.poll_asterisk_ami(
+            target.host, target.port, target.username, target.secret, timeout=timeout,
+            commands=[PRI_SPANS_COMMAND] if target.gateway else [])
+        ari = await ari_task if ari_task is not None else None
+    finally:
+        if ari_task is not None and not ari_task.done():
+            ari_task.cancel()  # AMI failed: the node is down whatever ARI would say
     result = NodeResult(kind=NodeKind.ASTERISK, node_id=target.node_id, name=target.name, site_id=target.site_id,
                         state=Health.UP, latency_ms=round(snap.latency_ms, 2), uptime_seconds=snap.uptime_seconds,
                         version=snap.asterisk_version[:255])
@@ -272,23 +307,45 @@ async def _poll_asterisk(target: AsteriskTarget, timeout: float) -> NodeResult:
     problems = []
     if snap.latency_ms > SLOW_MS:
         problems.append(f"slow: {snap.latency_ms:.0f} ms round trip")
-    if target.gateway:
-        remaining = max(timeout - (time.perf_counter() - started), 0.05)
-        try:
-            outputs = await ami_connector.run_ami_commands_async(
-                target.host, target.port, target.username, target.secret, [PRI_SPANS_COMMAND], timeout=remaining)
-            spans = outputs[0]
-            if spans.ok:
-                result.trunks = parse_pri_spans(spans.output)
-            # else: no chan_dahdi/libpri on this node ("No such command"): no E1 to report.
-        except NodeError as exc:
-            problems.append(f"E1 spans unknown: {exc.reason}")
+    for question, reason in snap.failures.items():
+        asked = "Command" if question == ami_connector.UPTIME_COMMAND else question
+        problems.append(f"{question}: {reason.removesuffix(f' waiting for {asked}')}")
+    spans = snap.commands.get(PRI_SPANS_COMMAND)
+    if spans is not None:
+        if spans.ok:
+            result.trunks = parse_pri_spans(spans.output)
+        elif "no such command" not in spans.error.lower():  # that one: no chan_dahdi/libpri, so no E1 here
+            problems.append(f"E1 spans unknown: {spans.error.removesuffix(' waiting for Command')}")
         alarms = [t["name"] for t in result.trunks if t["state"] != TrunkHealth.UP]
         if alarms:
             problems.append("E1 " + ", ".join(alarms) + " not up")
+    if isinstance(ari, NodeError):
+        result.ari = Health.DOWN
+        problems.append(f"ARI: {ari.reason}")
+    elif ari is not None:
+        result.ari, result.ari_latency_ms = Health.UP, round(ari.latency_ms, 2)
+        result.bridges = ari_bridge_rows(ari.bridges)
+        if ari.system_name and snap.system_name and ari.system_name != snap.system_name:
+            problems.append(f"ARI: answered by {ari.system_name!r}, not by this node ({snap.system_name!r})")
+        elif result.uptime_seconds is None and ari.started is not None:
+            up = datetime.now(dt_timezone.utc) - ari.started
+            result.uptime_seconds = max(int(up.total_seconds()), 0)
     if problems:
         result.state, result.reason = Health.DEGRADED, "; ".join(problems)[:255]
     return result
+
+
+async def _poll_ari(target: AsteriskTarget, timeout: float) -> ari_connector.AriSnapshot | NodeError:
+    """ARI in the node's budget; never raises, since ARI alone cannot make a node down."""
+    try:
+        return await asyncio.wait_for(ari_connector.poll_asterisk_ari(
+            target.ari_url, target.ari_username, target.ari_password, timeout=timeout), timeout)
+    except NodeError as exc:
+        return exc
+    except asyncio.TimeoutError:
+        return NodeError(f"timed out after {timeout:g}s")
+    except Exception as exc:  # a surprise on the wire: report it, keep the node
+        return NodeError(f"unexpected error: {exc.__class__.__name__}: {exc}")
 
 
 async def _poll_kamailio(target: KamailioTarget, timeout: float) -> NodeResult:
@@ -343,9 +400,13 @@ async def poll_one(target: Target, timeout: float) -> NodeResult:
     kind = NodeKind.ASTERISK if isinstance(target, AsteriskTarget) else NodeKind.KAMAILIO
     site_id = target.site_id if isinstance(target, AsteriskTarget) else None
     try:
-        # The connectors bound each step; this bounds the whole node, whatever it does.
-        coro = _poll_asterisk(target, timeout) if kind == NodeKind.ASTERISK else _poll_kamailio(target, timeout)
-        return await asyncio.wait_for(coro, timeout + 0.2)
+        # The connectors bound each step; this bounds the whole node, whatever it does (an Asterisk
+        # that greeted us gets the second it takes to refuse a wrong secret, see the AMI connector).
+        if kind == NodeKind.ASTERISK:
+            coro, limit = _poll_asterisk(target, timeout), max(timeout, ami_connector.LOGIN_ANSWER_SECONDS)
+        else:
+            coro, limit = _poll_kamailio(target, timeout), timeout
+        return await asyncio.wait_for(coro, limit + 0.2)
     except NodeError as exc:
         reason = exc.reason
     except asyncio.TimeoutError:

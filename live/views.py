@@ -17,7 +17,7 @@ from voipadmin.views import Column, ObjectListView
 
 from . import actions, overview
 from .filtersets import ActiveCallFilterSet, RegistrationFilterSet
-from .models import ActiveCall, DeviceState, Registration, TrunkState
+from .models import ActiveCall, Bridge, DeviceState, Registration, TrunkState
 from .state import extension_states
 
 
@@ -104,6 +104,7 @@ class NodeLiveView(LivePermissionMixin, TemplateView):
             ctx["calls"] = ActiveCall.objects.filter(node=node).order_by("linkedid", "channel")[:200]
             ctx["registrations"] = Registration.objects.filter(asterisk_node=node)[:200]
             ctx["device_states"] = DeviceState.objects.filter(node=node)[:500]
+            ctx["bridges"] = Bridge.objects.filter(node=node)[:200]
             ctx["trunks"] = TrunkState.objects.filter(asterisk_node=node)
         else:
             ctx["registrations"] = Registration.objects.filter(kamailio_node=node)[:200]

@@ -20,6 +20,11 @@ from .intents import ASTERISK, COMMANDS, KAMAILIO
 _ASTERISK_INTENTS = {command: intent for intent, command in RELOAD_COMMANDS.items()}
 # Kamailio answers these while a previous reload is still running: try again later.
 _TRANSIENT = ("ongoing reload", "failed to shift records")
+# Asterisk's ``module reload`` answers Success whatever happened; its wording (main/cli.c, 22.10) says
+# whether the module was reloaded. Busy or still booting: later. The connector already refuses
+# "No such module" and "not properly initialized"; these two are refusals too.
+_ASTERISK_BUSY = ("already in progress", "request queued")
+_ASTERISK_REFUSED = ("reported a reload failure", "does not support reloads")
 
 
 def send(kind: str, node, command: str, *, timeout: float | None = None) -> str:
@@ -46,7 +51,14 @@ def _kamailio(node, method: str, timeout: float) -> str:
 
 
 async def _asterisk(node, command: str, timeout: float) -> str:
+    """What the real Asterisk 22 answers when it did reload: ``Module 'res_pjsip.so' reloaded
+    successfully.``, ``Dialplan reloaded.``, ``Reloading voicemail configuration...``."""
     async with AmiSession(node.effective_ami_host, node.ami_port, node.ami_username, node.ami_secret,
                           timeout=timeout) as ami:
         output = await ami.reload(_ASTERISK_INTENTS[command])
-    return f"{command}: {' '.join(output) or 'ok'}"[:200]
+    text = " ".join(output)
+    if any(marker in text.lower() for marker in _ASTERISK_BUSY):
+        raise NodeError(f"{command}: {text}", permanent=False, node=str(node))
+    if any(marker in text.lower() for marker in _ASTERISK_REFUSED):
+        raise NodeError(f"{command}: {text}", permanent=True, node=str(node))
+    return f"{command}: {text or 'ok'}"[:200]

@@ -10,9 +10,16 @@ Two kinds of difference are reported:
   ``uac.reg_dump``). Repair asks for the reloads through ``push.api`` (sent after commit).
 
 Only the columns Kamailio keeps in memory are compared (dispatcher's runtime state flags are not).
+
+* **configuration** — each enabled Asterisk's static files (extensions.conf, pjsip.conf, voicemail.conf)
+  as they are on its disk, read over AMI ``GetConfig``, versus what ``nodeconf.asterisk.render_node``
+  generates for it. The portal never writes a node's files: a file that differs is reported with the
+  command that regenerates it. A file that matches but that the node may not have loaded yet is
+  "reload owed", and repair queues its reload through the push outbox (see ``asterisk_reload_state``).
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,14 +28,16 @@ from typing import Any, Callable, Iterable
 from django.db import transaction
 
 from push import api as push
-from sites.models import KamailioNode
+from push.intents import ASTERISK_FILE_RELOADS
+from push.models import NodeKind, PushJob, PushState
+from sites.models import AsteriskNode, KamailioNode
 from trunks import projection as trunk_projection
 from trunks.notifier import KAMAILIO_RELOADS
+from voipadmin.connectors.ami import AmiSession
 from voipadmin.connectors.errors import NodeError
 from voipadmin.connectors.kamailio import KamailioRpc, dispatcher_targets
 from voipadmin.kamailio.models import Address, DialplanRule, Dispatcher, UacReg
 
-from . import notifier
 from . import projection as service_projection
 
 TABLES = ("dispatcher", "address", "dialplan", "uacreg")
@@ -56,18 +65,82 @@ class NodeReport:
         return not self.error and not self.differences
 
 
+# What a file of an Asterisk node is, compared with what the portal generates for it.
+IN_STEP = "in step"  # on disk as generated, and the portal saw the node load it
+DRIFT = "drift"  # on disk, not what the portal generates: the operator must write it
+RELOAD_OWED = "reload owed"  # on disk as generated, not known to be loaded: repair queues the reload
+RELOAD_QUEUED = "reload queued"  # ... and the reload is in the outbox
+UNREADABLE = "unreadable"  # GetConfig refused (file missing, no privilege)
+
+
+@dataclass
+class ConfigFileReport:
+    file: str
+    command: str  # the reload that makes the node read it (push.intents.ASTERISK_FILE_RELOADS)
+    state: str
+    detail: str = ""  # drift: a short diff summary; unreadable: Asterisk's answer
+    fingerprint: str = ""  # of the generated content (what the reload job records)
+    db_role: str = "estate"  # the asterisk_config --db-role whose rendering the file was compared with
+
+    @property
+    def ok(self) -> bool:
+        """A file on the node as generated is fine: the portal cannot see what a node has loaded, and a node
+        just set up loaded its files when it started. A reload it may owe is advice, not a difference."""
+        return self.state in (IN_STEP, RELOAD_OWED, RELOAD_QUEUED)
+
+
+@dataclass
+class AsteriskNodeReport:
+    node: str
+    node_id: int
+    error: str = ""  # unreachable, login refused, or the portal cannot generate its files
+    skipped: str = ""  # not checked, and why (not a difference)
+    files: list[ConfigFileReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and all(f.ok for f in self.files)
+
+    def problems(self) -> list[str]:
+        """One sentence per thing the operator has to do (empty when in step)."""
+        node = self.node
+        if self.error:
+            return [f"node {node}: {self.error}"]
+        out = []
+        for f in self.files:
+            if f.state == DRIFT:
+                out.append(f"node {node}: {f.file} is not what the portal generates (run manage.py asterisk_config "
+                           f"{node} and reload): {f.detail}")
+            elif f.state == UNREADABLE:
+                out.append(f"node {node}: {f.file} could not be read over AMI: {f.detail}")
+        return out
+
+    def advice(self) -> list[str]:
+        """Files as generated that the portal has not seen the node load (a reload may be owed)."""
+        out = []
+        for f in self.files:
+            if f.state == RELOAD_OWED:
+                out.append(f"node {self.node}: {f.file} is what the portal generates, but the portal has not seen the "
+                           f"node load it ({f.command} may be owed: check_estate --repair queues it){f.detail}")
+            elif f.state == RELOAD_QUEUED:
+                out.append(f"node {self.node}: {f.file} is what the portal generates; {f.command} is queued")
+        return out
+
+
 @dataclass
 class EstateReport:
     projection: list[Difference] = field(default_factory=list)
     nodes: list[NodeReport] = field(default_factory=list)
+    asterisk: list[AsteriskNodeReport] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.projection and all(n.ok for n in self.nodes)
+        return not self.projection and all(n.ok for n in self.nodes) and all(n.ok for n in self.asterisk)
 
     @property
     def difference_count(self) -> int:
-        return len(self.projection) + sum(len(n.differences) for n in self.nodes)
+        return (len(self.projection) + sum(len(n.differences) for n in self.nodes)
+                + sum(len(n.problems()) for n in self.asterisk))
 
 
 # --- normalised rows (hashable tuples, rendered for people) ----------------------------------------------------
@@ -203,18 +276,341 @@ def check_estate(*, timeout: float = 2.0) -> EstateReport:
     report = EstateReport(projection=check_projection())
     for node in KamailioNode.objects.filter(enabled=True).order_by("name"):
         report.nodes.append(check_node(node, timeout=timeout))
+    report.asterisk = check_asterisk_nodes(timeout=timeout)
     return report
 
 
-def repair(*, reason: str = "estate check repair") -> list[str]:
-    """Re-project every table the portal owns, then ask every Kamailio to reload all four (sent after commit)."""
+@dataclass
+class Repair:
+    kamailio: list[str] = field(default_factory=list)  # the RPCs asked of every Kamailio
+    asterisk: list[tuple[str, str, str]] = field(default_factory=list)  # (node, file, command) queued
+    not_repaired: list[str] = field(default_factory=list)  # what only the operator can fix
+
+    def describe(self) -> str:
+        parts = [f"{', '.join(self.kamailio)} on every Kamailio"] if self.kamailio else []
+        parts += [f"{command} on {node} ({file})" for node, file, command in self.asterisk]
+        return "; ".join(parts) or "nothing"
+
+
+def repair(*, reason: str = "estate check repair", asterisk: list[AsteriskNodeReport] | None = None) -> Repair:
+    """Re-project every table the portal owns and ask every Kamailio to reload all four; queue the reload
+    of every Asterisk file that is on its node as generated but not known to be loaded (``asterisk``: the
+    check's node reports; None checks the nodes now). Everything is sent after commit. Files that differ
+    are left alone: the portal never writes a node's files, and reloading one would load the wrong thing."""
+    if asterisk is None:
+        asterisk = check_asterisk_nodes()
+    done = Repair()
     with transaction.atomic():
         trunk_projection.sync_all()
         service_projection.sync_dispatcher()
         service_projection.sync_dialplan()
-        if service_projection.sync_extensions():
-            notifier.asterisk_dialplan_changed(reason=reason)
-        commands = sorted(KAMAILIO_RELOADS.values())
-        for command in commands:
+        service_projection.sync_extensions()  # (realtime rows: read on the next call, no reload)
+        done.kamailio = sorted(KAMAILIO_RELOADS.values())
+        for command in done.kamailio:
             push.request(push.KAMAILIO, command, reason=reason)
-    return commands
+        for node in asterisk:
+            if node.error:
+                done.not_repaired.append(f"node {node.node}: {node.error}")
+                continue
+            for f in node.files:
+                if f.state == RELOAD_OWED:
+                    push.request(push.ASTERISK, f.command, node_ids=[node.node_id],
+                                 reason=f"{reload_marker(f.file, f.fingerprint)} on the node is what the portal "
+                                        f"generates: load it ({reason})")
+                    done.asterisk.append((node.node, f.file, f.command))
+                elif f.state == DRIFT:
+                    done.not_repaired.append(f"node {node.node}: {f.file}: the portal does not write a node's files "
+                                             f"(run manage.py asterisk_config {node.node} and check again)")
+                elif f.state == UNREADABLE:
+                    done.not_repaired.append(f"node {node.node}: {f.file} could not be read over AMI ({f.detail})")
+    return done
+
+
+# --- Asterisk nodes: their static files versus what the portal generates ----------------------------------------
+#
+# Asterisk reads a .conf file as categories of ``key = value`` lines. Both sides are reduced to that:
+# the generated text is parsed here the way Asterisk's config parser reads it (comments, ``\;``, ``=>``,
+# ``[name](!)``/``(+)``), the node's side is GetConfig's answer (Asterisk's own parse of its file, includes
+# inlined; categories from the ``*_local.conf`` files the generated file #tryinclude's are the operator's
+# and are taken out). Categories are compared as a multiset (their order means nothing to Asterisk);
+# lines keep their order in dialplan contexts (``same => n`` priorities, includes) and are compared by key
+# elsewhere, keeping the relative order of repeated keys (and of pjsip's allow/disallow).
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    template: bool
+    lines: tuple[tuple[str, str], ...]
+
+    @property
+    def kind(self) -> str:
+        """pjsip objects share names (endpoint, aor, identify ``kamailio-1``): their ``type`` tells them apart."""
+        return next((v for k, v in self.lines if k == "type"), "")
+
+    def label(self) -> str:
+        return f"[{self.name}]" + (f" ({self.kind})" if self.kind else "") + (" (template)" if self.template else "")
+
+
+def _uncomment(line: str, depth: int) -> tuple[str, int]:
+    """A line without its comments, as main/config.c reads it: ``;`` to the end, ``;-- … --;`` blocks
+    (nested, across lines), ``\\;`` is a literal ``;``. ``depth``: block comments open before the line."""
+    out: list[str] = []
+    i = 0
+    while i < len(line):
+        if depth:
+            if line.startswith("--;", i):
+                depth, i = depth - 1, i + 3
+            elif line.startswith(";--", i):
+                depth, i = depth + 1, i + 3
+            else:
+                i += 1
+            continue
+        if line[i] == ";":
+            if out and out[-1] == "\\":
+                out[-1] = ";"
+                i += 1
+                continue
+            if line.startswith(";--", i):
+                depth, i = depth + 1, i + 3
+                continue
+            break
+        out.append(line[i])
+        i += 1
+    return "".join(out), depth
+
+
+def parse_conf(text: str) -> tuple[list[Category], list[str]]:
+    """(categories, files it #include's / #tryinclude's) of an Asterisk .conf text."""
+    cats: list[tuple[str, bool, list[tuple[str, str]]]] = []
+    includes: list[str] = []
+    depth = 0
+    for raw in text.splitlines():
+        line, depth = _uncomment(raw, depth)
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            directive, _, arg = line[1:].partition(" ")
+            if directive.lower() in ("include", "tryinclude"):
+                includes.append(arg.strip().strip('"<>'))
+            continue
+        if line.startswith("["):
+            name, _, options = line[1:].partition("]")
+            opts = [o.strip() for o in options.strip().strip("()").split(",") if o.strip()]
+            if "+" in opts:  # more lines for the last category of that name
+                previous = next((c for c in reversed(cats) if c[0] == name.strip()), None)
+                if previous is not None:
+                    cats.append(cats.pop(cats.index(previous)))
+                    continue
+            inherited = [kv for t in opts if t not in ("!", "+")
+                         for c in cats if c[0] == t for kv in c[2]]
+            cats.append((name.strip(), "!" in opts, list(inherited)))
+            continue
+        key, eq, value = line.partition("=")
+        if not eq or not cats:
+            continue  # (Asterisk ignores a line without '=' and refuses one before any category)
+        value = value[1:] if value.startswith(">") else value
+        cats[-1][2].append((key.strip(), value.strip()))
+    return [Category(n, t, tuple(lines)) for n, t, lines in cats], includes
+
+
+def categories_from_ami(answer: list[dict[str, Any]]) -> list[Category]:
+    """``AmiSession.get_config``'s answer as :class:`Category` values."""
+    return [Category(c["category"], bool(c.get("template")), tuple((k, v) for k, v in c["lines"])) for c in answer]
+
+
+_SETTINGS_CONTEXTS = ("general", "globals")
+_SAME_SORT_KEY = {"disallow": "allow"}  # pjsip: their relative order is the codec list
+
+
+def _ordered(file: str, category: str) -> bool:
+    return file == "extensions.conf" and category not in _SETTINGS_CONTEXTS
+
+
+def normalise(file: str, categories: Iterable[Category]) -> Counter:
+    """The multiset of categories, each with its lines in the order that matters for ``file``."""
+    out: Counter = Counter()
+    for cat in categories:
+        lines = cat.lines if _ordered(file, cat.name) else tuple(
+            sorted(cat.lines, key=lambda kv: _SAME_SORT_KEY.get(kv[0], kv[0])))  # (stable: repeats keep order)
+        out[Category(cat.name, cat.template, lines)] += 1
+    return out
+
+
+def fingerprint(normalised: Counter) -> str:
+    return hashlib.sha256(repr(sorted(normalised.elements(), key=repr)).encode()).hexdigest()[:12]
+
+
+def reload_marker(file: str, digest: str) -> str:
+    """How a reload job says which generated content it loads (searched for in ``PushJob.reasons``)."""
+    return f"[{file} {digest}]"
+
+
+def _shown(key: str, values: list[str]) -> str:
+    if any(word in key.lower() for word in ("secret", "password")):
+        return "(secret)" if values else "(none)"
+    if not values:
+        return "(none)"
+    text = ", ".join(values)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def summarise(want: Counter, have: Counter, limit: int = 6) -> str:
+    """A short diff of two normalised files, for people: what is missing, extra, or has other values."""
+    missing, extra = list((want - have).elements()), list((have - want).elements())
+    items = []
+    for cat in missing[:]:
+        twin = next((c for c in extra if (c.name, c.kind, c.template) == (cat.name, cat.kind, cat.template)), None)
+        if twin is None:
+            continue
+        missing.remove(cat)
+        extra.remove(twin)
+        portal, node = _values(cat), _values(twin)
+        keys = [k for k in dict.fromkeys([*portal, *node]) if portal.get(k) != node.get(k)]
+        if not keys:  # same lines, another order
+            items.append(f"{cat.label()} lines in another order")
+        for key in keys:
+            items.append(f"{cat.label()} {key}: node {_shown(key, node.get(key, []))}, "
+                         f"portal {_shown(key, portal.get(key, []))}")
+    items += [f"{cat.label()} missing" for cat in missing]
+    items += [f"{cat.label()} not generated by the portal" for cat in extra]
+    more = len(items) - limit
+    return "; ".join(items[:limit]) + (f"; and {more} more" if more > 0 else "")
+
+
+def _values(cat: Category) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in cat.lines:
+        out.setdefault(key, []).append(value)
+    return out
+
+
+@dataclass
+class _Expected:
+    """What the portal generates for one file of a node: one candidate per database role."""
+
+    file: str
+    candidates: list[tuple[str, Counter]]  # (db role, normalised)
+    includes: list[str]
+
+
+def expected_files(node: AsteriskNode) -> list[_Expected]:
+    """The node's files as ``asterisk_config`` writes them. The database access is the estate role
+    (``nodeconf.database.access(site=None)``); a node set up with ``--db-role site`` (only its site's
+    contexts and time zone) is compared with that rendering too, and matches either."""
+    from nodeconf import asterisk as nodeconf_asterisk, database
+
+    renders = [("estate", nodeconf_asterisk.render_node(node, db=database.access(site=None)))]
+    renders.append(("site", nodeconf_asterisk.render_node(node, db=database.access(site=node.site))))
+    out = []
+    for file in ASTERISK_FILE_RELOADS:
+        candidates, includes = [], []
+        for role, files in renders:
+            categories, found = parse_conf(files[file])
+            candidates.append((role, normalise(file, categories)))
+            includes = includes or found
+        out.append(_Expected(file, candidates, includes))
+    return out
+
+
+async def _read_node(node: AsteriskNode, files: list[_Expected], timeout: float) -> dict[str, Any]:
+    """{file: categories | NodeError} for each file and each local file it includes; a NodeError for the
+    whole node when it cannot be reached."""
+    read: dict[str, Any] = {}
+    try:
+        async with AmiSession(node.effective_ami_host, node.ami_port, node.ami_username, node.ami_secret,
+                              timeout=timeout) as ami:
+            for expected in files:
+                for name in [expected.file, *expected.includes]:
+                    if name in read:
+                        continue
+                    try:
+                        read[name] = categories_from_ami(await ami.get_config(name))
+                    except NodeError as exc:
+                        if not exc.permanent:
+                            raise
+                        read[name] = exc
+    except NodeError as exc:
+        return {"": exc}
+    return read
+
+
+async def _read_nodes(work: list[tuple[AsteriskNode, list[_Expected]]], timeout: float) -> list[dict[str, Any]]:
+    return list(await asyncio.gather(*(_read_node(node, files, timeout) for node, files in work)))
+
+
+def _compare_file(expected: _Expected, read: dict[str, Any]) -> ConfigFileReport:
+    command = ASTERISK_FILE_RELOADS[expected.file]
+    answer = read.get(expected.file)
+    if isinstance(answer, NodeError):
+        return ConfigFileReport(expected.file, command, UNREADABLE, detail=answer.reason)
+    have = normalise(expected.file, answer or [])
+    for local in expected.includes:  # the operator's own additions (a missing *_local.conf is fine)
+        extra = read.get(local)
+        if isinstance(extra, list):
+            have -= normalise(expected.file, extra)
+    best = None
+    for role, want in expected.candidates:
+        if want == have:
+            return ConfigFileReport(expected.file, command, IN_STEP, fingerprint=fingerprint(want), db_role=role)
+        size = sum((want - have).values()) + sum((have - want).values())
+        if best is None or size < best[0]:
+            best = (size, role, want)
+    _, role, want = best
+    return ConfigFileReport(expected.file, command, DRIFT, detail=summarise(want, have), db_role=role)
+
+
+def asterisk_reload_state(node: AsteriskNode, report: ConfigFileReport) -> None:
+    """Whether the node has loaded the file it has on disk (which is what the portal generates).
+
+    The rule: the portal counts a node as having loaded a generated file once a reload of that file,
+    queued while the file on the node was exactly that content, was SENT to the node; the reload job
+    records the content's fingerprint in its reasons (``reload_marker``). Until then the file is
+    "reload owed" (or "reload queued" while the job is pending), and repair queues the reload: after
+    the operator regenerated a file, and also once for a node the portal never reloaded (a new node,
+    or files written by hand and reloaded from the CLI: the portal cannot tell what a node loaded, so it
+    errs on the side of one reload too many, never one too few). A content change makes a new
+    fingerprint, so every regeneration that changes a file gets its reload."""
+    jobs = PushJob.objects.filter(node_kind=NodeKind.ASTERISK, asterisk_node=node, command=report.command,
+                                  reasons__contains=reload_marker(report.file, report.fingerprint))
+    states = set(jobs.values_list("state", flat=True))
+    if PushState.SENT in states:
+        return
+    if PushState.PENDING in states:
+        report.state = RELOAD_QUEUED
+        return
+    report.state = RELOAD_OWED
+    failed = jobs.filter(state=PushState.FAILED).order_by("-id").first()
+    if failed is not None:
+        report.detail = f"; the last reload failed: {failed.last_error[:120]}"
+
+
+def check_asterisk_nodes(*, timeout: float = 2.0) -> list[AsteriskNodeReport]:
+    """Every enabled Asterisk's extensions.conf, pjsip.conf and voicemail.conf versus the portal's."""
+    from nodeconf.asterisk import ConfigValueError
+
+    reports, work = [], []
+    for node in AsteriskNode.objects.filter(enabled=True).select_related("site").order_by("name"):
+        report = AsteriskNodeReport(node=node.name, node_id=node.pk)
+        reports.append(report)
+        if not node.ami_username:
+            report.skipped = "no AMI user: the portal cannot read its files"
+            continue
+        try:
+            work.append((node, report, expected_files(node)))
+        except ConfigValueError as exc:
+            report.error = f"the portal cannot generate its configuration: {exc}"
+    if work:
+        answers = asyncio.run(_read_nodes([(node, files) for node, _, files in work], timeout))
+        for (node, report, files), read in zip(work, answers):
+            if "" in read:
+                failure = read[""]
+                report.error = (f"AMI login refused ({failure.reason})" if failure.permanent
+                                else f"unreachable ({failure.reason})")
+                continue
+            report.files = [_compare_file(expected, read) for expected in files]
+            for f in report.files:
+                if f.state == IN_STEP:
+                    asterisk_reload_state(node, f)
+    return reports

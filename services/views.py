@@ -154,7 +154,8 @@ class InboundNumberDeleteView(ObjectDeleteView):
 
 
 class EstateCheckView(PortalView, TemplateView):
-    """Database versus Kamailio memory, for administrators; POST repairs (re-project + reload)."""
+    """Database versus Kamailio memory and each Asterisk's files versus the portal's, for administrators;
+    POST repairs (re-project + reload; an Asterisk file is reloaded only when on its node as generated)."""
 
     model = ServiceCode
     perm_action = "change"
@@ -170,7 +171,8 @@ class EstateCheckView(PortalView, TemplateView):
         return ctx
 
     def post(self, request, *args, **kwargs):
-        commands = estate.repair(reason=f"estate check repair by {request.user.get_username()}")
-        messages.success(request, f"Repair requested: tables re-projected, {', '.join(commands)} queued for "
-                                  "every Kamailio.")
+        done = estate.repair(reason=f"estate check repair by {request.user.get_username()}")
+        messages.success(request, f"Repair requested: tables re-projected, {done.describe()} queued.")
+        for line in done.not_repaired:
+            messages.warning(request, f"Not repaired: {line}")
         return HttpResponseRedirect(reverse("services:estate_check"))

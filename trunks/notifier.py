@@ -1,11 +1,12 @@
 """What changed → which reload intents (wazo-confd's notifier).
 
-Trunks live in Kamailio only: an ITSP is ``address``/``uacreg`` rows, a route is a dispatcher set
+Trunks live in Kamailio's tables: an ITSP is ``address``/``uacreg`` rows, a route is a dispatcher set
 and a dialplan rule, an E1 is a dispatcher destination (its Asterisk, ``e1group=N`` in the row's
-attrs). Nothing an E1 trunk holds is in Asterisk's
-realtime tables (its span settings are chan_dahdi's own config), so no trunk change asks an
-Asterisk for a reload: a ``dialplan reload`` would re-read nothing and only risk the reload
-deadlocks the rate limit guards against.
+attrs). Nothing an E1 trunk holds is in Asterisk's realtime tables; its context (``va-trunk-<name>``)
+is in the node's static extensions.conf, which only the operator can rewrite (``manage.py
+asterisk_config``). A ``dialplan reload`` at change time would re-read the old file, so no trunk change
+asks an Asterisk for one: the estate check (services/estate.py) reports the node's extensions.conf as
+not what the portal generates, and queues the ``dialplan reload`` once the file on the node is.
 
 Called by actions inside their transaction with the tables whose projection changed; ``push.api``
 writes the intents to the outbox, deduplicated, and sends them after commit (dropped on rollback).

@@ -8,8 +8,8 @@ Every write keeps three things in step inside ONE transaction:
   Kamailio's auth_db reads it on every REGISTER, so no reload is needed;
 * the audit log (secrets masked; a password reset says "SIP password reset", never the password).
 
-After commit the home site's Asterisk is asked to reload PJSIP (and voicemail when mailbox settings
-changed) through ``push.api``.
+No change to a user asks the live estate for a reload (``request_reload``): Kamailio reads
+``subscriber`` and Asterisk reads the realtime views on each request.
 
 Clear-text secrets leave these functions exactly once: ``create_user``/``update_user`` put a newly issued
 password (and generated PIN) on the returned object as ``new_password``/``new_voicemail_pin``;
@@ -22,7 +22,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from push import api as push
 from voipadmin import audit, crud
 from voipadmin.actors import Actor
 from voipadmin.kamailio import hashing
@@ -32,8 +31,6 @@ from voipadmin.models import ChangeLogEntry
 from . import validators
 from .models import SipUser
 
-RELOAD_PJSIP = "module reload res_pjsip.so"
-RELOAD_VOICEMAIL = "voicemail reload"
 VOICEMAIL_FIELDS = {"voicemail_enabled", "voicemail_pin", "voicemail_email", "name", "email", "extension",
                     "site", "enabled"}
 EDITABLE_FIELDS = {"extension", "name", "email", "site", "enabled", "caller_id", "nat", "codecs",
@@ -62,13 +59,16 @@ def sync_subscriber(user: SipUser, old_key: tuple[str, str] | None = None) -> No
 
 
 def request_reload(site_ids: set[int], *, voicemail: bool, reason: str) -> None:
-    """Ask the sites' Asterisks to re-read realtime (push.api dedups and sends after commit)."""
-    ids = sorted(i for i in site_ids if i)
-    if not ids:
-        return
-    push.request(push.ASTERISK, RELOAD_PJSIP, site_ids=ids, reason=reason)
-    if voicemail:
-        push.request(push.ASTERISK, RELOAD_VOICEMAIL, site_ids=ids, reason=reason)
+    """What a user change asks of the live estate: nothing (the one place that decides it).
+
+    Every side reads users from the database on each use: Kamailio's auth_db reads ``subscriber`` on
+    every REGISTER; Asterisk's sorcery reads ``ps_endpoints``/``ps_auths``/``ps_aors`` with no cache
+    (deploy/asterisk/templates/sorcery.conf) and app_voicemail reads ``voicemail`` on each login. A
+    ``module reload res_pjsip.so`` or ``voicemail reload`` would only re-read the static files, on every
+    node of the site, per change (tests/asterisk/test_push_real.py shows a created, changed, disabled or
+    deleted user and a new PIN taking effect at once with no reload). Should a realtime cache ever be
+    configured, this is where the reloads would be asked for again (``push.request``).
+    """
 
 
 def _check(user: SipUser, *, password: str | None, pin_changed: bool, ext_changed: bool) -> None:

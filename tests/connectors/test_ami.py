@@ -205,3 +205,75 @@ def test_it_polls_many_nodes_concurrently():
         snaps = run(main())
     assert [len(s.channels) for s in snaps] == [3] * 20
     assert {s.port for s in snaps} == {f.port for f in fakes}
+
+
+def test_it_reads_the_uptime_from_the_cli_in_either_wording():
+    from voipadmin.connectors.ami import parse_uptime
+
+    assert parse_uptime(["System uptime: 4711", "Last reload: 42"]) == (4711, 42)
+    assert parse_uptime(["System uptime: 1 day, 2 hours, 3 minutes, 1 second",
+                         "Last reload: 6 seconds"]) == (93781, 6)
+    assert parse_uptime(["System uptime: soon", "nothing else"]) == (None, None)
+
+
+def test_a_poll_asks_the_uptime_with_events_off_and_no_fully_booted():
+    async def main():
+        async with AmiFake() as fake:
+            fake._started -= 120
+            return fake, await poll_asterisk_ami(fake.host, fake.port, USER, SECRET, timeout=2)
+
+    fake, snap = run(main())
+    assert 120 <= snap.uptime_seconds < 125 and snap.last_reload_seconds is not None and snap.failures == {}
+    assert fake.actions_named("Login")[0].headers["Events"] == "off"
+    assert fake.commands == ["core show uptime seconds"]
+
+
+def test_an_optional_listing_that_fails_is_reported_not_raised():
+    async def main():
+        async with AmiFake(channels=3, errors={"PJSIPShowContacts": "Internal error"},
+                           silent_actions=["DeviceStateList"]) as fake:
+            started = time.monotonic()
+            snap = await poll_asterisk_ami(fake.host, fake.port, USER, SECRET, timeout=0.5)
+            return fake, snap, time.monotonic() - started
+
+    fake, snap, elapsed = run(main())
+    assert snap.failures == {"PJSIPShowContacts": "internal error",
+                             "DeviceStateList": "timed out after 0.5s waiting for DeviceStateList"}
+    assert len(snap.channels) == 3 and snap.contacts == [] and snap.device_states == {}
+    assert elapsed < 0.5 + 0.2 and "Logoff" not in fake.action_names  # no polite goodbye to a stuck session
+
+
+def test_a_poll_fails_when_what_says_the_node_works_is_refused():
+    async def main():
+        async with AmiFake(errors={"CoreSettings": "Permission denied"}) as fake:
+            await poll_asterisk_ami(fake.host, fake.port, USER, SECRET, timeout=1)
+
+    with pytest.raises(NodeError) as err:
+        run(main())
+    assert err.value.permanent and err.value.reason == "permission denied"
+
+
+def test_extra_commands_run_in_the_poll_session():
+    async def main():
+        async with AmiFake(command_outputs={"pri show spans": ["PRI span 1/0: Provisioned, Up, Active"]}) as fake:
+            snap = await poll_asterisk_ami(fake.host, fake.port, USER, SECRET, timeout=1,
+                                           commands=["pri show spans", "no such thing"])
+            return fake, snap
+
+    fake, snap = run(main())
+    assert fake.connections == 1
+    assert snap.commands["pri show spans"].output == ["PRI span 1/0: Provisioned, Up, Active"]
+    assert not snap.commands["no such thing"].ok and snap.commands["no such thing"].permanent
+
+
+def test_a_wrong_secret_is_refused_after_asterisks_pause_even_with_a_shorter_timeout():
+    async def main():
+        async with AmiFake(refused_login_delay=1.0) as fake:
+            async with AmiSession(fake.host, fake.port, USER, "wrong", timeout=0.5):
+                pass
+
+    started = time.monotonic()
+    with pytest.raises(NodeError) as err:
+        run(main())
+    assert err.value.permanent and err.value.reason == "authentication failed"
+    assert 1.0 <= time.monotonic() - started < 1.5

@@ -101,3 +101,28 @@ def test_it_polls_a_snapshot_from_a_fake_in_another_thread():
     assert snap.version == "UNKNOWN__and_probably_unsupported"
     assert snap.entity_id == "02:fc:00:00:00:01"
     assert len(snap.channels) == 3 and snap.bridges == [] and len(snap.endpoints) == 1
+
+
+def test_it_reads_aris_timestamps():
+    from datetime import datetime, timezone
+
+    from voipadmin.connectors.ari import parse_ari_time
+
+    assert parse_ari_time("2026-11-29T23:40:31.094+0000") == datetime(2026, 11, 29, 23, 40, 31, 94000, timezone.utc)
+    assert parse_ari_time("garbage") is None and parse_ari_time("") is None
+
+
+def test_it_says_when_the_web_server_answers_without_ari():
+    with pytest.raises(NodeError) as err:
+        _ask(lambda ari: ari.ping(), fault="no_ari")
+    assert err.value.permanent
+    assert err.value.reason == "no ARI at this URL (HTTP 404 from the web server: is res_ari loaded?)"
+
+
+def test_a_snapshot_carries_the_system_name_and_every_bridge():
+    from tests.fakes.ari import make_bridge
+
+    with running_ari_fake(system_name="ast-central", bridges=[make_bridge("estate", ["1.1"])]) as fake:
+        snap = asyncio.run(poll_asterisk_ari(fake.base_url, "ari", "secret", timeout=2))
+    assert snap.system_name == "ast-central" and snap.started is not None
+    assert [(b["name"], b["creator"], b["channels"]) for b in snap.bridges] == [("estate", "ConfBridge", ["1.1"])]

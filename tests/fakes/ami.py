@@ -2,7 +2,10 @@
 
 Replies are rebuilt from the captured transcript (``observed/ami_transcript.json``):
 same header names, same order, same event-list framing, ActionID echoed.  What varies
-(channels, contacts, device states, ...) is generated in the captured shape.
+(channels, contacts, device states, ...) is generated in the captured shape.  Where the
+capture says nothing (empty listings, uptime, unknown CLI commands, FullyBooted) the fake
+answers as a real Asterisk 22.10.1 did; tests/asterisk/test_conformance.py runs the same
+assertions against this fake and a real Asterisk, so the two cannot drift apart.
 
 Usage::
 
@@ -23,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from . import load_observed
 from .server import LoopbackServer
@@ -69,6 +72,24 @@ def _first_message(key: str) -> Headers:
 CHANNEL_TEMPLATE = _template("CoreShowChannels", "CoreShowChannel")
 CONTACT_TEMPLATE = _template("PJSIPShowContacts", "ContactList")
 ENDPOINT_TEMPLATE = _template("PJSIPShowEndpoints", "EndpointList")
+
+
+#: An action's authority as manager.c/res_pjsip register it. Asterisk checks it against the
+#: user's *write* privileges (``write =`` in manager.conf): any one of the classes will do.
+ACTION_AUTHORITY: dict[str, frozenset[str]] = {
+    **{a: frozenset({"system", "reporting"}) for a in ("corestatus", "coresettings", "coreshowchannels")},
+    **{a: frozenset({"system"}) for a in ("pjsipshowcontacts", "pjsipshowendpoints", "pjsipshowendpoint",
+                                          "modulecheck")},
+    **{a: frozenset({"call", "reporting"}) for a in ("devicestatelist", "extensionstatelist", "extensionstate",
+                                                     "mailboxcount", "voicemailuserslist")},
+    "command": frozenset({"command"}),
+    "originate": frozenset({"originate"}),
+}
+
+
+def make_channel(**values: Any) -> Headers:
+    """One CoreShowChannel event in the captured shape, with ``values`` replaced (Channel=..., BridgeId=...)."""
+    return _replace(CHANNEL_TEMPLATE, **values)
 
 
 def make_channels(count: int, base: float = 1795391178.0) -> list[Headers]:
@@ -122,6 +143,16 @@ class AmiFake(LoopbackServer):
     extension_states:  [(exten, context, hint, status, status_text)]
     command_outputs:   {"cli command": ["output line", ...]}; an unknown CLI command is
                        answered like Asterisk: Response: Error + "No such command ..."
+                       (``core show uptime seconds``/``core show version`` and ``module
+                       reload X`` are answered from the fake's own state)
+    system_name:       CoreSettings' SystemName (asterisk.conf ``systemname``)
+    errors:            {"CoreShowChannels": "Internal error"}: actions answered with
+                       ``Response: Error`` and that message
+    silent_actions:    actions never answered (the rest of the session still works)
+    write:             the user's write privileges ("system,call,command"; default "all");
+                       an action outside them gets "Permission denied", as manager.c does
+    users:             more logins: {"username": (secret, write privileges)}
+    refused_login_delay: seconds before a wrong secret is refused (Asterisk sleeps 1 s first)
     fault:             None | "hang" (accept, never write) | "garbage" (non-AMI bytes) |
                        "silent_after_login" (login OK, then never answer) |
                        "close_after_login"
@@ -143,9 +174,17 @@ class AmiFake(LoopbackServer):
         garbage: bytes = DEFAULT_GARBAGE,
         reply_delay: float = 0.0,
         asterisk_version: str | None = None,
+        system_name: str | None = None,
         startup: datetime = datetime(2026, 11, 22, 23, 46, 13),
         processed_calls: int = 1,
         send_fully_booted: bool = True,
+        errors: dict[str, str] | None = None,
+        silent_actions: Iterable[str] = (),
+        write: str = "all",
+        users: dict[str, tuple[str, str]] | None = None,
+        refused_login_delay: float = 1.0,
+        modules: Iterable[str] = ("res_pjsip.so", "app_voicemail.so", "pbx_config.so", "chan_pjsip.so"),
+        config_files: dict[str, str] | None = None,
     ) -> None:
         if fault not in FAULTS:
             raise ValueError(f"fault must be one of {FAULTS}")
@@ -161,11 +200,6 @@ class AmiFake(LoopbackServer):
             else extension_states
         )
         self.command_outputs: dict[str, list[str]] = {
-            "core show version": [
-                "Asterisk UNKNOWN__and_probably_unsupported built by root @ vm on a x86_64 "
-                "running Linux on 2026-11-22 23:37:32 UTC"
-            ],
-            "module reload res_pjsip.so": ["Module 'res_pjsip.so' reloaded successfully."],
             "dialplan reload": ["Dialplan reloaded."],
             "voicemail reload": ["Reloading voicemail configuration..."],
             **(command_outputs or {}),
@@ -175,14 +209,23 @@ class AmiFake(LoopbackServer):
         self.reply_delay = reply_delay
         settings = dict(_first_message("CoreSettings"))
         self.asterisk_version = asterisk_version or settings["AsteriskVersion"]
+        self.system_name = settings["SystemName"] if system_name is None else system_name
         self.startup = startup
         self.processed_calls = processed_calls
         self.send_fully_booted = send_fully_booted
+        self.errors = {k.lower(): v for k, v in (errors or {}).items()}
+        self.silent_actions = {a.lower() for a in silent_actions}
+        self.write = write
+        self.users = dict(users or {})
+        self.refused_login_delay = refused_login_delay
+        self.modules = set(modules)
+        #: file name → text, what GetConfig reads (a real node reads its astetcdir)
+        self.config_files = dict(config_files or {})
         self.banner = TRANSCRIPT["banner"]
         self.actions: list[RecordedAction] = []
         self.connections = 0
         super().__init__()
-        self._started = time.time()
+        self._started = self._reloaded = time.time()
 
     # -- what tests read ------------------------------------------------------------------
 
@@ -203,7 +246,7 @@ class AmiFake(LoopbackServer):
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         self._writers.add(writer)
-        session = {"authenticated": False}
+        session: dict[str, Any] = {"authenticated": False, "write": set()}
         try:
             if self.fault == "hang":
                 while await reader.read(4096):
@@ -243,6 +286,51 @@ class AmiFake(LoopbackServer):
             with contextlib.suppress(Exception):
                 writer.close()
 
+    # -- what a real Asterisk computes ------------------------------------------------------
+
+    def cli(self, command: str) -> tuple[bool, list[str]]:
+        """(accepted, output lines) of a CLI command, worded as main/cli.c words them.
+
+        ``command_outputs`` wins (a value of None: no such command on this node); reloads
+        that succeed move "Last reload", as they do on a real node.
+        """
+        words = command.split()
+        now = time.time()
+        if command in self.command_outputs:
+            output = self.command_outputs[command]
+            if output is not None:
+                if "reload" in words:
+                    self._reloaded = now
+                return True, list(output)
+        elif command == "core show uptime seconds":  # main/asterisk.c print_uptimestr(), printsec
+            return True, [f"System uptime: {int(now - self._started)}", f"Last reload: {int(now - self._reloaded)}"]
+        elif command == "core show version":
+            return True, [f"Asterisk {self.asterisk_version} built by root @ vm on a x86_64 running Linux on "
+                          "2026-11-22 23:37:32 UTC"]
+        elif words[:2] == ["module", "reload"] and len(words) == 3:
+            if words[2] not in self.modules:
+                return True, [f"No such module '{words[2]}'"]  # still Response: Success
+            self._reloaded = now
+            return True, [f"Module '{words[2]}' reloaded successfully."]
+        # find_best(): the words Asterisk could still match, i.e. all but the last one
+        hint = " ".join(words[:-1]) if len(words) > 1 else command
+        return False, [f"No such command '{command}' (type 'core show help {hint}' for other possible commands)"]
+
+    def _get_config(self, action_id: str | None, filename: str) -> Headers:
+        """GetConfig as Asterisk 22 answers it: its own parse of the file, one ``Category-NNNNNN`` per
+        category and ``Line-NNNNNN-NNNNNN: key=value`` per line (``exten => x`` comes back ``exten=x``)."""
+        from services.estate import parse_conf
+
+        text = self.config_files.get(filename)
+        if text is None:
+            return self._response(action_id, "Error", ("Message", "Config file not found"))
+        categories, _includes = parse_conf(text)
+        rest: list[tuple[str, Any]] = []
+        for c, category in enumerate(categories):
+            rest.append((f"Category-{c:06d}", category.name))
+            rest += [(f"Line-{c:06d}-{n:06d}", f"{key}={value}") for n, (key, value) in enumerate(category.lines)]
+        return self._response(action_id, "Success", *rest)
+
     @staticmethod
     def _parse_action(raw: bytes) -> tuple[str | None, dict[str, str]]:
         headers: dict[str, str] = {}
@@ -279,21 +367,28 @@ class AmiFake(LoopbackServer):
         return out
 
     async def _dispatch(
-        self, name: str, headers: dict[str, str], session: dict[str, bool], writer: asyncio.StreamWriter
+        self, name: str, headers: dict[str, str], session: dict[str, Any], writer: asyncio.StreamWriter
     ) -> bool:
         aid = next((v for k, v in headers.items() if k.lower() == "actionid"), None)
         action = name.lower()
         send = lambda *messages: writer.write(self._frame(*messages))  # noqa: E731
 
         if action == "login":
-            if headers.get("Username") == self.username and headers.get("Secret") == self.secret:
+            logins = {self.username: (self.secret, self.write), **self.users}
+            user = headers.get("Username")
+            if user in logins and headers.get("Secret") == logins[user][0]:
                 session["authenticated"] = True
+                session["write"] = {c.strip().lower() for c in logins[user][1].split(",")}
                 send(self._response(aid, "Success", ("Message", "Authentication accepted")))
-                if self.send_fully_booted:  # manager.c action_login sends it unconditionally
-                    uptime = int(time.time() - self._started)
-                    send([("Event", "FullyBooted"), ("Privilege", "system,all"), ("Uptime", str(uptime)),
-                          ("LastReload", str(uptime)), ("Status", "Fully Booted")])
+                # Only to a session whose event mask takes "system" events: not with Events: off
+                # (what a poller asks for), nor with Events: call.
+                if self.send_fully_booted and _wants_system_events(headers):
+                    now = time.time()
+                    send([("Event", "FullyBooted"), ("Privilege", "system,all"),
+                          ("Uptime", str(int(now - self._started))), ("LastReload", str(int(now - self._reloaded))),
+                          ("Status", "Fully Booted")])
                 return True
+            await asyncio.sleep(self.refused_login_delay)  # manager.c: sleep(1) before saying no
             send(self._response(aid, "Error", ("Message", "Authentication failed")))
             return False  # Asterisk drops the session after a failed login
         if action == "logoff":
@@ -303,6 +398,15 @@ class AmiFake(LoopbackServer):
             send(self._response(aid, "Error", ("Message", "Permission denied")))
             return True
 
+        if action in self.silent_actions:
+            return True
+        authority = ACTION_AUTHORITY.get(action)
+        if authority and "all" not in session["write"] and not authority & session["write"]:
+            send(self._response(aid, "Error", ("Message", "Permission denied")))
+            return True
+        if action in self.errors:
+            send(self._response(aid, "Error", ("Message", self.errors[action])))
+            return True
         channels = make_channels(self.channels) if isinstance(self.channels, int) else self.channels
         if action == "ping":
             send(self._response(aid, "Success", ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}")))
@@ -314,16 +418,20 @@ class AmiFake(LoopbackServer):
                                 ("CoreProcessedCalls", self.processed_calls)))
         elif action == "coresettings":
             rest = [(k, v) for k, v in _first_message("CoreSettings") if k not in ("Response", "ActionID")]
-            send(self._response(aid, "Success", *_replace(rest, AsteriskVersion=self.asterisk_version)))
+            send(self._response(aid, "Success", *_replace(rest, AsteriskVersion=self.asterisk_version,
+                                                          SystemName=self.system_name)))
         elif action == "coreshowchannels":
             send(*self._event_list(aid, "Channels will follow", "CoreShowChannelsComplete", channels))
         elif action == "pjsipshowcontacts":
-            send(*self._event_list(aid, "A listing of Contacts follows, presented as ContactList events",
-                                   "ContactListComplete", make_contacts(self.contacts)))
+            if not self.contacts:  # res_pjsip: an error, with a stray "\n" in the message
+                send(self._response(aid, "Error", ("Message", "No Contacts found\n")))
+            else:
+                send(*self._event_list(aid, "A listing of Contacts follows, presented as ContactList events",
+                                       "ContactListComplete", make_contacts(self.contacts)))
         elif action == "pjsipshowendpoints":
             names = self.endpoints if self.endpoints is not None else (self.contacts or ["1001"])
             if not names:
-                send(self._response(aid, "Error", ("Message", "No endpoints found")))
+                send(self._response(aid, "Error", ("Message", "No endpoints found\n")))
             else:
                 items = [_replace(ENDPOINT_TEMPLATE, ObjectName=n, Aor=n, Auths=n,
                                   Contacts=f"{n}/sip:{n}@127.0.0.1:5098," if n in self.contacts else "",
@@ -339,16 +447,12 @@ class AmiFake(LoopbackServer):
             items = [[("Event", "ExtensionStatus"), ("Exten", e), ("Context", c), ("Hint", h),
                       ("Status", str(s)), ("StatusText", st)] for e, c, h, s, st in self.extension_states]
             send(*self._event_list(aid, "Extension Statuses will follow", "ExtensionStateListComplete", items))
+        elif action == "getconfig":
+            send(self._get_config(aid, headers.get("Filename", "")))
         elif action == "command":
-            cli = headers.get("Command", "")
-            output = self.command_outputs.get(cli)
-            if output is None:
-                send(self._response(aid, "Error", ("Message", "Command output follows"),
-                                    ("Output", f"No such command '{cli}' (type 'core show help {cli}' "
-                                               "for other possible commands)")))
-            else:
-                send(self._response(aid, "Success", ("Message", "Command output follows"),
-                                    *[("Output", line) for line in output]))
+            accepted, output = self.cli(headers.get("Command", ""))
+            send(self._response(aid, "Success" if accepted else "Error", ("Message", "Command output follows"),
+                                *[("Output", line) for line in output]))
         elif (key := _captured_key(name)) is not None:
             # Other captured actions (ModuleCheck, MailboxCount, ...) replayed as captured.
             messages = parse_messages(TRANSCRIPT[key])
@@ -358,6 +462,15 @@ class AmiFake(LoopbackServer):
             send(self._response(aid, "Error", ("Message", f"Invalid/unknown command: {name}. "
                                                           "Use Action: ListCommands to show available commands.")))
         return True
+
+
+def _wants_system_events(headers: dict[str, str]) -> bool:
+    """Login's ``Events``: absent or on/yes/true = every class; off/no/false = none; else a list."""
+    value = next((v for k, v in headers.items() if k.lower() == "events"), None)
+    if value is None or value.strip().lower() in ("on", "yes", "true"):
+        return True
+    classes = {c.strip().lower() for c in value.split(",")}
+    return bool(classes & {"system", "all"})
 
 
 def _captured_key(name: str) -> str | None:

@@ -8,7 +8,13 @@ Usage::
         fake.requests  # [RecordedRequest(method, path, headers), ...]
 
 fault: None | "hang" (accept, never answer) | "garbage" (non-HTTP bytes) |
-       "not_json" (HTTP 200 with an HTML body) | "server_error" (HTTP 500)
+       "not_json" (HTTP 200 with an HTML body) | "server_error" (HTTP 500) |
+       "no_ari" (Asterisk's web server without res_ari: its HTML 404 for every path)
+
+As on a real Asterisk 22.10.1, a path outside ``/ari/`` gets the web server's HTML 404 (not
+ARI's JSON), before any authentication; ``/bridges`` lists every bridge (ConfBridge rooms
+too, see :func:`make_bridge`), and ``/asterisk/info`` tells the version and system name
+the AMI fake of the same node should be given.
 """
 from __future__ import annotations
 
@@ -27,7 +33,12 @@ from .ami import _LoopThread
 from .server import LoopbackServer
 
 OBSERVED: dict[str, list[Any]] = load_observed("ari_responses.json")
-FAULTS = (None, "hang", "garbage", "not_json", "server_error")
+FAULTS = (None, "hang", "garbage", "not_json", "server_error", "no_ari")
+#: main/http.c ast_http_error(): the page Asterisk's web server sends for a path nobody serves
+NOT_FOUND_PAGE = ('<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\r\n<html><head>\r\n'
+                  "<title>404 Not Found</title>\r\n</head><body>\r\n<h1>Not Found</h1>\r\n"
+                  "<p>The requested URL was not found on this server.</p>\r\n<hr />\r\n"
+                  "<address>Asterisk/{version}</address>\r\n</body></html>\r\n")
 REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found", 500: "Internal Server Error"}
 
 
@@ -44,6 +55,23 @@ def make_channels(count: int, base: int = 1795391178) -> list[dict[str, Any]]:
     return channels
 
 
+def make_channel(**values: Any) -> dict[str, Any]:
+    """One channel in the captured shape with top-level ``values`` replaced (``dialplan`` merged)."""
+    channel = copy.deepcopy(OBSERVED["/channels"][1][0])
+    dialplan = values.pop("dialplan", {})
+    channel.update(values)
+    channel["dialplan"].update(dialplan)
+    return channel
+
+
+def make_bridge(name: str, channel_ids: list[str], *, creator: str = "ConfBridge", technology: str = "softmix",
+                bridge_id: str = "1cf33d8f-c23a-496c-be02-56e6f7f4b1a0") -> dict[str, Any]:
+    """A bridge as Asterisk 22.10.1's ARI lists it (a ConfBridge room by default)."""
+    return {"id": bridge_id, "technology": technology, "bridge_type": "mixing", "bridge_class": "base",
+            "creator": creator, "name": name, "channels": list(channel_ids),
+            "creationtime": "2026-11-29T23:44:06.488+0000", "video_mode": "none"}
+
+
 @dataclass
 class RecordedRequest:
     method: str
@@ -58,9 +86,12 @@ class AriFake(LoopbackServer):
         *,
         username: str = "ari",
         password: str = "secret",
-        channels: int = 2,
+        channels: int | list[dict[str, Any]] = 2,
+        bridges: list[dict[str, Any]] | None = None,
         endpoints: list[dict[str, Any]] | None = None,
         device_states: list[dict[str, Any]] | None = None,
+        asterisk_version: str | None = None,
+        system_name: str | None = None,
         fault: str | None = None,
         reply_delay: float = 0.0,
     ) -> None:
@@ -69,6 +100,10 @@ class AriFake(LoopbackServer):
         self.username = username
         self.password = password
         self.channels = channels
+        self.bridges = copy.deepcopy(OBSERVED["/bridges"][1]) if bridges is None else bridges
+        info = OBSERVED["/asterisk/info"][1]
+        self.asterisk_version = asterisk_version or info["system"]["version"]
+        self.system_name = info["config"]["name"] if system_name is None else system_name
         self.endpoints = copy.deepcopy(OBSERVED["/endpoints"][1]) if endpoints is None else endpoints
         self.device_states = copy.deepcopy(OBSERVED["/deviceStates"][1]) if device_states is None else device_states
         self.fault = fault
@@ -86,12 +121,16 @@ class AriFake(LoopbackServer):
     def route(self, method: str, path: str) -> tuple[int, Any]:
         """(status, JSON body) for an authenticated request, as Asterisk would answer."""
         path = path.split("?", 1)[0].rstrip("/")
-        if not path.startswith("/ari/"):
-            return 404, {"message": "Resource not found"}
         resource = path[len("/ari"):]
         if method != "GET":
             return 405, {"message": "Invalid method"}
-        channels = make_channels(self.channels)
+        channels = make_channels(self.channels) if isinstance(self.channels, int) else copy.deepcopy(self.channels)
+        if resource == "/asterisk/info":
+            info = copy.deepcopy(OBSERVED["/asterisk/info"][1])
+            info["system"]["version"], info["config"]["name"] = self.asterisk_version, self.system_name
+            return 200, info
+        if resource == "/bridges":
+            return 200, copy.deepcopy(self.bridges)
         if resource == "/channels":
             return 200, channels
         if resource.startswith("/channels/"):
@@ -154,14 +193,18 @@ class AriFake(LoopbackServer):
                 if self.reply_delay:
                     await asyncio.sleep(self.reply_delay)
                 extra: dict[str, str] = {}
-                if not self._authorized(headers):
+                if self.fault == "no_ari" or not target.split("?", 1)[0].startswith("/ari/"):
+                    status, body = 404, NOT_FOUND_PAGE.format(version=self.asterisk_version)
+                elif not self._authorized(headers):
                     status, body = 401, {"message": "Authentication required"}
                     extra["WWW-Authenticate"] = 'Basic realm="Asterisk REST Interface"'
                 elif self.fault == "server_error":
                     status, body = 500, {"message": "Internal server error"}
                 else:
                     status, body = self.route(method, target)
-                if self.fault == "not_json" and status == 200:
+                if isinstance(body, str):  # the web server's own page, not ARI
+                    payload, content_type = body.encode(), "text/html"
+                elif self.fault == "not_json" and status == 200:
                     payload = b"<html><body>It works!</body></html>"
                     content_type = "text/html"
                 else:
@@ -170,7 +213,7 @@ class AriFake(LoopbackServer):
                 close = headers.get("connection", "").lower() == "close"
                 response = [
                     f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}",
-                    "Server: Asterisk/UNKNOWN__and_probably_unsupported",
+                    f"Server: Asterisk/{self.asterisk_version}",
                     f"Date: {formatdate(usegmt=True)}",
                     "Cache-Control: no-cache, no-store",
                     f"Content-Type: {content_type}",

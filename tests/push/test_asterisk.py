@@ -129,6 +129,41 @@ def test_an_asterisk_that_says_the_module_is_missing_fails_the_job(
     assert job.state == PushState.FAILED and "No such module" in job.last_error
 
 
+@pytest.mark.parametrize("answer, state", [
+    # main/cli.c handle_reload(): every outcome answers "Response: Success"; only the words differ
+    ("A module reload request is already in progress; please be patient", PushState.PENDING),
+    ("Asterisk cannot reload a module yet; request queued", PushState.PENDING),
+    ("The module 'res_pjsip.so' reported a reload failure", PushState.FAILED),
+    ("The module 'res_pjsip.so' does not support reloads", PushState.FAILED),
+])
+def test_a_module_reload_that_did_not_happen_is_not_sent_busy_is_retried_and_a_refusal_fails(
+        eager, site, ami_fakes, django_capture_on_commit_callbacks, answer, state):
+    fake = ami_fakes.start(command_outputs={api.PJSIP_RELOAD: [answer]})
+    make_asterisk(site, "pbx-busy", fake.port)
+    commit(django_capture_on_commit_callbacks, api.request, ASTERISK, api.PJSIP_RELOAD)
+    job = PushJob.objects.get()
+    assert (job.state, job.attempts) == (state, 1)
+    assert answer in job.last_error and job.last_error.startswith("permanent") == (state == PushState.FAILED)
+
+
+def test_the_real_asterisks_words_for_each_reload_are_a_success(eager, site, ami_fakes,
+                                                                django_capture_on_commit_callbacks):
+    """As Asterisk 22.10.1 answered them (tests/asterisk/test_push_real.py sees them on a real node)."""
+    fake = ami_fakes.start(command_outputs={
+        api.PJSIP_RELOAD: ["Module 'res_pjsip.so' reloaded successfully."],
+        api.ASTERISK_DIALPLAN_RELOAD: ["Dialplan reloaded."],
+        api.VOICEMAIL_RELOAD: ["Reloading voicemail configuration..."]})
+    make_asterisk(site, "pbx", fake.port)
+
+    def all_three():
+        for command in ALL:
+            api.request(ASTERISK, command)
+
+    commit(django_capture_on_commit_callbacks, all_three)
+    assert set(PushJob.objects.values_list("state", flat=True)) == {PushState.SENT}
+    assert fake.commands == ALL
+
+
 def test_one_reload_serves_every_pending_job_of_its_command_and_retry_all_failed_requeues(
         fast_push, site, ami_fakes, actor, monkeypatch, django_capture_on_commit_callbacks):
     fake = ami_fakes.start(secret="right")

@@ -29,6 +29,10 @@ from .errors import NodeError, describe_os_error, garbage
 log = logging.getLogger(__name__)
 
 BANNER_PREFIX = "Asterisk Call Manager/"
+#: How long a node that greeted us may take to answer Login: Asterisk sleeps 1 s before it
+#: refuses one (manager.c, against guessing), and "authentication failed" must not turn into
+#: "timed out" under a 1 s poll budget.  A node that never sends the banner gets no extra time.
+LOGIN_ANSWER_SECONDS = 1.5
 
 #: ``reload(intent)`` -> CLI command.  Narrow reloads only: ``core reload`` would touch
 #: every module on a production node.
@@ -49,7 +53,15 @@ _RELOAD_FAILURE_MARKERS = (
     "could not",
 )
 
+# res_pjsip answers an empty listing with ``Response: Error`` and, as Asterisk 22.10 words it,
+# "No Contacts found", "No endpoints found", "No AORs found" or "No Auths found" (plus a stray "\n").
+# Other listings (CoreShowChannels, DeviceStateList, ExtensionStateList) answer an empty event list.
 _EMPTY_LISTING = re.compile(r"^no \w+( \w+)? found", re.IGNORECASE)
+
+#: ``core show uptime seconds`` prints ``System uptime: 4711`` and ``Last reload: 42`` (main/asterisk.c).
+UPTIME_COMMAND = "core show uptime seconds"
+_UPTIME_LINE = re.compile(r"^\s*(System uptime|Last reload):\s*(.+?)\s*$", re.IGNORECASE)
+_UPTIME_UNITS = {"year": 365 * 86400, "week": 7 * 86400, "day": 86400, "hour": 3600, "minute": 60, "second": 1}
 
 _HIDDEN_HEADERS = {"actionid", "commandid", "event", "response", "eventlist", "content"}
 
@@ -69,6 +81,7 @@ class _AmiProtocol(AMIProtocol):
         super().connection_made(transport)
         self.head = ""
         self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.greeted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def data_received(self, data: bytes) -> None:
         if self.version is None and not self.failed.done():
@@ -84,19 +97,21 @@ class _AmiProtocol(AMIProtocol):
                 return  # wait for the rest of the banner before handing over
             data, self.head = self.head.encode("utf-8"), self.head[:200]
         super().data_received(data)
+        if self.version is not None and not self.greeted.done():
+            self.greeted.set_result(None)
 
 
 class _OneShotManager(Manager):
-    """A panoramisk Manager that never reconnects, never pings, never replays."""
+    """A panoramisk Manager that never reconnects, never pings, never replays.
+
+    It logs in with ``Events: off``, so Asterisk sends no events at all, not even the
+    ``FullyBooted`` it greets event-receiving sessions with: uptime is asked for instead
+    (see :meth:`AmiSession.uptime`).
+    """
 
     def __init__(self, **config: Any) -> None:
         super().__init__(**config)
         self.lost: asyncio.Future[None] = self.loop.create_future()
-        self.fully_booted: Message | None = None
-        self.register_event("FullyBooted", self._on_fully_booted)
-
-    def _on_fully_booted(self, manager: Manager, event: Message) -> None:
-        self.fully_booted = event
 
     def ping(self) -> None:  # panoramisk's keepalive timer: not for short sessions
         return None
@@ -120,7 +135,9 @@ def _headers(msg: Message) -> dict[str, Any]:
 class AmiSession:
     """One authenticated AMI connection; use as ``async with AmiSession(...) as ami``.
 
-    ``timeout`` bounds connect+banner+Login together and then each action separately.
+    ``timeout`` bounds connect+banner+Login together (a node that sent the banner gets at
+    least ``LOGIN_ANSWER_SECONDS`` to answer Login) and then each action separately, or
+    all of them together once ``deadline`` is set.
     """
 
     def __init__(
@@ -137,9 +154,13 @@ class AmiSession:
         self.username = username
         self.secret = secret
         self.timeout = timeout
+        #: ``loop.time()`` after which no action may wait any longer (a poll's whole budget);
+        #: None: each action gets ``timeout`` of its own.
+        self.deadline: float | None = None
         self.ami_version: str = ""
         self._manager: _OneShotManager | None = None
         self._protocol: _AmiProtocol | None = None
+        self._unanswered = False  # an action timed out: the node is busy or stuck
 
     @property
     def node(self) -> str:
@@ -186,7 +207,9 @@ class AmiSession:
         manager.connection_made(ready)
         login = manager.authenticated_future
         try:
-            reply = await self._wait(login, deadline - loop.time(), "Login", extra=(protocol.failed,))
+            await self._wait(protocol.greeted, deadline - loop.time(), "Login", extra=(protocol.failed,))
+            reply = await self._wait(login, max(deadline - loop.time(), LOGIN_ANSWER_SECONDS), "Login",
+                                     extra=(protocol.failed,))
         except NodeError:
             manager.close()
             raise
@@ -200,12 +223,17 @@ class AmiSession:
             raise self._error(message[:1].lower() + message[1:], permanent=True)
 
     async def close(self) -> None:
-        """Log off politely (bounded), then drop the socket."""
+        """Log off politely (bounded), then drop the socket.
+
+        Not politely after an unanswered action: Asterisk serves one session's actions in
+        order, so the Logoff would only queue behind the stuck one and cost another wait.
+        """
         manager = self._manager
         if manager is None:
             return
         self._manager = None
-        if manager.protocol is not None and not manager.protocol.closed and not manager.lost.done():
+        if (not self._unanswered and manager.protocol is not None and not manager.protocol.closed
+                and not manager.lost.done()):
             try:
                 fut = manager.send_action({"Action": "Logoff"})
                 await asyncio.wait({fut, manager.lost}, timeout=min(self.timeout, 0.5))
@@ -234,6 +262,7 @@ class AmiSession:
                 raise exc  # pragma: no cover
         if lost in done:
             raise self._error(f"connection closed by node during {what}")
+        self._unanswered = True
         raise self._error(f"{_fmt_timeout(self.timeout)} waiting for {what}")
 
     # -- actions ------------------------------------------------------------------------
@@ -249,7 +278,10 @@ class AmiSession:
         if self._manager.lost.done():
             raise self._error("connection closed by node")
         fut = self._manager.send_action({"Action": name, **headers})
-        reply = await self._wait(fut, self.timeout, name)
+        timeout = self.timeout
+        if self.deadline is not None:
+            timeout = min(timeout, self.deadline - asyncio.get_running_loop().time())
+        reply = await self._wait(fut, timeout, name)
         first = reply[0] if isinstance(reply, list) else reply
         if first.response in ("Error", "Fail", "Failure"):
             raise self._error(_error_reason(name, first), permanent=True)
@@ -296,7 +328,18 @@ class AmiSession:
         return {e.get("Device", ""): e.get("State", "") for e in events}
 
     async def extension_state_list(self) -> list[dict[str, Any]]:
+        """Hints Asterisk holds; pattern hints (``_1XXX,hint,PJSIP/${EXTEN}``) only appear once
+        something asked for one of their extensions. No hints: an empty list, not an error."""
         return await self._event_list("ExtensionStateList", "ExtensionStatus")
+
+    async def uptime(self) -> tuple[int | None, int | None]:
+        """``(seconds since start, seconds since the last reload)`` from ``core show uptime seconds``.
+
+        Why a CLI command: the ``FullyBooted`` event that carries the uptime only reaches
+        sessions that receive events, and CoreStatus gives the start as the node's local
+        wall clock without its time zone.  Needs the ``command`` write privilege.
+        """
+        return parse_uptime(await self.command(UPTIME_COMMAND))
 
     async def command(self, text: str) -> list[str]:
         """Run a CLI command through the ``Command`` action; return its output lines."""
@@ -319,6 +362,45 @@ class AmiSession:
             raise self._error(f"{command}: {' '.join(output)}", permanent=True)
         return output
 
+    #: GetConfig's numbered headers: Category-000001, IsTemplate-000001, Templates-000001, Line-000001-000002
+    _GETCONFIG_HEADER = re.compile(r"^(Category|IsTemplate|Templates|Line)-(\d+)(?:-(\d+))?$", re.IGNORECASE)
+
+    async def get_config(self, filename: str) -> list[dict[str, Any]]:
+        """A config file as it is on the node's disk *now* (AMI ``GetConfig``), not as loaded.
+
+        Asterisk parses the file afresh (includes inlined, comments dropped, ``\\;`` unescaped) and
+        answers ``Category-NNNNNN: name`` / ``Line-NNNNNN-MMMMMM: key=value`` headers. Returns the
+        categories in file order: ``{"category": name, "template": bool, "templates": [names],
+        "lines": [(key, value), ...]}``. Needs the ``system`` or ``config`` write privilege. Asterisk's
+        refusals are permanent NodeErrors: "config file not found", "file requires escalated
+        privileges" (a path outside its config directory), "permission denied".
+        """
+        reply = await self.action("GetConfig", Filename=filename)
+        if isinstance(reply, list):  # (never seen: GetConfig is one response)
+            reply = reply[0]
+        categories: dict[int, dict[str, Any]] = {}
+        lines: dict[int, list[tuple[int, str, str]]] = {}
+        for key, value in reply.items():
+            match = self._GETCONFIG_HEADER.match(key)
+            if not match:
+                continue
+            if isinstance(value, list):  # (panoramisk folds a repeated header into a list)
+                value = value[-1]
+            kind, index, line_no = match.group(1).lower(), int(match.group(2)), match.group(3)
+            entry = categories.setdefault(index, {"category": "", "template": False, "templates": [], "lines": []})
+            if kind == "category":
+                entry["category"] = value.strip()
+            elif kind == "istemplate":
+                entry["template"] = value.strip() == "1"
+            elif kind == "templates":
+                entry["templates"] = [t.strip() for t in value.split(",") if t.strip()]
+            elif kind == "line" and line_no is not None:
+                name, _, val = value.partition("=")
+                lines.setdefault(index, []).append((int(line_no), name.strip(), val.strip()))
+        for index, entry in categories.items():
+            entry["lines"] = [(name, val) for _, name, val in sorted(lines.get(index, []))]
+        return [categories[i] for i in sorted(categories)]
+
 
 def _error_reason(action: str, reply: Message) -> str:
     message = reply.message or "error"
@@ -328,6 +410,30 @@ def _error_reason(action: str, reply: Message) -> str:
     if output:
         return " ".join(output)
     return message[:1].lower() + message[1:]
+
+
+def parse_uptime(lines: Iterable[str]) -> tuple[int | None, int | None]:
+    """``["System uptime: 4711", "Last reload: 42"]`` → ``(4711, 42)``.
+
+    Also reads the wording without ``seconds`` ("1 day, 2 hours, 3 seconds"); a line it
+    cannot read gives None rather than a wrong number.
+    """
+    found: dict[str, int | None] = {}
+    for line in lines:
+        match = _UPTIME_LINE.match(line)
+        if match:
+            found[match.group(1).lower()] = _duration_seconds(match.group(2))
+    return found.get("system uptime"), found.get("last reload")
+
+
+def _duration_seconds(text: str) -> int | None:
+    if text.isdigit():
+        return int(text)
+    total, matched = 0, False
+    for number, unit in re.findall(r"(\d+)\s+(year|week|day|hour|minute|second)s?", text, re.IGNORECASE):
+        total += int(number) * _UPTIME_UNITS[unit.lower()]
+        matched = True
+    return total if matched else None
 
 
 def _command_output(reply: Message) -> list[str]:
@@ -347,7 +453,11 @@ def _command_output(reply: Message) -> list[str]:
 
 @dataclass
 class AsteriskSnapshot:
-    """What one AMI poll learned about a node."""
+    """What one AMI poll learned about a node.
+
+    ``failures`` names the optional questions the node did not answer, with why
+    (``{"PJSIPShowContacts": "permission denied"}``); their fields are then left empty.
+    """
 
     host: str
     port: int
@@ -358,13 +468,16 @@ class AsteriskSnapshot:
     system_name: str
     startup: datetime | None  # node-local wall clock, as CoreStatus reports it
     last_reload: datetime | None
-    uptime_seconds: int | None  # from FullyBooted; None if the node did not send it
+    uptime_seconds: int | None  # ``core show uptime seconds``; None if the node did not say
     current_calls: int
     processed_calls: int
     channels: list[dict[str, Any]] = field(default_factory=list)
     contacts: list[dict[str, Any]] = field(default_factory=list)
     device_states: dict[str, str] = field(default_factory=dict)
     extension_states: list[dict[str, Any]] = field(default_factory=list)
+    last_reload_seconds: int | None = None
+    commands: dict[str, "CommandResult"] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
 
 
 def _parse_dt(date: str, clock: str) -> datetime | None:
@@ -382,39 +495,75 @@ def _int(value: Any) -> int:
 
 
 async def poll_asterisk_ami(
-    host: str, port: int, username: str, secret: str, *, timeout: float = 2.0
+    host: str, port: int, username: str, secret: str, *, timeout: float = 2.0, commands: Iterable[str] = ()
 ) -> AsteriskSnapshot:
-    """Connect, ask the read-only questions concurrently, log off."""
+    """Connect, ask the read-only questions concurrently, log off: all within ``timeout``.
+
+    Only what says the node works raises :class:`NodeError`: connect, Login, Ping,
+    CoreStatus, CoreSettings.  Every other question is optional: its failure (refused,
+    or not answered within the poll's budget) is recorded in ``failures`` so that one
+    listing a node will not give cannot make a working node look down.  ``commands``
+    are extra CLI commands run in the same session, answered in ``commands``.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
     async with AmiSession(host, port, username, secret, timeout=timeout) as ami:
+        ami.deadline = deadline
         latency = await ami.ping()
-        status, settings, channels, contacts, devices, extensions = await asyncio.gather(
-            ami.core_status(),
-            ami.core_settings(),
-            ami.core_show_channels(),
-            ami.pjsip_show_contacts(),
-            ami.device_state_list(),
-            ami.extension_state_list(),
-        )
-        booted = ami._manager.fully_booted if ami._manager else None
-        uptime = _int(booted.uptime) if booted is not None and booted.uptime else None
-        return AsteriskSnapshot(
-            host=host,
-            port=port,
-            polled_at=time.time(),
-            latency_ms=latency,
-            ami_version=ami.ami_version,
-            asterisk_version=settings.get("AsteriskVersion", ""),
-            system_name=settings.get("SystemName", ""),
-            startup=_parse_dt(status.get("CoreStartupDate", ""), status.get("CoreStartupTime", "")),
-            last_reload=_parse_dt(status.get("CoreReloadDate", ""), status.get("CoreReloadTime", "")),
-            uptime_seconds=uptime,
-            current_calls=_int(status.get("CoreCurrentCalls")),
-            processed_calls=_int(status.get("CoreProcessedCalls")),
-            channels=channels,
-            contacts=contacts,
-            device_states=devices,
-            extension_states=extensions,
-        )
+        extra = [c for c in dict.fromkeys(commands) if c != UPTIME_COMMAND]
+        asks = {
+            "CoreShowChannels": ami.core_show_channels,
+            "PJSIPShowContacts": ami.pjsip_show_contacts,
+            "DeviceStateList": ami.device_state_list,
+            "ExtensionStateList": ami.extension_state_list,
+            UPTIME_COMMAND: ami.uptime,
+        }
+        answers = await asyncio.gather(ami.core_status(), ami.core_settings(), *(ask() for ask in asks.values()),
+                                       *(ami.command(c) for c in extra), return_exceptions=True)
+    status, settings = answers[:2]
+    for required in (status, settings):
+        if isinstance(required, BaseException):
+            raise required
+    optional = dict(zip(asks, answers[2:2 + len(asks)]))
+    failures: dict[str, str] = {}
+    for name, answer in optional.items():
+        if isinstance(answer, NodeError):
+            failures[name] = answer.reason
+        elif isinstance(answer, BaseException):
+            raise answer  # a bug, not the node: let the caller see it
+    results: dict[str, CommandResult] = {}
+    for command, answer in zip(extra, answers[2 + len(asks):]):
+        if isinstance(answer, NodeError):
+            results[command] = CommandResult(command, False, [], answer.reason, answer.permanent)
+        elif isinstance(answer, BaseException):
+            raise answer
+        else:
+            results[command] = CommandResult(command, True, answer)
+
+    def answered(name: str, empty: Any) -> Any:
+        return empty if name in failures else optional[name]
+
+    uptime, last_reload = answered(UPTIME_COMMAND, (None, None))
+    return AsteriskSnapshot(
+        host=host,
+        port=port,
+        polled_at=time.time(),
+        latency_ms=latency,
+        ami_version=ami.ami_version,
+        asterisk_version=settings.get("AsteriskVersion", ""),
+        system_name=settings.get("SystemName", ""),
+        startup=_parse_dt(status.get("CoreStartupDate", ""), status.get("CoreStartupTime", "")),
+        last_reload=_parse_dt(status.get("CoreReloadDate", ""), status.get("CoreReloadTime", "")),
+        uptime_seconds=uptime,
+        last_reload_seconds=last_reload,
+        current_calls=_int(status.get("CoreCurrentCalls")),
+        processed_calls=_int(status.get("CoreProcessedCalls")),
+        channels=answered("CoreShowChannels", []),
+        contacts=answered("PJSIPShowContacts", []),
+        device_states=answered("DeviceStateList", {}),
+        extension_states=answered("ExtensionStateList", []),
+        commands=results,
+        failures=failures,
+    )
 
 
 def poll_asterisk_ami_sync(

@@ -4,6 +4,8 @@ Why its own error mapping: httpx raises a dozen exception types and ARI answers 
 failures as JSON (``{"message": "Channel not found"}``).  Callers only get
 :class:`NodeError` with ``permanent`` set the way a retry decision needs it:
 401/403/404 and other 4xx are permanent, refused/timeout/5xx/non-JSON are transient.
+A 404 that is not ARI's JSON comes from Asterisk's web server itself: http.conf is on
+but res_ari is not loaded (or the URL is wrong), which no retry will change either.
 
 No Django here: plain values in, JSON-decoded dicts/lists out.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -25,6 +28,14 @@ def _api_root(base_url: str) -> str:
     return root if root.endswith("/ari") else f"{root}/ari"
 
 
+def parse_ari_time(text: str) -> datetime | None:
+    """ARI's timestamps (``2026-11-29T23:40:31.094+0000``) as aware datetimes; None if unreadable."""
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%dT%H:%M:%S%z"):
+        try:
+            return datetime.strptime(str(text or ""), fmt)
+        except ValueError:
+            continue
+    return None
 
 
 class AriClient:
@@ -90,6 +101,9 @@ class AriClient:
         message = body.get("message") if isinstance(body, dict) else None
         if status in (401, 403):
             raise self._error(f"authentication failed (HTTP {status})", permanent=True)
+        if status == 404 and not isinstance(body, dict):
+            raise self._error("no ARI at this URL (HTTP 404 from the web server: is res_ari loaded?)",
+                              permanent=True)
         if status == 404:
             raise self._error(f"not found: {message or path}", permanent=True)
         if 400 <= status < 500:
@@ -139,19 +153,35 @@ class AriSnapshot:
     startup_time: str  # ISO-ish text as ARI gives it ("2026-11-22T23:46:13.415+0000")
     last_reload_time: str
     channels: list[dict[str, Any]] = field(default_factory=list)
+    #: every bridge, not only ARI's own: ConfBridge rooms (``creator`` "ConfBridge", ``name`` the
+    #: room) and two-party calls, each with its member channel ids in ``channels``
     bridges: list[dict[str, Any]] = field(default_factory=list)
     endpoints: list[dict[str, Any]] = field(default_factory=list)
+    system_name: str = ""  # asterisk.conf systemname (``config.name``), as AMI's CoreSettings SystemName
+
+    @property
+    def started(self) -> datetime | None:
+        return parse_ari_time(self.startup_time)
 
 
 async def poll_asterisk_ari(
     base_url: str, username: str, password: str, *, timeout: float = 2.0
 ) -> AriSnapshot:
+    """Ping, then info, channels, bridges and endpoints concurrently.
+
+    ``timeout`` bounds each request; a caller with a budget for the whole poll wraps this
+    in ``asyncio.wait_for``.
+    """
     async with AriClient(base_url, username, password, timeout=timeout) as ari:
         latency = await ari.ping()
         info, channels, bridges, endpoints = await asyncio.gather(
             ari.asterisk_info(), ari.channels(), ari.bridges(), ari.endpoints()
         )
-    system, status = info.get("system", {}), info.get("status", {})
+    for body, shape in ((info, dict), (channels, list), (bridges, list), (endpoints, list)):
+        if not isinstance(body, shape):
+            raise NodeError(garbage(repr(body)), node=ari.node)
+    system, status, config = (v if isinstance(v, dict) else {} for v in
+                              (info.get("system"), info.get("status"), info.get("config")))
     return AriSnapshot(
         polled_at=time.time(),
         latency_ms=latency,
@@ -162,4 +192,5 @@ async def poll_asterisk_ari(
         channels=channels,
         bridges=bridges,
         endpoints=endpoints,
+        system_name=config.get("name", ""),
     )

@@ -30,6 +30,16 @@ PRI_UP = "PRI span {n}/0: Provisioned, Up, Active"
 PRI_ALARM = "PRI span {n}/0: Provisioned, In Alarm, Down, Active"
 
 
+def _generated_files(node) -> dict[str, str]:
+    """A simulated node has the files the portal generates for it (so the estate check sees it in step)."""
+    from nodeconf import asterisk, database  # (the simulator is a dev tool; the app itself never needs this)
+
+    try:
+        return asterisk.render_node(node, db=database.access(site=None))
+    except asterisk.ConfigValueError:
+        return {}
+
+
 def _import_fakes():
     root = Path(settings.BASE_DIR)
     if str(root) not in sys.path:
@@ -70,6 +80,7 @@ class Command(BaseCommand):
         if not self.nodes and not self.kamailios:
             raise CommandError("no nodes to simulate: run `manage.py load_demo_estate` first")
         self.extensions = {n.pk: self._extensions(n) for n in self.nodes}
+        self.files = {n.pk: _generated_files(n) for n in self.nodes}
         self.stdout.write(self.style.WARNING("SIMULATOR — fake nodes for development, not a real estate."))
         asyncio.run(self._run(seconds, tick))
 
@@ -93,7 +104,8 @@ class Command(BaseCommand):
         for node in self.nodes:
             host = _loopback(node.effective_ami_host)
             fake = self.ami_mod.AmiFake(username=node.ami_username, secret=node.ami_secret or "",
-                                        asterisk_version="22.1.0 (simulated)", channels=[], contacts=[])
+                                        asterisk_version="22.1.0 (simulated)", channels=[], contacts=[],
+                                        config_files=self.files[node.pk])
             fake._server = await asyncio.start_server(fake._handle, host, node.ami_port)
             fake.host, fake.port = host, node.ami_port
             self.amis[node.pk] = fake
