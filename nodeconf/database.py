@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 
 from django.conf import settings
 from django.db import connection
@@ -92,6 +93,24 @@ def site_sql(site: Site) -> list[str]:
     out += realtime.restore_grants_sql()
     out += _role_sql(schema, schema)
     return out
+
+
+def apply(statements: list[str], *, attempts: int = 5) -> None:
+    """Run ``statements`` in one transaction. Roles are cluster-wide: two databases of one cluster (or two
+    runs) setting the same role at once make PostgreSQL refuse one with "tuple concurrently updated";
+    that transaction is simply run again."""
+    from django.db import DatabaseError, transaction
+
+    for attempt in range(attempts):
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                for sql in statements:
+                    cursor.execute(sql)
+            return
+        except DatabaseError as exc:
+            if "concurrently" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def setup_sql() -> list[tuple[str, list[str]]]:

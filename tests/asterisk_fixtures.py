@@ -38,7 +38,7 @@ def start_asterisks(plan, *, kamailio, prefix, workdir, django_db_blocker) -> di
     """Give the plan's database roles their grants, write each node's files with ``asterisk_config`` from
     the plan's estate (built and rolled back), and start the nodes."""
     from django.core.management import call_command
-    from django.db import connection, transaction
+    from django.db import transaction
 
     from nodeconf import database
     from sites.models import Site
@@ -47,12 +47,10 @@ def start_asterisks(plan, *, kamailio, prefix, workdir, django_db_blocker) -> di
     actor = Actor.command("tests")
     instances = {n.site: AsteriskInstance(prefix, workdir / n.name, name=n.name) for n in plan.nodes}
     with django_db_blocker.unblock():
-        with transaction.atomic(), connection.cursor() as cursor:
-            statements = database.estate_sql()
-            for slug, *_ in SITES:
-                statements += database.site_sql(Site(slug=slug))
-            for sql in statements:
-                cursor.execute(sql)
+        statements = database.estate_sql()
+        for slug, *_ in SITES:
+            statements += database.site_sql(Site(slug=slug))
+        database.apply(statements)
         try:
             with transaction.atomic():
                 build_estate(plan, kamailio=kamailio, actor=actor)

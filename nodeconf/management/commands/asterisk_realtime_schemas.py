@@ -8,7 +8,7 @@ a DATABASE_URL if the portal's own role is not.
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 
 from nodeconf import database
 
@@ -20,10 +20,8 @@ class Command(BaseCommand):
         if connection.vendor != "postgresql":
             raise CommandError("Asterisk's realtime roles and schemas need PostgreSQL.")
         try:
-            with transaction.atomic(), connection.cursor() as cur:
-                for what, statements in database.setup_sql():
-                    for sql in statements:
-                        cur.execute(sql)
-                    self.stdout.write(what)
+            for what, statements in database.setup_sql():
+                database.apply(statements)
+                self.stdout.write(what)
         except DatabaseError as exc:
             raise CommandError(f"{exc}".strip() + " (this command needs a role with CREATEROLE)") from None
