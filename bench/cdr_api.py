@@ -1,14 +1,16 @@
 #!/usr/bin/env python
-"""CDR API benchmark: 1,000,000 rows in PostgreSQL, keyset pages and the streamed CSV export.
+"""CDR API benchmark: 1,000,000 Asterisk CDRs (+ Kamailio's records) in PostgreSQL, keyset pages, the CSV export.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/voipadmin .venv/bin/python bench/cdr_api.py [--rows N]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/voipadmin .venv/bin/python bench/cdr_api.py \
+        [--rows N] [--kamailio-rows M]
 
 Uses a separate database (<name>_bench_cdr), created and migrated on first run; the rows are
-generated with INSERT … SELECT generate_series and kept for later runs. Prints the time of the
-first page and of a page 90 % deep (100 rows each, through the full Django/DRF stack with a
-token) and their ratio, the same deep page fetched with LIMIT/OFFSET as the baseline, and the
-CSV export rate and peak memory. Goals: ≤ 50 ms per page, deep/first ≤ 1.5×, export ≥ 50,000
-rows/s with flat memory.
+generated with INSERT … SELECT generate_series and kept for later runs: N rows in Asterisk's ``cdr``
+and M in Kamailio's ``acc_cdrs`` (calls it rang on phones, default 100,000, interleaved in time), which
+/api/v1/cdrs/ lists together (view ``call_record``). Prints the time of the first page and of a page
+90 % deep (100 rows each, through the full Django/DRF stack with a token) and their ratio, the same
+deep page fetched with LIMIT/OFFSET as the baseline, and the CSV export rate and peak memory.
+Goals: ≤ 50 ms per page, deep/first ≤ 1.5×, export ≥ 50,000 rows/s with flat memory.
 """
 from __future__ import annotations
 
@@ -62,6 +64,7 @@ def timed(fn, repeat: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--kamailio-rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
 
@@ -77,7 +80,7 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
-    from cdrs.models import Cdr
+    from cdrs.models import CallRecord
     from sites import actions as site_actions
     from sites.models import Site
     from voipadmin.actors import Actor
@@ -92,12 +95,13 @@ def main() -> None:
             site_actions.create_site(actor=actor, name=f"Bench site {i}", slug=f"site{i}",
                                      sip_domain=f"site{i}.bench.test", ranges=[(1000 * (i + 1), 1000 * (i + 1) + 999)])
     with connection.cursor() as cur:
-        cur.execute("SELECT count(*) FROM cdr")
-        have = cur.fetchone()[0]
-    if have != args.rows:
+        cur.execute("SELECT (SELECT count(*) FROM cdr), (SELECT count(*) FROM acc_cdrs)")
+        have = cur.fetchone()
+    if have != (args.rows, args.kamailio_rows):
         t0 = time.perf_counter()
         with connection.cursor() as cur:
-            cur.execute("TRUNCATE cdr RESTART IDENTITY")
+            # both at once: acc_cdrs numbers its records from cdr's sequence (one id space)
+            cur.execute("TRUNCATE cdr, acc_cdrs RESTART IDENTITY")
             cur.execute("""
                 INSERT INTO cdr (start, answer, "end", clid, src, dst, dcontext, channel, dstchannel, lastapp,
                                  lastdata, duration, billsec, disposition, amaflags, accountcode, uniqueid,
@@ -115,8 +119,25 @@ def main() -> None:
                 FROM (SELECT i, timestamp '2026-01-01 00:00:00' + i * interval '2 seconds' AS ts
                       FROM generate_series(1, %s) AS i) AS g
             """, [args.rows])
+            # Kamailio's dialog CDRs (acc cdr_extra columns), one every 20 s between Asterisk's: 3 in 4 answered
+            # (answer 3 s after the INVITE), the others refused with 486 (end = start, duration 0)
+            cur.execute("""
+                INSERT INTO acc_cdrs (start_time, end_time, duration, src_user, site, dst_user, callid, sip_code,
+                                      sip_reason, answer_time)
+                SELECT ts, CASE WHEN i %% 4 <> 0 THEN ts + ((i %% 600) + 5) * interval '1 second' ELSE ts END,
+                       CASE WHEN i %% 4 <> 0 THEN (i %% 600) + 5.25 ELSE 0 END,
+                       (1000 + i %% 5000)::text, 'site' || (i %% 5), (1000 + (i * 7) %% 5000)::text,
+                       'kam-' || i || '@bench.test', CASE WHEN i %% 4 = 0 THEN '486' END,
+                       CASE WHEN i %% 4 = 0 THEN 'Busy Here' END,
+                       CASE WHEN i %% 4 <> 0 THEN ts + interval '3 seconds' ELSE timestamp '1970-01-01' END
+                FROM (SELECT i, timestamp '2026-01-01 00:00:01' + i * interval '20 seconds' AS ts
+                      FROM generate_series(1, %s) AS i) AS g
+            """, [args.kamailio_rows])
             cur.execute("ANALYZE cdr")
-        print(f"generated {args.rows:,} CDR rows in {time.perf_counter() - t0:.1f} s")
+            cur.execute("ANALYZE acc_cdrs")
+        print(f"generated {args.rows:,} CDR rows and {args.kamailio_rows:,} Kamailio records in "
+              f"{time.perf_counter() - t0:.1f} s")
+    total = args.rows + args.kamailio_rows
     ApiToken.objects.filter(name="bench").delete()
     _token, key = create_token(actor=actor, name="bench", scope="read")
     client = Client(HTTP_AUTHORIZATION=f"Token {key}")
@@ -128,20 +149,21 @@ def main() -> None:
 
     first = get("/api/v1/cdrs/", limit=100).json()
     assert len(first["results"]) == 100
-    deep_row = Cdr.objects.order_by("-start", "-id").values_list("start", "id")[int(args.rows * 0.9)]
+    deep_row = CallRecord.objects.order_by("-start", "-id").values_list("start", "id")[int(total * 0.9)]
     deep_cursor = KeysetPagination.encode_cursor(deep_row[0], deep_row[1], False)
     deep = get("/api/v1/cdrs/", limit=100, cursor=deep_cursor).json()
-    assert len(deep["results"]) == 100 and deep["results"][0]["id"] < first["results"][-1]["id"]
+    assert len(deep["results"]) == 100 and deep["results"][0]["start"] < first["results"][-1]["start"]
 
     first_ms = timed(lambda: get("/api/v1/cdrs/", limit=100), args.repeat)
     deep_ms = timed(lambda: get("/api/v1/cdrs/", limit=100, cursor=deep_cursor), args.repeat)
-    offset = int(args.rows * 0.9)
-    offset_ms = timed(lambda: list(Cdr.objects.order_by("-start", "-id")[offset:offset + 100]),
+    offset = int(total * 0.9)
+    offset_ms = timed(lambda: list(CallRecord.objects.order_by("-start", "-id")[offset:offset + 100]),
                       max(3, args.repeat // 4))
     filtered_ms = timed(lambda: get("/api/v1/cdrs/", limit=100, site="site3", min_billsec=60,
                                     since="2026-01-10T00:00:00Z", until="2026-01-20T00:00:00Z"), args.repeat)
 
     print(f"rows in cdr:                          {args.rows:,}")
+    print(f"rows in acc_cdrs (Kamailio):          {args.kamailio_rows:,}  (listed together: {total:,})")
     print(f"first page (100 rows, API):           {first_ms:.1f} ms")
     print(f"page 90% deep (100 rows, API, cursor): {deep_ms:.1f} ms")
     print(f"deep / first:                          {deep_ms / first_ms:.2f}x")
@@ -169,7 +191,7 @@ def main() -> None:
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     rows, size, elapsed, _ = export(trace=False)
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    assert rows == args.rows, rows
+    assert rows == total, rows
     print(f"CSV export:                            {rows:,} rows, {size / 1e6:.0f} MB in {elapsed:.1f} s "
           f"= {rows / elapsed:,.0f} rows/s")
     print(f"process peak RSS growth during export: {(rss_after - rss_before) / 1024:.1f} MB "
@@ -179,7 +201,7 @@ def main() -> None:
     tracemalloc.stop()
     if peaks:
         print(f"peak traced Python memory:             after ~100k rows {peaks[0] / 1e6:.1f} MB, "
-              f"after all {args.rows:,} rows {peaks[-1] / 1e6:.1f} MB (flat = constant memory)")
+              f"after all {total:,} rows {peaks[-1] / 1e6:.1f} MB (flat = constant memory)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """Which site and which trunk a CDR belongs to, decided when it is queried.
 
-Asterisk writes CDRs; voipadmin never rewrites them. A CDR belongs to
+Asterisk writes CDRs, Kamailio the records of calls it rings on a phone by itself; voipadmin never rewrites
+them. Both are read through the view ``call_record`` in Asterisk's columns (a Kamailio record: no context,
+``accountcode`` = the call's site, ``peeraccount`` = a carrier's trunk), so one rule serves both. A CDR
+belongs to
 
 * the site whose context it ran in (``dcontext = "site-<slug>"``), or, when the context is not
   a site context (calls arriving from a trunk), to the site whose slug is its ``accountcode``;

@@ -1,4 +1,5 @@
-"""One FilterSet for CDRs, shared by the UI list page, the API list, the CSV export and the totals."""
+"""One FilterSet for call records (Asterisk's and Kamailio's), shared by the UI list page, the API list, the CSV
+export and the totals."""
 import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -8,7 +9,7 @@ from trunks.models import Trunk
 from voipadmin.filtersets import EstateFilterSet
 
 from . import attribution
-from .models import Cdr, Disposition
+from .models import CallRecord, Disposition, Source
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -30,11 +31,13 @@ class CdrFilterSet(EstateFilterSet):
                                               label="Minimum billable seconds")
     accountcode = django_filters.CharFilter()
     uniqueid = django_filters.CharFilter()
+    source = django_filters.ChoiceFilter(
+        choices=Source.choices, label="Written by (asterisk: Asterisk's CDR, kamailio: a call Kamailio rang on a phone)")
 
     class Meta(EstateFilterSet.Meta):
-        model = Cdr
+        model = CallRecord
         fields = ["since", "until", "site", "trunk", "src", "dst", "disposition", "min_billsec", "accountcode",
-                  "uniqueid"]
+                  "uniqueid", "source"]
 
     def filter_site(self, queryset, name, value):
         return queryset.filter(attribution.site_q(value)) if value else queryset

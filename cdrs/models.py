@@ -1,9 +1,16 @@
-"""Asterisk's ``cdr`` table, exactly as ``cdr_pgsql`` / ``cdr_adaptive_odbc`` write it.
+"""Call records: Asterisk's ``cdr`` table, and the merged list billing reads (``CallRecord``).
 
-The columns are Asterisk's (see /work/shared/contracts/asterisk_realtime.json); the only
-addition is the ``id`` key, which Asterisk leaves to its default. Site and trunk are not
-stored: they are derived when queried (see ``cdrs.attribution``), so nothing has to
-rewrite a row Asterisk wrote and a renamed trunk is attributed correctly at once.
+``Cdr`` is Asterisk's ``cdr`` table exactly as ``cdr_pgsql`` / ``cdr_adaptive_odbc`` write it (the
+columns are Asterisk's, see /work/shared/contracts/asterisk_realtime.json; the only addition is the
+``id`` key, which Asterisk leaves to its default).
+
+``CallRecord`` is the database view ``call_record`` (migration 0003): every row of ``cdr`` plus every
+row Kamailio's acc module wrote into ``acc_cdrs`` for a call it relayed straight to a registered phone
+(from a phone, or a carrier's call to a DDI) without an Asterisk, in ``cdr``'s columns, with ``source``
+saying which system wrote it. A call is recorded by exactly one of them (Kamailio marks only calls that
+never reach an Asterisk), so nothing is counted twice. Site and trunk are not stored: they are derived
+when queried (see ``cdrs.attribution``), so nothing has to rewrite a row Asterisk or Kamailio wrote and a
+renamed trunk is attributed correctly at once.
 """
 from __future__ import annotations
 
@@ -24,7 +31,14 @@ def _text(length: int) -> models.CharField:
     return models.CharField(max_length=length, null=True, blank=True)
 
 
-class Cdr(models.Model):
+class Source(models.TextChoices):
+    ASTERISK = "asterisk", "Asterisk (cdr)"
+    KAMAILIO = "kamailio", "Kamailio (acc_cdrs)"
+
+
+class CdrColumns(models.Model):
+    """Asterisk's CDR columns, shared by the table and the merged view."""
+
     id = models.BigAutoField(primary_key=True)
     accountcode = _text(80)
     src = _text(80)
@@ -49,6 +63,20 @@ class Cdr(models.Model):
     sequence = models.IntegerField(null=True, blank=True)
 
     class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.src or '?'} → {self.dst or '?'} at {self.start:%Y-%m-%d %H:%M:%S}" if self.start else \
+            f"CDR {self.pk}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("cdrs:cdr_list") + f"?uniqueid={self.uniqueid or ''}"
+
+
+class Cdr(CdrColumns):
+    class Meta:
         db_table = "cdr"
         ordering = ["-start", "-id"]
         verbose_name = "CDR"
@@ -68,11 +96,67 @@ class Cdr(models.Model):
             models.Index(fields=["peeraccount"], name="cdr_peeraccount_idx"),
         ]
 
+
+class CallRecord(CdrColumns):
+    """A call as billing sees it: a row of Asterisk's ``cdr`` or of Kamailio's ``acc_cdrs`` (view ``call_record``).
+
+    Kamailio's rows read as Asterisk would have written them: ``src``/``dst`` the caller (extension, or a
+    carrier's caller ID) and the extension rung, ``accountcode`` the call's site (the caller's home site; for
+    a carrier's call the rung user's), ``peeraccount`` a carrier's trunk (``dcontext`` NULL: no dialplan ran),
+    ``uniqueid``/``linkedid`` the SIP Call-ID, ``disposition`` from the answer or the final SIP reply
+    (486/600 BUSY; 403/404/410/484/604/5xx FAILED; otherwise NO ANSWER), ``billsec`` from answer to end.
+    ``id`` is unique across both sources (one sequence), so ``(start, id)`` pages the merged list.
+    """
+
+    source = models.CharField(max_length=8, choices=Source.choices)
+
+    class Meta:
+        managed = False
+        db_table = "call_record"
+        ordering = ["-start", "-id"]
+        verbose_name = "call record"
+        verbose_name_plural = "call records"
+        default_permissions = ("view",)  # written by Asterisk and Kamailio; nobody edits them
+
+
+class Cel(models.Model):
+    """Asterisk's ``cel`` table (Channel Event Logging), as ``cel_pgsql`` writes it: column names are Asterisk's.
+
+    Why it is here: Asterisk's CDR of a conference leg ends when the caller enters the ConfBridge bridge
+    (seen on 22.10.1: a caller 6 s in a room gets billsec 2, the join prompts), so ``CallRecord`` takes the
+    leg's talk time from the channel's ANSWER and HANGUP events instead (the nodes log only those,
+    ``deploy/asterisk/templates/cel.conf``). Free-text columns are ``text``: cel_pgsql does not shorten
+    what it writes, and an event refused by the database would be lost.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    eventtype = models.CharField(max_length=30)
+    eventtime = NaiveDateTimeField()
+    userdeftype = models.TextField(null=True, blank=True)
+    cid_name = models.TextField(null=True, blank=True)
+    cid_num = models.TextField(null=True, blank=True)
+    cid_ani = models.TextField(null=True, blank=True)
+    cid_rdnis = models.TextField(null=True, blank=True)
+    cid_dnid = models.TextField(null=True, blank=True)
+    exten = models.TextField(null=True, blank=True)
+    context = models.TextField(null=True, blank=True)
+    channame = models.TextField(null=True, blank=True)
+    appname = models.TextField(null=True, blank=True)
+    appdata = models.TextField(null=True, blank=True)
+    amaflags = models.IntegerField(null=True, blank=True)
+    accountcode = models.TextField(null=True, blank=True)
+    peeraccount = models.TextField(null=True, blank=True)
+    uniqueid = models.CharField(max_length=150)
+    linkedid = models.CharField(max_length=150, null=True, blank=True)
+    userfield = models.TextField(null=True, blank=True)
+    peer = models.TextField(null=True, blank=True)
+    extra = models.TextField(null=True, blank=True)
+
+    class Meta:
+        db_table = "cel"
+        verbose_name = "channel event"
+        default_permissions = ("view",)  # Asterisk writes them; nobody edits them
+        indexes = [models.Index(fields=["uniqueid", "eventtype"], name="cel_uniqueid_eventtype_idx")]
+
     def __str__(self) -> str:
-        return f"{self.src or '?'} → {self.dst or '?'} at {self.start:%Y-%m-%d %H:%M:%S}" if self.start else \
-            f"CDR {self.pk}"
-
-    def get_absolute_url(self) -> str:
-        from django.urls import reverse
-
-        return reverse("cdrs:cdr_list") + f"?uniqueid={self.uniqueid or ''}"
+        return f"{self.eventtype} {self.channame or ''} at {self.eventtime:%Y-%m-%d %H:%M:%S}"

@@ -1,24 +1,24 @@
-"""The CDR list page (administrators and billing staff), with the API's FilterSet."""
+"""The call records page (administrators and billing staff), with the API's FilterSet."""
 from voipadmin.views import Column, ObjectListView
 
 from . import attribution
 from .filtersets import CdrFilterSet
-from .models import Cdr
+from .models import CallRecord
 
 
 class CdrListView(ObjectListView):
-    model = Cdr
+    model = CallRecord
     template_name = "cdrs/cdr_list.html"
     filterset_class = CdrFilterSet
     columns = [Column("Start", "start"), Column("Source", "src"), Column("Destination", "dst"),
                Column("Caller ID", "clid"), Column("Disposition", "disposition"),
                Column("Duration (s)", "duration"), Column("Billable (s)", "billsec"),
                Column("Site", "site_name"), Column("Trunk", "trunk_name"), Column("Channel", "channel"),
-               Column("Destination channel", "dstchannel")]
+               Column("Destination channel", "dstchannel"), Column("Recorded by", "source")]
 
     def get_queryset(self):
         self._sites, self._trunks = attribution.sites(), attribution.trunks()
-        return attribution.annotate(Cdr.objects.filter(start__isnull=False).order_by("-start", "-id"),
+        return attribution.annotate(CallRecord.objects.filter(start__isnull=False).order_by("-start", "-id"),
                                     self._sites, self._trunks)
 
     def get_context_data(self, **kwargs):

@@ -35,3 +35,12 @@ class ExtensionStatus(models.TextChoices):
     IDLE = "idle", "Idle"
     REGISTERED = "registered", "Registered"
     UNAVAILABLE = "unavailable", "Unavailable"
+
+
+class DestinationHealth(models.TextChoices):
+    """A dispatcher destination's state as Kamailio holds it (first letter of ``dispatcher.list`` FLAGS)."""
+
+    ACTIVE = "active", "Active"  # A: selected for calls
+    TRYING = "trying", "Trying"  # T: missed a keepalive, still selected (inactive after the threshold)
+    INACTIVE = "inactive", "Inactive"  # I: skipped until it answers a keepalive again
+    DISABLED = "disabled", "Disabled"  # D: an administrator took it out (dispatcher.set_state d)

@@ -13,7 +13,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from .choices import Health, NodeKind, TrunkHealth, TrunkKind
+from .choices import DestinationHealth, Health, NodeKind, TrunkHealth, TrunkKind
 
 
 class NodeState(models.Model):
@@ -198,6 +198,56 @@ class TrunkState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.name}: {self.state}"
+
+
+class DestinationState(models.Model):
+    """A destination of a Kamailio dispatcher set as that Kamailio holds it (``dispatcher.list``): an
+    Asterisk of a set or a trunk of a route, active or skipped because it stopped answering its OPTIONS
+    keepalive. Kamailio decides failover from this, so the dashboard shows it, not our own guess."""
+
+    kamailio_node = models.ForeignKey("sites.KamailioNode", on_delete=models.CASCADE,
+                                      related_name="live_destinations")
+    setid = models.PositiveIntegerField(help_text="Dispatcher set: 1-999 the portal's sets, 1000+ PSTN routes.")
+    uri = models.CharField(max_length=255)
+    asterisk_node = models.ForeignKey("sites.AsteriskNode", on_delete=models.SET_NULL, null=True, blank=True,
+                                      related_name="live_destinations", help_text="The node with this SIP URI.")
+    state = models.CharField(max_length=16, choices=DestinationHealth.choices)
+    probing = models.BooleanField(default=False, help_text="Kamailio sends it OPTIONS keepalives.")
+    flags = models.CharField(max_length=8, blank=True, help_text="As dispatcher.list shows them, e.g. AP, IP.")
+    priority = models.IntegerField(default=0)
+    attrs = models.CharField(max_length=255, blank=True)
+    since = models.DateTimeField(help_text="When the poller first saw it in this state.")
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["kamailio_node", "setid", "-priority", "uri"]
+        constraints = [models.UniqueConstraint(fields=["kamailio_node", "setid", "uri"],
+                                               name="destinationstate_one_per_set_uri")]
+
+    def __str__(self) -> str:
+        return f"set {self.setid} {self.uri}: {self.state}"
+
+    @property
+    def target(self) -> str:
+        """What the destination is: the Asterisk node, the trunk a route names in its attrs, else the URI."""
+        if self.asterisk_node_id and self.asterisk_node:
+            trunk = self.trunk_name
+            return f"{self.asterisk_node.name} (E1 {trunk})" if trunk else self.asterisk_node.name
+        return self.trunk_name or self.uri
+
+    @property
+    def trunk_name(self) -> str:
+        for pair in self.attrs.split(";"):
+            key, _, value = pair.partition("=")
+            if key.strip() == "trunk":
+                return value.strip()
+        return ""
+
+    @property
+    def health(self) -> str:
+        """The node-health word the dashboard colours by (active = up, trying = degraded, ...)."""
+        return {DestinationHealth.ACTIVE: Health.UP, DestinationHealth.TRYING: Health.DEGRADED,
+                DestinationHealth.INACTIVE: Health.DOWN}.get(self.state, "disabled")
 
 
 class CallSampleQuerySet(models.QuerySet):

@@ -16,8 +16,8 @@ from django.utils import timezone
 from sites.models import AsteriskNode, KamailioNode, Site
 from voipadmin.kamailio.models import Subscriber
 
-from .choices import Health, TrunkHealth
-from .models import ActiveCall, CallSample, NodeState, Registration, TrunkState
+from .choices import DestinationHealth, Health, TrunkHealth
+from .models import ActiveCall, CallSample, DestinationState, NodeState, Registration, TrunkState
 
 
 def stale_after() -> float:
@@ -34,6 +34,12 @@ class NodeView:
     polled_age: float | None  # seconds since we last asked
     channels: int = 0
     calls: int = 0
+    destinations: list[DestinationState] = field(default_factory=list)  # as a Kamailio's dispatcher holds it
+
+    @property
+    def dispatcher_down(self) -> bool:
+        """A Kamailio skips this node in some set (it stopped answering OPTIONS, or an INVITE)."""
+        return any(d.state == DestinationHealth.INACTIVE for d in self.destinations)
 
     @property
     def state(self) -> str:
@@ -83,9 +89,35 @@ def _site_of(extension: str, ranges: list[tuple[int, int, int]]) -> int | None:
     return None
 
 
+def set_labels() -> dict[int, str]:
+    """Dispatcher set id → what it is: a portal set's name, or the PSTN route a set 1000+ belongs to."""
+    from services.models import DispatcherSet
+    from trunks.models import ROUTE_SETID_BASE, OutboundRoute
+
+    labels = {setid: name for setid, name in DispatcherSet.objects.values_list("setid", "name")}
+    routes = OutboundRoute.objects.values_list("pk", "name")
+    labels.update({ROUTE_SETID_BASE + pk: f"route {name}" for pk, name in routes})
+    return labels
+
+
+def destination_states(**filters: Any) -> list[DestinationState]:
+    """Dispatcher destinations as the Kamailios hold them, each with ``set_label``; three queries."""
+    labels = set_labels()
+    rows = list(DestinationState.objects.filter(**filters).select_related("kamailio_node", "asterisk_node")
+                .order_by("setid", "-priority", "uri", "kamailio_node__name"))
+    for row in rows:
+        row.set_label = labels.get(row.setid, "")
+    return rows
+
+
 def estate_overview(now: datetime | None = None) -> dict[str, Any]:
-    """Sites with their nodes, calls, users and trunks; the Kamailio nodes; estate totals."""
+    """Sites with their nodes, calls, users and trunks; the Kamailio nodes; dispatcher destinations; estate totals."""
     now = now or timezone.now()
+    destinations = destination_states()
+    by_asterisk: dict[int, list[DestinationState]] = {}
+    for d in destinations:
+        if d.asterisk_node_id:
+            by_asterisk.setdefault(d.asterisk_node_id, []).append(d)
     sites = list(Site.objects.prefetch_related("extension_ranges").order_by("kind", "name"))
     by_site = {s.pk: SiteView(site=s) for s in sites}
     traffic = {row["node_id"]: row for row in ActiveCall.objects.values("node_id")
@@ -95,7 +127,8 @@ def estate_overview(now: datetime | None = None) -> dict[str, Any]:
         t = traffic.get(node.pk, {})
         view = NodeView(node=node, kind="asterisk", live=live, age=_age(now, live.last_seen if live else None),
                         polled_age=_age(now, live.last_polled if live else None),
-                        channels=t.get("channels", 0), calls=t.get("calls", 0))
+                        channels=t.get("channels", 0), calls=t.get("calls", 0),
+                        destinations=by_asterisk.get(node.pk, []))
         by_site[node.site_id].nodes.append(view)
         by_site[node.site_id].calls += view.calls
     kamailios = []
@@ -139,9 +172,12 @@ def estate_overview(now: datetime | None = None) -> dict[str, Any]:
         "trunks_up": sum(1 for t in all_trunks if t.state == TrunkHealth.UP),
         "stale_nodes": sum(1 for n in enabled if n.stale),
         "last_poll_age": min(polled) if polled else None,
+        "destinations": len(destinations),
+        "destinations_active": sum(1 for d in destinations if d.state == DestinationHealth.ACTIVE),
+        "destinations_down": sum(1 for d in destinations if d.state == DestinationHealth.INACTIVE),
     }
     return {"sites": site_views, "kamailios": kamailios, "itsp_trunks": itsp, "totals": totals,
-            "stale_after": stale_after(), "now": now,
+            "destinations": destinations, "stale_after": stale_after(), "now": now,
             "topology": topology(site_views, kamailios, itsp)}
 
 

@@ -26,9 +26,9 @@ from typing import Any, Iterable, Iterator
 from voipadmin.connectors import ami as ami_connector
 from voipadmin.connectors import ari as ari_connector
 from voipadmin.connectors.errors import NodeError
-from voipadmin.connectors.kamailio import AsyncKamailioRpc, ul_contacts
+from voipadmin.connectors.kamailio import AsyncKamailioRpc, dispatcher_targets, ul_contacts
 
-from .choices import Health, NodeKind, TrunkHealth, TrunkKind
+from .choices import DestinationHealth, Health, NodeKind, TrunkHealth, TrunkKind
 
 #: CLI command whose output lists E1/T1 PRI spans (chan_dahdi with libpri).  Its wording
 #: ("PRI span 1/0: Provisioned, In Alarm, Down, Active") is NOT in the observed AMI
@@ -91,6 +91,7 @@ class NodeResult:
     ari: str = ""  # Asterisk: Health.UP / Health.DOWN when ARI was polled; "" when the node has no ARI URL
     ari_latency_ms: float | None = None
     bridges: list[dict[str, Any]] = field(default_factory=list)
+    destinations: list[dict[str, Any]] | None = None  # Kamailio: dispatcher.list (None: not known this cycle)
 
     @property
     def answered(self) -> bool:
@@ -252,6 +253,27 @@ def uac_trunk_rows(regs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+#: first letter of a destination's FLAGS in dispatcher.list (dispatcher.c ds_rpc_print_set)
+_DESTINATION_STATES = {"A": DestinationHealth.ACTIVE, "T": DestinationHealth.TRYING,
+                       "I": DestinationHealth.INACTIVE, "D": DestinationHealth.DISABLED}
+
+
+def dispatcher_destination_rows(listing: dict[str, Any]) -> list[dict[str, Any]]:
+    """``dispatcher.list`` → one row per destination of every set, state from its FLAGS: the first letter
+    is the state (A active, T trying, I inactive, D disabled), the second P when Kamailio probes it with
+    OPTIONS keepalives, X when it does not."""
+    rows = []
+    for target in dispatcher_targets(listing):
+        flags = str(target.get("flags") or "")
+        attrs = target.get("attrs")
+        body = attrs.get("BODY") if isinstance(attrs, dict) else attrs
+        rows.append({"setid": _int(target.get("setid"), 0), "uri": str(target.get("uri") or "")[:255],
+                     "state": _DESTINATION_STATES.get(flags[:1].upper(), DestinationHealth.ACTIVE),
+                     "probing": flags[1:2].upper() == "P", "flags": flags[:8],
+                     "priority": _int(target.get("priority"), 0), "attrs": str(body or "")[:255]})
+    return rows
+
+
 _PRI_SPAN_RE = re.compile(r"^\s*PRI span (?P<span>\d+)(?:/(?P<dchan>\d+))?:\s*(?P<status>.+?)\s*$", re.I)
 
 
@@ -354,8 +376,9 @@ async def _poll_kamailio(target: KamailioTarget, timeout: float) -> NodeResult:
         started = time.perf_counter()
         uptime = await rpc.core_uptime()
         latency = (time.perf_counter() - started) * 1000.0
-        version, dump, regs = await asyncio.gather(rpc.core_version(), rpc.ul_dump(), _optional(rpc.uac_reg_dump()),
-                                                   return_exceptions=True)
+        version, dump, regs, dispatcher = await asyncio.gather(
+            rpc.core_version(), rpc.ul_dump(), _optional(rpc.uac_reg_dump()), _optional(rpc.dispatcher_list()),
+            return_exceptions=True)
     now = datetime.now(dt_timezone.utc)
     for value in (version, dump):
         if isinstance(value, BaseException):
@@ -366,6 +389,12 @@ async def _poll_kamailio(target: KamailioTarget, timeout: float) -> NodeResult:
     result.registrations = kamailio_registration_rows(dump, now)
     if latency > SLOW_MS:
         result.state, result.reason = Health.DEGRADED, f"slow: {latency:.0f} ms round trip"
+    if isinstance(dispatcher, NodeError):
+        result.state, result.reason = Health.DEGRADED, f"dispatcher states unknown: {dispatcher.reason}"[:255]
+    elif isinstance(dispatcher, BaseException):
+        raise dispatcher
+    else:
+        result.destinations = dispatcher_destination_rows(dispatcher) if isinstance(dispatcher, dict) else []
     if isinstance(regs, NodeError):
         result.state, result.reason = Health.DEGRADED, f"ITSP registrations unknown: {regs.reason}"[:255]
     elif isinstance(regs, BaseException):

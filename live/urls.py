@@ -8,6 +8,7 @@ urlpatterns = [
     path("fragments/estate/", views.EstateFragmentView.as_view(), name="estate_fragment"),
     path("history.json", views.CallHistoryView.as_view(), name="call_history"),
     path("extension-states/", views.ExtensionStateBadgesView.as_view(), name="extension_state_badges"),
+    path("destination-states/", views.DestinationStatesView.as_view(), name="destination_states"),
     path("calls/", views.ActiveCallListView.as_view(), name="activecall_list"),
     path("registrations/", views.RegistrationListView.as_view(), name="registration_list"),
     path("nodes/asterisk/<int:pk>/", views.AsteriskNodeLiveView.as_view(), name="asterisk_node"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.generic import TemplateView, View
@@ -77,6 +77,24 @@ class ExtensionStateBadgesView(LivePermissionMixin, TemplateView):
         return ctx
 
 
+class DestinationStatesView(LivePermissionMixin, TemplateView):
+    """Dispatcher destinations as the Kamailios hold them; ``?setid=N``: one set's, for the set's page
+    (services pulls it with HTMX, so it need not import this app). Three queries."""
+
+    template_name = "live/_destinations.html"
+    permission_required = "services.view_dispatcherset"
+
+    def get(self, request, *args, **kwargs):
+        setid = request.GET.get("setid")
+        if setid is None:
+            return self.render_to_response({"destinations": overview.destination_states(), "show_set": True})
+        if not (setid.isascii() and setid.isdigit()) or len(setid) > 9:
+            return HttpResponseBadRequest("setid must be a dispatcher set id, a number such as ?setid=1",
+                                          content_type="text/plain")
+        return self.render_to_response({"destinations": overview.destination_states(setid=int(setid)),
+                                        "show_set": False})
+
+
 NODE_MODELS = {"asterisk": AsteriskNode, "kamailio": KamailioNode}
 
 
@@ -106,9 +124,11 @@ class NodeLiveView(LivePermissionMixin, TemplateView):
             ctx["device_states"] = DeviceState.objects.filter(node=node)[:500]
             ctx["bridges"] = Bridge.objects.filter(node=node)[:200]
             ctx["trunks"] = TrunkState.objects.filter(asterisk_node=node)
+            ctx["destinations"] = overview.destination_states(asterisk_node=node)
         else:
             ctx["registrations"] = Registration.objects.filter(kamailio_node=node)[:200]
             ctx["trunks"] = TrunkState.objects.filter(kamailio_node=node)
+            ctx["destinations"] = overview.destination_states(kamailio_node=node)
         return ctx
 
 

@@ -30,9 +30,9 @@ TEMPLATES_DIR = Path(settings.BASE_DIR) / "deploy" / "asterisk" / "templates"
 #: Files written for every node, in this order (asterisk.conf only with ``directories``).
 FILES = (
     "asterisk.conf", "modules.conf", "logger.conf", "extconfig.conf", "sorcery.conf", "res_pgsql.conf",
-    "cdr.conf", "cdr_pgsql.conf", "pjsip.conf", "extensions.conf", "voicemail.conf", "confbridge.conf",
-    "manager.conf", "http.conf", "ari.conf", "rtp.conf", "indications.conf", "pjsip_notify.conf", "udptl.conf",
-    "acl.conf", "pjproject.conf", "features.conf",
+    "cdr.conf", "cdr_pgsql.conf", "cel.conf", "cel_pgsql.conf", "pjsip.conf", "extensions.conf", "voicemail.conf",
+    "confbridge.conf", "manager.conf", "http.conf", "ari.conf", "rtp.conf", "indications.conf", "pjsip_notify.conf",
+    "udptl.conf", "acl.conf", "pjproject.conf", "features.conf",
 )
 #: Asterisk's [directories] keys: (where, sub-path). "prefix" is the installation (binaries, modules),
 #: "state" the node's own files (databases, spool, logs, sounds); astetcdir is where these files go.
@@ -86,6 +86,11 @@ class Peer:
     name: str
     host: str
     port: int
+
+    @property
+    def uri_host(self) -> str:
+        """The host as a SIP URI writes it (an IPv6 address in brackets)."""
+        return f"[{self.host}]" if ":" in self.host else self.host
 
 
 @dataclass

@@ -5,10 +5,11 @@ Two ways for a node to see the shared database, both set up by ``manage.py aster
 * **estate** (role ``asterisk``, schema ``public``): the whole estate's users, mailboxes and service-code
   dialplan; any node can serve any site (the estate's generic media servers).
 * **site** (role ``asterisk_<slug>``, schema ``asterisk_<slug>``): one site only. The schema holds the
-  same realtime views filtered to the site, its own ``ps_contacts``, a ``cdr`` view that takes its call
-  records into the shared table, and the site's ``extensions`` rows. The role's ``search_path`` is that
-  schema; it can read its views, update its voicemail PINs (written back by a SECURITY DEFINER
-  trigger, so it never touches ``users_sipuser``), write contacts and insert CDRs — nothing else.
+  same realtime views filtered to the site, its own ``ps_contacts``, ``cdr`` and ``cel`` views that take its
+  call records and channel events into the shared tables, and the site's ``extensions`` rows. The role's
+  ``search_path`` is that schema; it can read its views, update its voicemail PINs (written back by a
+  SECURITY DEFINER trigger, so it never touches ``users_sipuser``), write contacts and insert CDRs and
+  channel events — nothing else.
 
 Role passwords are never stored: each is an HMAC of the role name under the newest
 ``VOIPADMIN_CREDENTIALS_KEY``, so ``asterisk_config`` writes the same one the role was given. Rotating
@@ -24,7 +25,7 @@ import time
 from django.conf import settings
 from django.db import connection
 
-from cdrs.models import Cdr
+from cdrs.models import Cdr, Cel
 from sites.models import Site
 from users import realtime
 
@@ -33,6 +34,8 @@ from .asterisk import DatabaseAccess
 ESTATE_ROLE = "asterisk"
 #: Every CDR column but ``id`` (left to the table's DEFAULT when a node inserts through a view).
 CDR_COLUMNS = [f.column for f in Cdr._meta.concrete_fields if f.column != "id"]
+#: Every channel event column but ``id`` (cel_pgsql writes DEFAULT for a column it has no value for).
+CEL_COLUMNS = [f.column for f in Cel._meta.concrete_fields if f.column != "id"]
 
 
 def role_name(site: Site | None = None) -> str:
@@ -65,6 +68,8 @@ def _role_sql(role: str, schema: str) -> list[str]:
         f"GRANT INSERT ON {schema}.cdr TO {_q(role)}",
         # the cdr table's DEFAULT calls nextval() with the inserting role's rights
         f"GRANT USAGE ON SEQUENCE public.cdr_id_seq TO {_q(role)}",
+        # channel events (cel_pgsql): a conference leg's talk time; cel.id is an identity column
+        f"GRANT INSERT ON {schema}.cel TO {_q(role)}",
     ]
 
 
@@ -79,7 +84,7 @@ def site_sql(site: Site) -> list[str]:
     context = site.asterisk_context.replace("'", "''")
     columns = ", ".join(_q(c) for c in CDR_COLUMNS)
     out = realtime.site_schema_sql(site.slug)
-    out += realtime.save_grants_sql(schema, ("extensions", "cdr"))
+    out += realtime.save_grants_sql(schema, ("extensions", "cdr", "cel"))
     out += [
         f"DROP VIEW IF EXISTS {schema}.extensions",
         # the site's own context, and contexts that belong to no site (estate-wide applications)
@@ -88,6 +93,9 @@ def site_sql(site: Site) -> list[str]:
         f"DROP VIEW IF EXISTS {schema}.cdr",
         # an auto-updatable view without ``id``: cdr_pgsql inserts the columns it finds, the table numbers
         f"CREATE VIEW {schema}.cdr AS SELECT {columns} FROM public.cdr",
+        # the same for channel events: cel_pgsql finds the view's columns in current_schema()
+        f"DROP VIEW IF EXISTS {schema}.cel",
+        f"CREATE VIEW {schema}.cel AS SELECT {', '.join(_q(c) for c in CEL_COLUMNS)} FROM public.cel",
         f"CREATE TABLE IF NOT EXISTS {schema}.ps_contacts (LIKE public.ps_contacts INCLUDING ALL)",
     ]
     out += realtime.restore_grants_sql()

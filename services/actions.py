@@ -1,7 +1,8 @@
 """The one write path for dispatcher sets, service codes and inbound numbers.
 
-Each action validates, writes, re-projects Kamailio's ``dispatcher``/``dialplan`` rows and Asterisk's
-``extensions`` rows, records the change and asks for the reloads whose tables changed — one transaction.
+Each action validates, writes, re-projects Kamailio's ``address`` (group 1), ``dispatcher`` and ``dialplan``
+rows and Asterisk's ``extensions`` rows, records the change and asks for the reloads whose tables changed —
+one transaction.
 """
 from __future__ import annotations
 
@@ -21,10 +22,13 @@ from .models import DispatcherDestination, DispatcherSet, InboundNumber, Service
 from .validators import validate_code
 
 
-def project(reason: str, *, extra_codes: Iterable[str] = ()) -> list[str]:
-    """Re-project everything services owns; request the reloads of what changed."""
-    result = {"dispatcher": projection.sync_dispatcher(), "dialplan": projection.sync_dialplan(),
-              "extensions": projection.sync_extensions(extra_codes)}
+def project(reason: str, *, extra_codes: Iterable[str] = (), peers_only: bool = False) -> list[str]:
+    """Re-project everything services owns (``peers_only``: the trusted peers, address group 1, which is all
+    a Kamailio node or an ITSP trunk changes here); request the reloads of what changed."""
+    result = {"address": projection.sync_address()}  # (first: see sync_address)
+    if not peers_only:
+        result.update({"dispatcher": projection.sync_dispatcher(), "dialplan": projection.sync_dialplan(),
+                       "extensions": projection.sync_extensions(extra_codes)})
     return notifier.changed(result, reason=reason)
 
 

@@ -2,7 +2,13 @@ from django.db import models
 
 
 class DispatcherAlgorithm(models.IntegerChoices):
-    """Kamailio ds_select_dst algorithms offered per set."""
+    """Kamailio ds_select_dst algorithms offered per set.
+
+    Kamailio keeps a set's destinations sorted by priority (highest first). Only PRIORITY (8) selects by it:
+    always the first active destination, the next one on failure. The others spread calls over every active
+    destination and ignore priorities, which then only order the failover list. Inactive destinations
+    (OPTIONS keepalive unanswered) are skipped by every algorithm.
+    """
 
     HASH_CALLID = 0, "Hash over Call-ID"
     HASH_FROM = 1, "Hash over From URI"

@@ -25,10 +25,13 @@ def load(actor: Actor, sites: dict) -> dict:
     from sites.models import AsteriskNode
 
     nodes = {n.name: n for n in AsteriskNode.objects.all()}
+    # Round robin spreads *130 and the announcements and ignores priorities; they order the set when it stands
+    # in for *123 (home node) or *125/*140/*160 (ast-central) while that node is down: central first.
     destinations = [{"node": nodes[f"ast-{slug}"], "priority": 10 if slug == "central" else 0, "weight": 1}
                     for slug in ("central", "branch1", "branch2", "branch3") if f"ast-{slug}" in nodes]
     dset = DispatcherSet.objects.filter(setid=1).first()
-    fields = dict(name="asterisks", algorithm=4, description="The four Asterisks, round robin")
+    fields = dict(name="asterisks", algorithm=4,
+                  description="The four Asterisks, round robin; by priority (central first) as a fallback")
     if dset is None:
         dset = actions.create_dispatcher_set(actor=actor, setid=1, destinations=destinations, **fields)
     else:

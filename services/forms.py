@@ -11,11 +11,18 @@ class DispatcherSetForm(ActionFormMixin, forms.ModelForm):
     destination_lines = forms.CharField(
         required=False, label="Destinations", widget=forms.Textarea(attrs={"rows": 5}),
         help_text="One Asterisk node per line: <node name> [priority=N] [weight=N] [flags=N] [attrs=duid=x], "
-                  "e.g. ast-central priority=10 weight=2")
+                  "e.g. ast-central priority=10 weight=2. Priority (higher first) picks the node with "
+                  "“First by priority”; round robin ignores it.")
 
     class Meta:
         model = DispatcherSet
         fields = ["setid", "name", "algorithm", "description"]
+        help_texts = {"algorithm": (
+            "“First by priority” sends every call to the active destination with the highest priority and "
+            "fails over down the list. Round robin, weight and the hashes spread calls over every active "
+            "destination and ignore priorities (they only order the failover). Whatever the algorithm, a "
+            "destination that stops answering Kamailio's OPTIONS keepalive gets no calls until it answers "
+            "again, and a set that stands in for a code's own node is used by priority.")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -8,29 +8,44 @@ dpid   purpose (owner)                 rule → ``attrs``
 =====  ==============================  ==========================================================
 1      service codes (services)        ``*125`` equal-match, output the code; attrs
                                        ``svc=<kind>;setid=<set>;alg=<algorithm>`` or
-                                       ``svc=<kind>;dst=sip:host:port`` or ``svc=<kind>;target=home``
+                                       ``svc=<kind>;dst=sip:host:port`` or ``svc=<kind>;target=home``,
+                                       these two + ``;fb=<fallback set>;fa=8`` (see code_attrs)
 2      outbound PSTN routes (trunks)   regex on the dialled number → stripped/prefixed number;
                                        attrs ``route=<id>;setid=<1000+id>;alg=8``
 3      inbound numbers / DDIs          equal-match on the DDI → extension or service code;
        (services)                      attrs ``ddi=<id>;target=user|service``
 4      caller's home site (services)   regex per block of a site's extension range, applied to
                                        the caller ($fU) → the site's Asterisk URI; attrs ``site=<slug>``
+5      an extension's SIP domain       the same regexes, applied to a callee addressed to Kamailio's
+       (services)                      own address (a DDI rewritten to an extension, an Asterisk
+                                       dialling ``<ext>@<kamailio>``) → the site's SIP domain, the
+                                       domain its phones register in; attrs ``site=<slug>``
 =====  ==============================  ==========================================================
 
 Dispatcher set ids: 1..999 are ``DispatcherSet`` rows (services), 1000+ are routes (trunks).
+
+``address`` group 1 (``GRP_TRUSTED_PEERS`` in kamailio.cfg) is the estate's own nodes: every enabled
+Asterisk and Kamailio known by an IP address. Kamailio lets them in without digest auth (an Asterisk
+relaying a DDI from an E1, calling a phone); groups >= 2 are the ITSPs (trunks.projection). A node known
+by a host name cannot be a row (the table holds addresses), nor can an address an ITSP trunk claims
+(a carrier trusted as the estate's own would skip the DDI map and could call out): both are left out,
+and :func:`untrusted_nodes` says why (the estate check reports it).
 The ``extensions`` rows owned here are the service codes' rows in every site's context
 (``site-<slug>``): exten = the code, priorities 1..n.
 """
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Iterable
 
 from django.db.models import Q
 
-from sites.models import AsteriskNode, ExtensionRange, Site
+from sites.models import AsteriskNode, ExtensionRange, KamailioNode, Site
 from sites.ranges import regex_patterns
+from trunks.choices import ItspAuth
+from trunks.models import ItspTrunk
 from trunks.projection import lock, sync_rows
-from voipadmin.kamailio.models import DialplanRule, Dispatcher
+from voipadmin.kamailio.models import Address, DialplanRule, Dispatcher
 
 from .choices import Announcement, RouteTo, ServiceKind
 from .models import (DIALPLAN_ATTRS_MAX, SETID_MAX, AsteriskExtension, DispatcherDestination, InboundNumber,
@@ -40,7 +55,10 @@ DPID_SERVICES = 1
 DPID_PSTN = 2  # trunks.projection
 DPID_INBOUND = 3
 DPID_HOME = 4
-SERVICES_DPIDS = (DPID_SERVICES, DPID_INBOUND, DPID_HOME)
+DPID_DOMAIN = 5
+SERVICES_DPIDS = (DPID_SERVICES, DPID_INBOUND, DPID_HOME, DPID_DOMAIN)
+#: Kamailio address group of the estate's own nodes (kamailio.cfg GRP_TRUSTED_PEERS); ITSPs are >= 2
+GRP_TRUSTED_PEERS = 1
 
 ANNOUNCEMENT_SOUNDS = {
     Announcement.USER_UNAVAILABLE: "vm-nobodyavail",
@@ -68,14 +86,50 @@ def dispatcher_scope():
 # --- dialplan ---------------------------------------------------------------------------------------------------
 
 
-def code_attrs(code: ServiceCode) -> str:
+#: How Kamailio picks from a code's fallback set (``fa=``): the first active node by priority, so while a
+#: code's own node is down all its calls land on one node (one conference room, not one per node), and the
+#: set's priorities say which node takes over.
+FALLBACK_ALGORITHM = 8
+
+
+def fallback_sets() -> list[tuple[int, set[int]]]:
+    """``(setid, node ids)`` of every dispatcher set with destinations, lowest set id first (one query)."""
+    sets: dict[int, set[int]] = {}
+    for setid, node_id in (DispatcherDestination.objects.order_by("dispatcher_set__setid")
+                           .values_list("dispatcher_set__setid", "node_id")):
+        sets.setdefault(setid, set()).add(node_id)
+    return list(sets.items())
+
+
+def fallback_setid(code: ServiceCode, sets: list[tuple[int, set[int]]] | None = None) -> int | None:
+    """The set that takes the calls of a code served by one node (or by the caller's home node) while that
+    node is down: the lowest-numbered set holding the code's node, else the lowest-numbered set — the
+    estate's first. None for codes served by a set (the set fails over itself) or when there is no set."""
     if code.route_to == RouteTo.DISPATCHER_SET:
-        target = f"setid={code.dispatcher_set.setid};alg={code.dispatcher_set.algorithm}"
-    elif code.route_to == RouteTo.NODE:
-        return node_route_attrs(code.kind, code.node)[:DIALPLAN_ATTRS_MAX]  # (ServiceCode.clean refuses more)
+        return None
+    sets = fallback_sets() if sets is None else sets
+    if code.route_to == RouteTo.NODE:
+        for setid, node_ids in sets:
+            if code.node_id in node_ids:
+                return setid
+    return sets[0][0] if sets else None
+
+
+def code_attrs(code: ServiceCode, sets: list[tuple[int, set[int]]] | None = None) -> str:
+    """dpid 1 ``attrs`` of a code; a code served by one node also names its fallback set
+    (``;fb=<set>;fa=8``, kamailio.cfg route[SERVICES]) when that fits the column."""
+    if code.route_to == RouteTo.DISPATCHER_SET:
+        return f"svc={code.kind};setid={code.dispatcher_set.setid};alg={code.dispatcher_set.algorithm}"[
+            :DIALPLAN_ATTRS_MAX]
+    if code.route_to == RouteTo.NODE:
+        attrs = node_route_attrs(code.kind, code.node)  # (ServiceCode.clean refuses more than the column)
     else:
-        target = "target=home"
-    return f"svc={code.kind};{target}"[:DIALPLAN_ATTRS_MAX]
+        attrs = f"svc={code.kind};target=home"
+    setid = fallback_setid(code, sets)
+    fallback = f";fb={setid};fa={FALLBACK_ALGORITHM}" if setid is not None else ""
+    if len(attrs + fallback) <= DIALPLAN_ATTRS_MAX:  # never a truncated set id
+        attrs += fallback
+    return attrs[:DIALPLAN_ATTRS_MAX]
 
 
 def range_patterns(start: int, end: int) -> list[str]:
@@ -96,10 +150,11 @@ def home_node(site: Site, nodes: Iterable[AsteriskNode]) -> AsteriskNode | None:
 def dialplan_rows() -> list[dict[str, Any]]:
     rows = []
     codes = ServiceCode.objects.filter(enabled=True).select_related("dispatcher_set", "node").order_by("code")
+    sets = fallback_sets()
     for code in codes:
         rows.append({"dpid": DPID_SERVICES, "pr": 10, "match_op": DialplanRule.MATCH_EQUAL, "match_exp": code.code,
                      "match_len": len(code.code), "subst_exp": "", "repl_exp": code.code,
-                     "attrs": code_attrs(code)})
+                     "attrs": code_attrs(code, sets)})
     ddis = (InboundNumber.objects.filter(enabled=True).filter(Q(service_code__isnull=True) |
                                                                 Q(service_code__enabled=True))
             .select_related("service_code", "user").order_by("number"))
@@ -109,10 +164,15 @@ def dialplan_rows() -> list[dict[str, Any]]:
                      "attrs": f"ddi={ddi.pk};target={ddi.target}"})
     nodes = list(AsteriskNode.objects.order_by("name"))
     for rng in ExtensionRange.objects.select_related("site").order_by("start"):
+        patterns = range_patterns(rng.start, rng.end)
+        for pattern in patterns:  # (a site's users register in its SIP domain, node or not)
+            rows.append({"dpid": DPID_DOMAIN, "pr": 10, "match_op": DialplanRule.MATCH_REGEX, "match_exp": pattern,
+                         "match_len": 0, "subst_exp": "", "repl_exp": rng.site.sip_domain,
+                         "attrs": f"site={rng.site.slug}"[:64]})
         node = home_node(rng.site, nodes)
         if node is None:
             continue
-        for pattern in range_patterns(rng.start, rng.end):
+        for pattern in patterns:
             rows.append({"dpid": DPID_HOME, "pr": 10, "match_op": DialplanRule.MATCH_REGEX, "match_exp": pattern,
                          "match_len": 0, "subst_exp": "", "repl_exp": node.sip_uri,
                          "attrs": f"site={rng.site.slug}"[:64]})
@@ -121,6 +181,76 @@ def dialplan_rows() -> list[dict[str, Any]]:
 
 def dialplan_scope():
     return DialplanRule.objects.filter(dpid__in=SERVICES_DPIDS)
+
+
+# --- address group 1: the estate's own nodes ------------------------------------------------------------------
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address((host or "").strip().strip("[]"))
+    except ValueError:
+        return None
+
+
+def kamailio_host(node: KamailioNode) -> str:
+    """The host part of a Kamailio's ``sip_address`` (``host``, ``host:port`` or ``[v6]:port``)."""
+    text = (node.sip_address or "").strip()
+    if text.startswith("["):
+        return text[1:].partition("]")[0]
+    return text.split(":")[0] if text.count(":") == 1 else text
+
+
+def _peer_nodes() -> list[tuple[str, str, str]]:
+    """(kind, name, host) of every enabled node of the estate, Kamailios first."""
+    peers = [("kamailio", n.name, kamailio_host(n))
+             for n in KamailioNode.objects.filter(enabled=True).only("name", "sip_address").order_by("name")]
+    peers += [("asterisk", n.name, n.host)
+              for n in AsteriskNode.objects.filter(enabled=True).only("name", "host").order_by("name")]
+    return peers
+
+
+def _carrier_networks() -> list[tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network]]:
+    networks = []
+    for trunk in ItspTrunk.objects.filter(enabled=True, auth_mode=ItspAuth.IP).only("name", "ip_addresses",
+                                                                                     "auth_mode"):
+        for ip, mask in trunk.ip_networks:
+            networks.append((trunk.name, ipaddress.ip_network(f"{ip}/{mask}", strict=False)))
+    return networks
+
+
+def trusted_peers() -> tuple[list[dict[str, Any]], list[str]]:
+    """(the group-1 ``address`` rows, one sentence per enabled node left out and why)."""
+    rows, left_out = [], []
+    carriers = _carrier_networks()
+    for kind, name, host in _peer_nodes():
+        label = f"{'Kamailio' if kind == 'kamailio' else 'Asterisk'} node {name}"
+        ip = _ip(host)
+        if ip is None:
+            left_out.append(f"{label} is known by the name {host!r}, and Kamailio's address table holds IP "
+                            "addresses: Kamailio does not trust it (its calls are challenged). Give the node its "
+                            "IP address as host.")
+            continue
+        carrier = next((trunk for trunk, net in carriers if ip.version == net.version and ip in net), None)
+        if carrier is not None:
+            left_out.append(f"{label} ({ip}) is inside the addresses of ITSP trunk {carrier}: a carrier's address "
+                            "is never trusted as the estate's own (its calls would skip the DDI map).")
+            continue
+        rows.append({"grp": GRP_TRUSTED_PEERS, "ip_addr": str(ip), "mask": ip.max_prefixlen, "port": 0,
+                     "tag": f"{kind}:{name}"[:64]})
+    return rows, left_out
+
+
+def address_rows() -> list[dict[str, Any]]:
+    return trusted_peers()[0]
+
+
+def untrusted_nodes() -> list[str]:
+    return trusted_peers()[1]
+
+
+def address_scope():
+    return Address.objects.filter(grp=GRP_TRUSTED_PEERS)
 
 
 # --- Asterisk realtime extensions -------------------------------------------------------------------------------
@@ -169,6 +299,13 @@ def extension_scope(extra_codes: Iterable[str] = ()):
 # --- sync -------------------------------------------------------------------------------------------------------
 
 
+def sync_address() -> bool:
+    """Group 1 only (trunks own groups >= 2). Its own lock, taken first by every caller here, so it never
+    waits on a trunk projection's locks while holding services' (no lock-order cycle)."""
+    lock("address-peers")
+    return sync_rows(Address, address_scope(), address_rows())
+
+
 def sync_dispatcher() -> bool:
     lock("dispatcher")
     return sync_rows(Dispatcher, dispatcher_scope(), dispatcher_rows())
@@ -186,6 +323,7 @@ def sync_extensions(extra_codes: Iterable[str] = ()) -> bool:
 
 #: Kamailio table → (desired rows, rows in the table, sync) — what check_estate compares and repairs
 PROJECTIONS = {
+    "address": (address_rows, address_scope, sync_address),
     "dispatcher": (dispatcher_rows, dispatcher_scope, sync_dispatcher),
     "dialplan": (dialplan_rows, dialplan_scope, sync_dialplan),
 }

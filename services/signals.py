@@ -3,8 +3,10 @@
 Sites and users cannot call services (dependencies point the other way), so services listens:
 an Asterisk node's address is in dispatcher rows and ``dst=`` attrs, a site's slug and ranges are
 in the ``extensions`` contexts and the home-site rules (dpid 4), a user's extension is where a DDI
-rings (dpid 3). The receivers run inside the other app's transaction, so the projection commits or
-rolls back with the change. Bulk writes (the CSV import) send no signals: ``check_estate`` reports
+rings (dpid 3), the sites' SIP domains are in dpid 5. Every enabled node, Asterisk or Kamailio, is a
+trusted peer (``address`` group 1) unless an ITSP trunk claims its address: Kamailio nodes and ITSP
+trunks re-project that alone. The receivers run inside the other app's transaction, so the projection
+commits or rolls back with the change. Bulk writes (the CSV import) send no signals: ``check_estate`` reports
 what they leave behind and ``--repair`` fixes it.
 """
 from __future__ import annotations
@@ -13,13 +15,14 @@ from django.core.exceptions import ValidationError
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from sites.models import AsteriskNode, ExtensionRange, Site
+from sites.models import AsteriskNode, ExtensionRange, KamailioNode, Site
+from trunks.models import ItspTrunk
 
 
-def _reproject(reason: str) -> None:
+def _reproject(reason: str, *, peers_only: bool = False) -> None:
     from .actions import project
 
-    project(reason)
+    project(reason, peers_only=peers_only)
 
 
 @receiver(post_save, sender=Site, dispatch_uid="services-site-saved")
@@ -34,6 +37,16 @@ def estate_changed(sender, instance, raw: bool = False, **kwargs) -> None:
     if sender is AsteriskNode and kwargs.get("signal") is post_save:
         _check_node_fits_kamailio(instance)
     _reproject(f"{sender._meta.verbose_name} {instance} changed")
+
+
+@receiver(post_save, sender=KamailioNode, dispatch_uid="services-kamailio-saved")
+@receiver(post_delete, sender=KamailioNode, dispatch_uid="services-kamailio-deleted")
+@receiver(post_save, sender=ItspTrunk, dispatch_uid="services-itsp-saved")
+@receiver(post_delete, sender=ItspTrunk, dispatch_uid="services-itsp-deleted")
+def peers_changed(sender, instance, raw: bool = False, **kwargs) -> None:
+    if raw:
+        return
+    _reproject(f"{sender._meta.verbose_name} {instance} changed", peers_only=True)
 
 
 def _check_node_fits_kamailio(node: AsteriskNode) -> None:

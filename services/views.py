@@ -8,10 +8,11 @@ from trunks.views import TabsMixin as _TrunkTabsMixin
 from voipadmin.views import Column, ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectListView, PortalView
 
 from . import actions, estate
+from .choices import RouteTo
 from .filtersets import DispatcherSetFilterSet, InboundNumberFilterSet, ServiceCodeFilterSet
 from .forms import DispatcherSetForm, InboundNumberForm, ServiceCodeForm
 from .models import DispatcherDestination, DispatcherSet, InboundNumber, ServiceCode
-from .projection import code_attrs, code_steps
+from .projection import code_attrs, code_steps, fallback_setid, fallback_sets
 
 TABS = [("Service codes", "services:servicecode_list", "services.view_servicecode"),
         ("Dispatcher sets", "services:dispatcherset_list", "services.view_dispatcherset"),
@@ -101,6 +102,13 @@ class DispatcherSetDetailView(ObjectDetailView):
 
     def get_queryset(self):
         return DispatcherSet.objects.prefetch_related(_DESTS, "service_codes")
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        sets = fallback_sets()
+        codes = ServiceCode.objects.exclude(route_to=RouteTo.DISPATCHER_SET).filter(enabled=True)
+        ctx["fallback_for"] = [c for c in codes if fallback_setid(c, sets) == self.object.setid]
+        return ctx
 
 
 class DispatcherSetEditView(ObjectEditView):

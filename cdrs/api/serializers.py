@@ -4,20 +4,21 @@ import datetime
 
 from rest_framework import serializers
 
-from ..models import Cdr
+from ..models import CallRecord
 
 
 class CdrSerializer(serializers.ModelSerializer):
-    """A CDR as Asterisk wrote it, plus the site (slug) and trunk (name) it is attributed to."""
+    """A call record as Asterisk (or, for a call no Asterisk saw, Kamailio) wrote it, plus the site (slug) and
+    trunk (name) it is attributed to; ``source`` says which system wrote it."""
 
     site = serializers.SerializerMethodField()
     trunk = serializers.SerializerMethodField()
 
     class Meta:
-        model = Cdr
+        model = CallRecord
         fields = ["id", "start", "answer", "end", "src", "dst", "clid", "dcontext", "channel", "dstchannel",
                   "lastapp", "lastdata", "duration", "billsec", "disposition", "amaflags", "accountcode",
-                  "peeraccount", "userfield", "uniqueid", "linkedid", "sequence", "site", "trunk"]
+                  "peeraccount", "userfield", "uniqueid", "linkedid", "sequence", "source", "site", "trunk"]
         read_only_fields = fields
 
     TIME_FIELDS = ("start", "answer", "end")

@@ -1,4 +1,7 @@
-"""CDRs for billing: keyset-paginated list, a streamed CSV export and totals per site and trunk."""
+"""Call records for billing: keyset-paginated list, a streamed CSV export and totals per site and trunk.
+
+One queryset over the view ``call_record`` (Asterisk's ``cdr`` + Kamailio's ``acc_cdrs``, see cdrs/models.py).
+"""
 from __future__ import annotations
 
 import csv
@@ -24,12 +27,14 @@ from voipadmin.api.viewsets import EstateReadOnlyViewSet
 
 from .. import attribution
 from ..filtersets import CdrFilterSet
-from ..models import Cdr
+from ..models import CallRecord
 from .serializers import CdrSerializer, TotalsSerializer
 
 EXPORT_COLUMNS = ["id", "start", "answer", "end", "src", "dst", "clid", "dcontext", "channel", "dstchannel",
                   "lastapp", "lastdata", "duration", "billsec", "disposition", "amaflags", "accountcode",
                   "peeraccount", "userfield", "uniqueid", "linkedid", "sequence"]
+# After the attribution (site, trunk): a column added at the end moves no existing one.
+EXPORT_TAIL = ["source"]
 _TIME_COLUMNS = [EXPORT_COLUMNS.index(c) for c in ("start", "answer", "end")]
 # Columns a caller or a remote party controls (caller ID, dialled digits, dialplan data).
 _CALLER_COLUMNS = [EXPORT_COLUMNS.index(c) for c in ("src", "dst", "clid", "lastdata", "userfield")]
@@ -48,7 +53,7 @@ class CsvRenderer(renderers.BaseRenderer):
 
 
 class CdrViewSet(EstateReadOnlyViewSet):
-    queryset = Cdr.objects.all()
+    queryset = CallRecord.objects.all()
     serializer_class = CdrSerializer
     filterset_class = CdrFilterSet
     pagination_class = KeysetPagination
@@ -59,7 +64,8 @@ class CdrViewSet(EstateReadOnlyViewSet):
         self._sites, self._trunks = attribution.sites(), attribution.trunks()
 
     def get_queryset(self):
-        return attribution.annotate(Cdr.objects.all(), getattr(self, "_sites", None), getattr(self, "_trunks", None))
+        return attribution.annotate(CallRecord.objects.all(), getattr(self, "_sites", None),
+                                    getattr(self, "_trunks", None))
 
     def get_renderers(self):
         if getattr(self, "action", None) == "export":
@@ -91,7 +97,7 @@ class CdrViewSet(EstateReadOnlyViewSet):
                    responses=TotalsSerializer)
     @action(detail=False, methods=["get"], pagination_class=None)
     def totals(self, request):
-        filterset = self.filterset_class(request.query_params, queryset=Cdr.objects.all(), request=request)
+        filterset = self.filterset_class(request.query_params, queryset=CallRecord.objects.all(), request=request)
         queryset = self.filter_queryset(self.get_queryset())
         aggregates = {"calls": Count("id"), "answered": Count("id", filter=Q(disposition="ANSWERED")),
                       "duration": Coalesce(Sum("duration"), 0), "billsec": Coalesce(Sum("billsec"), 0)}
@@ -120,14 +126,14 @@ def _export_rows(queryset):
     """
     connection = connections[queryset.db]
     if connection.vendor != "postgresql":
-        return queryset.values_list(*EXPORT_COLUMNS, "site_name", "trunk_name")
+        return queryset.values_list(*EXPORT_COLUMNS, "site_name", "trunk_name", *EXPORT_TAIL)
     qn = connection.ops.quote_name
     zone = getattr(settings, "CDR_TIME_ZONE", "UTC")
-    texts = {f"{name}_utc": RawSQL(f"to_char(({qn(Cdr._meta.db_table)}.{qn(name)} AT TIME ZONE %s) "
+    texts = {f"{name}_utc": RawSQL(f"to_char(({qn(CallRecord._meta.db_table)}.{qn(name)} AT TIME ZONE %s) "
                                    f"AT TIME ZONE 'UTC', '{PG_UTC_FORMAT}')", [zone])
              for name in ("start", "answer", "end")}
     columns = [f"{c}_utc" if c in ("start", "answer", "end") else c for c in EXPORT_COLUMNS]
-    return queryset.annotate(**texts).values_list(*columns, "site_name", "trunk_name")
+    return queryset.annotate(**texts).values_list(*columns, "site_name", "trunk_name", *EXPORT_TAIL)
 
 
 def _csv_chunks(rows) -> Iterator[bytes]:
@@ -139,7 +145,7 @@ def _csv_chunks(rows) -> Iterator[bytes]:
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([*EXPORT_COLUMNS, "site", "trunk"])
+    writer.writerow([*EXPORT_COLUMNS, "site", "trunk", *EXPORT_TAIL])
     yield buffer.getvalue().encode()
     with transaction.atomic(using=rows.db):
         count = 0

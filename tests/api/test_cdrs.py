@@ -125,7 +125,7 @@ def test_the_csv_export_streams_every_matching_row(client, estate, read_key, mon
     assert len(chunks) > 3  # streamed in chunks, not built in memory
     rows = list(csv.reader(io.StringIO(b"".join(chunks).decode())))
     header, data = rows[0], rows[1:]
-    assert header[:4] == ["id", "start", "answer", "end"] and header[-2:] == ["site", "trunk"]
+    assert header[:4] == ["id", "start", "answer", "end"] and header[-3:] == ["site", "trunk", "source"]
     assert len(data) == 4502  # with the estate's own CDR
     evil = next(r for r in data if "HYPERLINK" in r[header.index("src")])
     assert evil[header.index("src")].startswith("'=") and evil[header.index("clid")].startswith("'@")

@@ -61,10 +61,12 @@ class EstatePlan:
             return {}
         host, port = self.e1_sim
         return {"pjsip_local.conf": (
-            "; tests: a SIP UAS stands in for E1 span 1 (see trunk e1-pstn's dial string)\n"
-            "[e1-sim]\ntype = endpoint\ntransport = transport-udp\ncontext = va-unallocated\n"
+            "; tests: a SIP UAS stands in for E1 span 1 (see trunk e1-pstn's dial string); what the line brings\n"
+            "; in (its caller, from the sim's address) runs where chan_dahdi would send the span's calls\n"
+            f"[e1-sim]\ntype = endpoint\ntransport = transport-udp\ncontext = va-e1-in-{E1_TRUNK}\n"
             "disallow = all\nallow = alaw,ulaw\naors = e1-sim\ndirect_media = no\n\n"
-            f"[e1-sim]\ntype = aor\ncontact = sip:{host}:{port}\n")}
+            f"[e1-sim]\ntype = aor\ncontact = sip:{host}:{port}\n\n"
+            f"[e1-sim]\ntype = identify\nendpoint = e1-sim\nmatch = {host}\n")}
 
     def node(self, site: str) -> NodePlan:
         return next(n for n in self.nodes if n.site == site)

@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tarfile
 import tempfile
@@ -171,6 +172,7 @@ class AsteriskInstance:
             return self
         if not self.conf.exists():
             raise AsteriskError(f"{self.conf} is missing: run asterisk_config with --prefix first")
+        self._remove_stale_control_socket()
         self.starts += 1
         with open(self.log_path, "ab") as log:
             log.write(f"\n===== start #{self.starts}\n".encode())
@@ -210,6 +212,18 @@ class AsteriskInstance:
                     pass
                 self.process.wait(timeout)
         self.process = None
+
+    def _remove_stale_control_socket(self) -> None:
+        """A killed Asterisk leaves its control socket behind and the next one cannot bind it ("Address already
+        in use": it never becomes reachable). Asterisk binds the path cut to sun_path (107 bytes) but unlinks
+        the full path, so under a deep test directory (pytest-xdist's popen-gwN/) both must go."""
+        full = str(self.state / "var" / "run" / "asterisk" / "asterisk.ctl")
+        for path in {full, full[:107]}:
+            try:
+                if stat.S_ISSOCK(os.lstat(path).st_mode):
+                    os.unlink(path)
+            except FileNotFoundError:
+                pass
 
     def kill(self) -> None:
         """SIGKILL, as a crash would: no clean shutdown, no goodbye to anyone."""

@@ -75,7 +75,8 @@ def test_get_config_answers_the_file_as_asterisk_parses_it_and_refuses_what_is_n
     categories = get_config(asterisk_estate, "central", "extensions.conf")
     by_name = {c["category"]: c for c in categories}
     assert ("VA_SITE", "central") in by_name["globals"]["lines"]
-    assert by_name["site-central"]["lines"][:2] == [("switch", "Realtime/site-central@extensions"),
+    assert by_name["site-central"]["lines"][:3] == [("switch", "Realtime/site-central@extensions"),
+                                                    ("include", "va-users"),
                                                     ("include", "va-unallocated")]  # ("=>" read as "=")
     assert by_name["va-trunk-e1-pstn"]["lines"][1] == ("same", "n,Dial(PJSIP/${EXTEN}@e1-sim)")
     pjsip = [(c["category"], dict(c["lines"]).get("type")) for c in get_config(asterisk_estate, "central",
@@ -126,7 +127,7 @@ def test_an_e1_trunk_drifts_extensions_conf_repair_writes_nothing_and_the_writte
         assert status == 1
         assert problems(out) == [
             f"node {central}: extensions.conf is not what the portal generates (run manage.py asterisk_config "
-            f"{central} and reload): [va-trunk-e1-two] missing"], out
+            f"{central} and reload): [va-trunk-e1-two] missing; [va-e1-in-e1-two] missing"], out
         assert f"{branch}: configuration in step" in out  # (an E1 trunk is its own node's context only)
 
         files = snapshot(estate)

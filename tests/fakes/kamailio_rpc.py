@@ -9,6 +9,11 @@ answers ``500 Ongoing reload``.  Kamailio pretty-prints with tabs; so does the f
         KamailioRpc(fake.url)
         fake.calls  # ["dispatcher.list", ...]
 
+A dispatcher destination is ``(setid, uri)`` or ``(setid, uri, flags, priority, attrs)``: FLAGS as
+dispatcher.list shows them (state A/T/I/D, then P when Kamailio probes it with OPTIONS, else X; a reload
+sets them back to what the table says), so a test can hold a destination Kamailio marked down ("IP").
+``dispatcher.set_state`` changes them as Kamailio does.
+
 fault: None | "hang" | "garbage" (200 with non-JSON body) | "errors_as_200" (error
 objects with HTTP 200, as some proxies relay them)
 """
@@ -26,13 +31,21 @@ from typing import Any, Iterator
 
 @dataclass
 class KamailioState:
-    dispatcher: list[tuple[int, str]] = field(default_factory=list)  # (setid, uri)
+    dispatcher: list[tuple] = field(default_factory=list)  # (setid, uri[, flags[, priority[, attrs]]])
     dialplan: dict[int, list[tuple[str, str, str]]] = field(default_factory=dict)  # dpid -> (match, subst, repl)
     addresses: list[tuple[int, str, int, str]] = field(default_factory=list)  # (group, ip, port, tag)
     contacts: list[tuple[str, str]] = field(default_factory=list)  # (aor, address)
     uac_regs: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     last_reload: dict[str, float] = field(default_factory=dict)
+
+
+def _weight(attrs: str) -> int:
+    for pair in attrs.split(";"):
+        key, _, value = pair.partition("=")
+        if key == "weight" and value.isdigit():
+            return int(value)
+    return 0
 
 
 class KamailioFake:
@@ -92,14 +105,35 @@ class KamailioFake:
         if method == "dispatcher.list":
             if not s.dispatcher:
                 return 500, "No Destination Sets", None
-            sets: dict[int, list[str]] = {}
-            for setid, uri in s.dispatcher:
-                sets.setdefault(setid, []).append(uri)
+            sets: dict[int, list[tuple[str, str, int, str]]] = {}
+            for entry in s.dispatcher:
+                setid, uri, flags, priority, attrs = (tuple(entry) + ("AX", 0, "weight=50")[len(entry) - 2:])[:5]
+                sets.setdefault(setid, []).append((uri, flags, priority, attrs))
+            # Kamailio lists a set's destinations by priority, highest first (equal ones: last loaded first)
             return 200, "OK", {"NRSETS": len(sets), "RECORDS": [{"SET": {"ID": setid, "TARGETS": [
-                {"DEST": {"URI": uri, "FLAGS": "AX", "PRIORITY": 0, "ATTRS": {
-                    "BODY": "weight=50", "DUID": None, "MAXLOAD": 0, "WEIGHT": 50, "RWEIGHT": 0,
-                    "SOCKET": None, "SOCKNAME": None, "OBPROXY": None}}} for uri in reversed(uris)]}}
-                for setid, uris in sets.items()]}
+                {"DEST": {"URI": uri, "FLAGS": flags, "PRIORITY": priority, "ATTRS": {
+                    "BODY": attrs, "DUID": None, "MAXLOAD": 0, "WEIGHT": _weight(attrs), "RWEIGHT": 0,
+                    "SOCKET": None, "SOCKNAME": None, "OBPROXY": None}}}
+                for uri, flags, priority, attrs in sorted(reversed(dests), key=lambda d: -d[2])]}}
+                for setid, dests in sets.items()]}
+        if method == "dispatcher.set_state":
+            if len(params) < 3:
+                return 500, "Invalid Parameters", None
+            state, group, address = str(params[0]), params[1], str(params[2])
+            letter = {"0": "I", "1": "A", "2": "D", "3": "T"}.get(state[:1], state[:1].upper())
+            if letter not in "IADT" or not letter:
+                return 500, "Unknown State Value", None
+            probing = "P" if letter != "D" and state[1:2].upper() == "P" else "X"
+            for i, entry in enumerate(s.dispatcher):
+                if entry[0] == int(group) and (address == "all" or entry[1].lower() == address.lower()):
+                    full = tuple(entry) + ("AX", 0, "weight=50")[len(entry) - 2:]
+                    s.dispatcher[i] = (full[0], full[1], letter + probing, *full[3:5])
+                    if address != "all":
+                        break
+            else:
+                if address != "all":
+                    return 500, "State Update Failed", None
+            return 200, "OK", "Ok. Dispatcher state updated."
         if method == "dispatcher.reload":
             return self._reload(method, "Ok. Dispatcher successfully reloaded.")
         if method == "dialplan.reload":

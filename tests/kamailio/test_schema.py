@@ -5,6 +5,9 @@ scratch PostgreSQL database; every table they create is compared with what the D
 created in the test database: columns (name, position, type, length, nullability, default), indexes
 (name, unique, primary, column list) and the `version` rows Kamailio checks at start-up. The same
 statements run on SQLite (the portal's embedded default) are compared too.
+
+The one allowed difference: the acc ``cdr_extra`` columns (and their indexes) migration
+``kamailio/0002_acc_cdrs_call_records`` adds to ``acc_cdrs`` — exactly those, and nothing else anywhere.
 """
 from __future__ import annotations
 
@@ -20,6 +23,28 @@ from django.conf import settings
 from django.db import connection
 
 pytestmark = [pytest.mark.postgres]
+
+_ACC_EXTRAS = import_module("voipadmin.kamailio.migrations.0002_acc_cdrs_call_records")
+_PG_TYPES = {"VARCHAR": "character varying", "TIMESTAMP WITHOUT TIME ZONE": "timestamp without time zone",
+             "BIGINT": "bigint"}
+
+
+def _extra_column_spec(sql_type: str) -> dict:
+    match = re.fullmatch(r"VARCHAR\((\d+)\)", sql_type)
+    return {"type": _PG_TYPES["VARCHAR" if match else sql_type], "length": int(match.group(1)) if match else None}
+
+
+#: What may exist beyond Kamailio's own schema: {table: {"columns": {...}, "indexes": {...}}}
+ALLOWED_EXTRAS = {
+    "acc_cdrs": {
+        "columns": {name: {**_extra_column_spec(sql_type), "nullable": "YES", "default": None}
+                    for name, sql_type in _ACC_EXTRAS.ACC_CDRS_EXTRA_COLUMNS.items()},
+        "indexes": {name: {"unique": unique, "primary": False, "columns": columns}
+                    for name, (unique, columns) in _ACC_EXTRAS.ACC_CDRS_EXTRA_INDEXES.items()},
+    },
+}
+# cdrs/0003 numbers Kamailio's records from cdr's own sequence (one id space for the merged call records)
+ALLOWED_EXTRAS["acc_cdrs"]["columns"]["cdr_id"].update(nullable="NO", default="nextval('cdr_id_seq'::regclass)")
 
 SCHEMA_DIR = Path("/usr/share/kamailio/postgres")
 MODULES = ["standard", "auth_db", "usrloc", "registrar", "dispatcher", "dialplan", "permissions", "uac", "acc", "presence"]
@@ -122,6 +147,23 @@ def test_reference_is_what_the_estate_expects(kamailio_reference):
 
 def _diff_table(table: str, want: dict, have: dict) -> list[str]:
     problems = []
+    extras = ALLOWED_EXTRAS.get(table, {"columns": {}, "indexes": {}})
+    for column, spec in extras["columns"].items():
+        got = have["columns"].get(column)
+        if got is None:
+            problems.append(f"{table}.{column}: the call-record extra column is missing")
+            continue
+        shown = {k: v for k, v in got.items() if k != "position"}
+        if shown != spec:
+            problems.append(f"{table}.{column}: extra column is {shown}, expected {spec}")
+        if got["position"] <= len(want["columns"]):
+            problems.append(f"{table}.{column}: an extra column must come after Kamailio's own")
+    for index, spec in extras["indexes"].items():
+        if have["indexes"].get(index) != spec:
+            problems.append(f"{table}: extra index {index} is {have['indexes'].get(index)}, expected {spec}")
+    have = {"columns": {c: v for c, v in have["columns"].items() if c not in extras["columns"]},
+            "indexes": {i: v for i, v in have["indexes"].items() if i not in extras["indexes"]},
+            "constraints": have["constraints"]}
     for column, spec in want["columns"].items():
         got = have["columns"].get(column)
         if got is None:
@@ -182,7 +224,8 @@ def test_models_match_the_tables(kamailio_reference):
     assert {m._meta.db_table for m in models} == EXPECTED_TABLES
     for model in models:
         assert model._meta.managed is False, model
-        columns = reference[model._meta.db_table]["columns"]
+        columns = {**reference[model._meta.db_table]["columns"],
+                   **ALLOWED_EXTRAS.get(model._meta.db_table, {"columns": {}})["columns"]}
         fields = {f.column: f for f in model._meta.concrete_fields}
         if set(fields) != set(columns):
             problems.append(f"{model.__name__}: fields {sorted(fields)} vs columns {sorted(columns)}")
@@ -212,11 +255,18 @@ def _pg_default(value: str | None) -> str | None:
 def test_sqlite_variant_has_the_same_tables(kamailio_reference):
     migration = import_module("voipadmin.kamailio.migrations.0001_kamailio_schema")
     db = sqlite3.connect(":memory:")
-    for statement in migration.schema_statements("sqlite"):
+    for statement in migration.schema_statements("sqlite") + _ACC_EXTRAS.statements("sqlite"):
         db.execute(statement)
 
     problems = []
-    for table, spec in kamailio_reference["schema"].items():
+    for table, kamailio_spec in kamailio_reference["schema"].items():
+        extras = ALLOWED_EXTRAS.get(table, {"columns": {}, "indexes": {}})
+        first_extra = len(kamailio_spec["columns"]) + 1
+        spec = {"columns": {**kamailio_spec["columns"],
+                            **{c: {**v, "position": first_extra + i, "nullable": "YES", "default": None,
+                                   "type": "integer" if v["type"] == "bigint" else v["type"]}
+                               for i, (c, v) in enumerate(extras["columns"].items())}},
+                "indexes": {**kamailio_spec["indexes"], **extras["indexes"]}}
         info = db.execute(f"PRAGMA table_info({table})").fetchall()
         names = [row[1] for row in info]
         want_names = sorted(spec["columns"], key=lambda c: spec["columns"][c]["position"])

@@ -121,3 +121,58 @@ def test_an_unknown_node_is_a_clear_error(db, tmp_path):
 def test_each_sites_extensions_get_a_hint_so_their_state_is_known(node):
     ext = render(node)["extensions.conf"]
     assert "exten => _[1-3]XXX,hint,PJSIP/${EXTEN}" in ext and "exten => _[4-5]XXX,hint,PJSIP/${EXTEN}" in ext
+
+
+# --- call paths (issue 16): users unavailable, calls arriving on an E1 line, calls to the estate's phones ---------
+
+
+def test_every_sites_users_reach_their_mailbox_on_the_node_or_a_clean_480_without_one(node):
+    ext = render(node)["extensions.conf"]
+    for slug in ("central", "branch1"):
+        assert f"[site-{slug}]\nswitch => Realtime/site-{slug}@extensions\ninclude => va-users\n" \
+               "include => va-unallocated\n" in ext  # (the users before the catch-all)
+    assert ("exten => _[4-5]XXX,1,GotoIf(${VM_INFO(${EXTEN}@branch1,exists)}?mailbox)\n same => n,Hangup(20)\n"
+            " same => n(mailbox),VoiceMail(${EXTEN}@branch1,u)\n") in ext
+    assert "VoiceMail(${EXTEN}@central,u)" in ext
+
+
+def test_a_per_site_node_knows_its_own_sites_users_only(node):
+    ext = asterisk.render_node(node, db=database.access(site=node.site))["extensions.conf"]
+    assert "VoiceMail(${EXTEN}@central,u)" in ext and "@branch1" not in ext
+
+
+def test_a_carriers_call_keeps_its_caller_id_and_a_site_the_node_does_not_serve_runs_in_its_own(node):
+    ext = render(node)["extensions.conf"]
+    assert "Set(VA_DDI=${FILTER(+0-9,${PJSIP_HEADER(read,X-VA-DDI)})})" in ext
+    assert " same => n,GotoIf($[${LEN(${VA_DDI})} > 0]?route)\n same => n,Set(VA_CID=${REALTIME_FIELD(" in ext
+    assert "?site-${VA_SITE},${EXTEN},1)\n same => n,Hangup(1)" in ext
+
+
+def test_an_e1_line_hands_its_calls_to_each_kamailio_in_turn_with_the_header_kamailio_trusts(node):
+    site_actions.create_kamailio_node(actor=ACTOR, name="kamailio-v6", sip_address="[::1]:5062",
+                                      jsonrpc_url="http://127.0.0.10:5073/RPC")
+    trunk_actions.create_e1_trunk(actor=ACTOR, name="e1-pstn", asterisk_node=node, span=1, group=3)
+    ext = render(node)["extensions.conf"]
+    context = ext.split("[va-e1-in-e1-pstn]\n", 1)[1].split("\n\n", 1)[0]
+    assert context.splitlines() == [
+        "exten => _[*#+0-9]!,1,Set(CHANNEL(accountcode)=${VA_SITE})",
+        " same => n,Set(CHANNEL(peeraccount)=e1-pstn)",
+        " same => n,Dial(PJSIP/kamailio-1/sip:${EXTEN}@127.0.0.10:5060,,b(va-inbound-header^s^1(e1-pstn)))",
+        ' same => n,GotoIf($["${DIALSTATUS}" != "CHANUNAVAIL" & "${DIALSTATUS}" != "CONGESTION"]?done)',
+        " same => n,Dial(PJSIP/kamailio-2/sip:${EXTEN}@[::1]:5062,,b(va-inbound-header^s^1(e1-pstn)))",
+        " same => n(done),Hangup(${HANGUPCAUSE})"]
+    assert "[va-inbound-header]\nexten => s,1,Set(PJSIP_HEADER(add,X-VA-Inbound)=${ARG1})\n" in ext
+
+
+def test_a_node_without_e1_lines_has_no_inbound_line_contexts(node):
+    ext = render(node)["extensions.conf"]
+    assert "[va-e1-in-" not in ext and "[va-inbound-header]" not in ext
+
+
+def test_calls_to_the_estates_phones_go_through_kamailio_as_outbound_proxy(node):
+    pjsip = render(node)["pjsip.conf"]
+    assert "context = from-kamailio\noutbound_proxy = sip:127.0.0.10:5060\\;lr\n" in pjsip
+    from services.estate import parse_conf
+
+    [endpoint] = [c for c in parse_conf(pjsip)[0] if c.name == "kamailio-1" and c.kind == "endpoint"]
+    assert ("outbound_proxy", "sip:127.0.0.10:5060;lr") in endpoint.lines  # as Asterisk reads it

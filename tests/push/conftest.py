@@ -48,18 +48,22 @@ def other_site(db):
     return Site.objects.create(name="Branch", slug="branch", sip_domain="branch.example.test")
 
 
+# The nodes below are push targets only (AMI on ami_host, JSON-RPC at the URL). Their SIP addresses are names:
+# a node known by an IP would be one of Kamailio's trusted peers (services projects address group 1), and
+# creating it would queue the permissions.addressReload these tests do not expect.
 def make_asterisk(site, name: str, port: int, *, username: str = "admin", secret: str = "secret",
                   enabled: bool = True):
     from sites.models import AsteriskNode
 
-    return AsteriskNode.objects.create(site=site, name=name, host="127.0.0.1", ami_host="127.0.0.1", ami_port=port,
-                                       ami_username=username, ami_secret=secret, enabled=enabled)
+    return AsteriskNode.objects.create(site=site, name=name, host=f"{name}.push.test", ami_host="127.0.0.1",
+                                       ami_port=port, ami_username=username, ami_secret=secret, enabled=enabled)
 
 
 def make_kamailio(name: str, url: str, *, enabled: bool = True):
     from sites.models import KamailioNode
 
-    return KamailioNode.objects.create(name=name, sip_address="127.0.0.1:5060", jsonrpc_url=url, enabled=enabled)
+    return KamailioNode.objects.create(name=name, sip_address=f"{name}.push.test:5060", jsonrpc_url=url,
+                                       enabled=enabled)
 
 
 class FakeRunner:

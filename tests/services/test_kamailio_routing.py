@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.kamailio]
 
 
 class Udp:
-    """A UDP endpoint on loopback that records the SIP requests it receives and can answer them."""
+    """A UDP endpoint on loopback that records the SIP requests it receives and can answer them. Like the
+    Asterisk or carrier it stands in for, it answers Kamailio's OPTIONS keepalives (200) while it listens."""
 
     def __init__(self):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -39,6 +40,8 @@ class Udp:
             text = data.decode(errors="replace")
             if text.startswith(method + " "):
                 return text, addr
+            if text.startswith("OPTIONS "):
+                self.reply(text, addr, code=200, reason="OK")
         return None
 
     def reply(self, request: str, addr, code: int = 503, reason: str = "Service Unavailable") -> None:

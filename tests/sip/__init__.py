@@ -41,10 +41,23 @@ def dtmf_scenario(tmp: Path, keys: list[tuple[str, int]]) -> Path:
             steps.append(f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>')
             steps.append(f'  <pause milliseconds="{len(digits) * 400}"/>')
         steps.append(f'  <pause milliseconds="{int(pause_ms)}"/>')
-    text = (SCENARIOS / "call.xml").read_text()
-    text = text.replace("  <pause/>", "\n".join(steps) + "\n  <pause/>", 1)
+    text = call_scenario_text()
+    anchor = "  <recv request=\"INVITE\" timeout=\"HOLD_MS\""
+    text = text.replace(anchor, "\n".join(steps) + "\n" + anchor, 1)
     path = tmp / "call_dtmf.xml"
     path.write_text(text)
+    return path
+
+
+def call_scenario_text() -> str:
+    return (SCENARIOS / "call.xml").read_text()
+
+
+def call_scenario(tmp: Path, hold_ms: int, dtmf: list[tuple[str, int]] | None = None) -> Path:
+    """scenarios/call.xml for one call: the hold filled in, DTMF keys added after the answer."""
+    path = dtmf_scenario(tmp, dtmf) if dtmf else tmp / "call.xml"
+    text = path.read_text() if dtmf else call_scenario_text()
+    path.write_text(text.replace("HOLD_MS", str(max(int(hold_ms), 1))))
     return path
 
 
@@ -111,10 +124,10 @@ class Phone:
         sipp = require_binary("sipp")
         csv = tmp / "caller.csv"
         csv.write_text(f"SEQUENTIAL\n{self.user};{self.domain}\n")
-        scenario = dtmf_scenario(tmp, dtmf) if dtmf else SCENARIOS / "call.xml"
+        scenario = call_scenario(tmp, hold_ms, dtmf)
         return [sipp, f"{kamailio.sip_ip}:{kamailio.sip_port}", "-sf", str(scenario),
                 "-inf", str(csv), "-s", number, "-i", self.ip, "-p", str(self.port), "-mi", self.ip,
-                "-m", "1", "-nostdin", "-d", str(hold_ms), "-timeout", f"{int(timeout)}s", "-timeout_error",
+                "-m", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
                 "-au", self.user, "-ap", self.password, "-trace_msg", "-message_file", str(tmp / "messages.log"),
                 "-trace_err", "-error_file", str(tmp / "errors.log")]
 
@@ -157,12 +170,13 @@ class Phone:
     # -- answering
     @contextlib.contextmanager
     def answering(self, *, timeout: float = 15.0):
-        """Answers one call on this phone's address (as registered) and waits for the BYE (scenarios/answer.xml)."""
+        """Answers one call on this phone's address (as registered) and waits for the BYE (scenarios/answer.xml,
+        which stops sipp after that call and answers OPTIONS meanwhile, as Kamailio probes a carrier it routes to)."""
         sipp = require_binary("sipp")
         with tempfile.TemporaryDirectory(prefix="sipp-uas-") as tmp:
             tmp = Path(tmp)
             handle = _Background()
-            cmd = [sipp, "-sf", str(SCENARIOS / "answer.xml"), "-i", self.ip, "-p", str(self.port), "-mi", self.ip, "-m", "1", "-nostdin",
+            cmd = [sipp, "-sf", str(SCENARIOS / "answer.xml"), "-i", self.ip, "-p", str(self.port), "-mi", self.ip, "-nostdin",
                    "-timeout", f"{int(timeout)}s", "-timeout_error", "-trace_msg", "-message_file",
                    str(tmp / "messages.log")]
             started = time.monotonic()

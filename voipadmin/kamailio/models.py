@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Value
+from django.db.models.expressions import RawSQL
 
 
 class KamailioModel(models.Model):
@@ -300,11 +301,29 @@ class Acc(_AccColumns):
 
 
 class AccCdr(KamailioModel):
-    """``acc_cdrs``: a call detail record (acc ``cdr_enable``)."""
+    """``acc_cdrs``: a call detail record (acc ``cdr_enable``), one per call Kamailio relays to a registered phone
+    without an Asterisk (from a phone, or from a carrier by a DDI).
+
+    ``start_time``, ``end_time`` and ``duration`` are Kamailio's columns (start = the INVITE, end = the
+    BYE; a call that was not answered has end = start and duration 0). The rest are acc ``cdr_extra``
+    columns added by migration ``0002_acc_cdrs_call_records`` (Kamailio's documented way to record more):
+    the portal reads these rows through ``cdrs.CallRecord``, beside Asterisk's ``cdr``.
+    """
 
     start_time = models.DateTimeField(db_default=Value("2000-01-01 00:00:00"))
     end_time = models.DateTimeField(db_default=Value("2000-01-01 00:00:00"))
     duration = models.FloatField(default=0)
+    # --- cdr_extra (see deploy/kamailio/kamailio.cfg, modparam("acc", "cdr_extra", ...)) ---
+    src_user = models.CharField(max_length=64, null=True, blank=True)
+    site = models.CharField(max_length=64, null=True, blank=True)
+    trunk = models.CharField(max_length=64, null=True, blank=True)
+    dst_user = models.CharField(max_length=64, null=True, blank=True)
+    callid = models.CharField(max_length=255, null=True, blank=True)
+    sip_code = models.CharField(max_length=3, null=True, blank=True)
+    sip_reason = models.CharField(max_length=128, null=True, blank=True)
+    answer_time = models.DateTimeField(null=True, blank=True)
+    # numbered from Asterisk's cdr_id_seq (cdrs/0003): one id space for the merged call records
+    cdr_id = models.BigIntegerField(unique=True, editable=False, db_default=RawSQL("nextval('cdr_id_seq')", []))
 
     class Meta(KamailioModel.Meta):
         db_table = "acc_cdrs"

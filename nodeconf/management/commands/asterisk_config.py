@@ -18,7 +18,7 @@ from nodeconf import asterisk, database
 from sites.models import AsteriskNode
 
 #: files holding a credential: readable by their owner (Asterisk's user) only
-SECRET_FILES = {"manager.conf", "ari.conf", "res_pgsql.conf", "cdr_pgsql.conf"}
+SECRET_FILES = {"manager.conf", "ari.conf", "res_pgsql.conf", "cdr_pgsql.conf", "cel_pgsql.conf"}
 
 
 class Command(BaseCommand):
