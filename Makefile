@@ -6,6 +6,8 @@ PIP    := $(VENV)/bin/pip
 # `make test` uses the shared PostgreSQL and Redis of the machine (see README).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/voipadmin
 TEST_BROKER_URL   ?= redis://127.0.0.1:6379/15
+# pytest-xdist workers (each starts its own Kamailio and Asterisks); TEST_WORKERS=0 runs serially
+TEST_WORKERS      ?= 2
 
 .PHONY: run test venv migrate demo check clean
 
@@ -27,11 +29,11 @@ run: demo
 	$(PY) manage.py ensure_admin
 	bin/run-portal
 
-## Run the whole suite (PostgreSQL, Redis, a real Kamailio, headless Chromium).
+## Run the whole suite (PostgreSQL, Redis, a real Kamailio, real Asterisks, headless Chromium), on TEST_WORKERS workers.
 test: venv
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 check: venv
 	$(PY) manage.py check
