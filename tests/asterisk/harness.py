@@ -12,12 +12,10 @@ missing Asterisk is a test failure (``pytest.fail``), never a skip.
 """
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import tarfile
@@ -26,6 +24,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.kamailio.harness import _die_with_parent, free_port  # noqa: F401  (free_port: re-exported)
 
 REPO = Path(__file__).resolve().parents[2]
 #: the upstream build shipped beside the repository (see its README); ASTERISK_PREFIX overrides it
@@ -82,31 +82,6 @@ def _ldd_missing(prefix: Path) -> list[str]:
     env = {**os.environ, "LD_LIBRARY_PATH": str(prefix / "lib")}
     out = subprocess.run(["ldd", str(prefix / "sbin" / "asterisk")], capture_output=True, text=True, env=env)
     return [line.split()[0] for line in out.stdout.splitlines() if "not found" in line]
-
-
-def free_port(ip: str, *, udp: bool = True) -> int:
-    """A port free on ``ip`` for TCP (and UDP unless udp=False), from the kernel's ephemeral range."""
-    for _ in range(200):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((ip, 0))
-            port = tcp.getsockname()[1]
-            if not udp:
-                return port
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as dgram:
-                    dgram.bind((ip, port))
-            except OSError:
-                continue
-            return port
-    raise AsteriskError(f"no free port on {ip}")
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-    os.setpgrp()
 
 
 class AsteriskInstance:

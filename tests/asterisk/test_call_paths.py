@@ -11,153 +11,29 @@ accounted by Kamailio (not asserted here).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 from cdrs.models import Cdr
 from services import actions as service_actions
 from trunks import actions as trunk_actions
-from users import actions as user_actions
-from voipadmin.actors import Actor
 from voipadmin.api.tokens import create_token
 from voipadmin.kamailio.models import Address
 from voipadmin.models import ApiToken
 
 from tests.asterisk.estate import SIP_DOMAIN
 from tests.asterisk.harness import free_port
-from tests.kamailio.harness import require_binary
-from tests.sip import CallResult, Phone, _final_status
+from tests.sip import Carrier, Phone
+from tests.asterisk.helpers import ACTOR, channels, make_phone, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.kamailio, pytest.mark.asterisk]
 
-ACTOR = Actor.command("tests")
-PASSWORD = "correct-horse-battery-2001"
 CARRIER_IP = "127.0.0.130"
 CARRIER_CALLER = "+34600000042"
-
-SDP = """v=0
-o=carrier 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 8 0 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=sendrecv
-"""
-
-#: a carrier's call (no digest auth: the carrier is trusted by its address): INVITE, 200, ACK, hold, BYE
-CARRIER_CALL = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="a carrier's call">
-  <send retrans="500"><![CDATA[
-
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      Max-Forwards: 70
-      From: <sip:[caller]@[local_ip]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:[caller]@[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-{SDP}
-  ]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200" rrs="true"/>
-  <send><![CDATA[
-
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      [routes]
-      Max-Forwards: 70
-      From: <sip:[caller]@[local_ip]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Content-Length: 0
-
-  ]]></send>
-  <pause/>
-  <send retrans="500"><![CDATA[
-
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      [routes]
-      Max-Forwards: 70
-      From: <sip:[caller]@[local_ip]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Content-Length: 0
-
-  ]]></send>
-  <recv response="200" crlf="true"/>
-</scenario>
-"""
-
-
-class Sipp:
-    """A sipp UAC on one loopback address running a scenario given as text."""
-
-    def __init__(self, ip: str, port: int | None = None):
-        self.ip, self.port = ip, port or free_port(ip)
-
-    def _cmd(self, scenario: Path, tmp: Path, target: str, extra: list[str], timeout: float) -> list[str]:
-        return [require_binary("sipp"), target, "-sf", str(scenario), "-i", self.ip, "-p", str(self.port),
-                "-mi", self.ip, "-m", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
-                "-trace_msg", "-message_file", str(tmp / "messages.log"), *extra]
-
-    @contextlib.contextmanager
-    def running(self, scenario_text: str, *, target: str, extra: list[str] = (), timeout: float = 10.0):
-        """The scenario runs in the background during the block; ``.result`` (with ``.received``) after it."""
-        with tempfile.TemporaryDirectory(prefix="sipp-paths-") as tmp:
-            tmp = Path(tmp)
-            scenario = tmp / "scenario.xml"
-            scenario.write_text(scenario_text)
-            handle = _Handle()
-            started = time.monotonic()
-            proc = subprocess.Popen(self._cmd(scenario, tmp, target, list(extra), timeout), cwd=tmp,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            try:
-                yield handle
-            finally:
-                try:
-                    _, stderr = proc.communicate(timeout=timeout + 10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    _, stderr = proc.communicate()
-                log = (tmp / "messages.log").read_text(errors="replace") if (tmp / "messages.log").exists() else ""
-                handle.received = log
-                handle.result = CallResult(_final_status(log), proc.returncode, time.monotonic() - started,
-                                           f"exit {proc.returncode}\n{(stderr or '')[-1500:]}\n{log[-6000:]}")
-
-    def call(self, host: str, port: int, number: str, *, caller: str = CARRIER_CALLER, hold_ms: int = 500,
-             timeout: float = 10.0) -> CallResult:
-        """A carrier's call to ``number`` at host:port (Kamailio, or a node for the E1 line)."""
-        with self.running(CARRIER_CALL, target=f"{host}:{port}", timeout=timeout,
-                          extra=["-s", number, "-key", "caller", caller, "-d", str(hold_ms)]) as call:
-            pass
-        return call.result
-
-
-class _Handle:
-    result: CallResult | None = None
-    received: str = ""
-
 
 class CarrierUas:
     """The ITSP's side of calls the estate sends out, on a UDP socket: answers every INVITE with ``status``
@@ -229,29 +105,13 @@ def _call_id(message: str) -> str:
 
 
 def make_user(estate, extension: int, site: str, *, ip: str = "127.0.0.100", **fields) -> Phone:
-    user_actions.create_user(actor=ACTOR, extension=extension, name=f"User {extension}", site=estate.sites[site],
-                             password=PASSWORD, **fields)
-    return Phone(str(extension), PASSWORD, ip=ip)
+    return make_phone(estate, extension, f"User {extension}", site, ip=ip, **fields)
 
 
 def itsp_trunk(estate, *, port: int):
     """The carrier at CARRIER_IP: it sends from there (address group 2) and answers there on ``port``."""
     return trunk_actions.create_itsp_trunk(actor=ACTOR, name="itsp-carrier", host=CARRIER_IP, port=port,
                                            ip_addresses=CARRIER_IP)
-
-
-def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
-
-
-def channels(node) -> list[list[str]]:
-    """``core show channels concise``: channel!context!exten!prio!state!app!data!cid!..."""
-    return [line.split("!") for line in node.cli("core show channels concise").splitlines() if "!" in line]
 
 
 def written_cdr(**lookup) -> Cdr:
@@ -340,7 +200,7 @@ def test_a_call_from_an_asterisk_to_a_user_who_is_not_registered_is_never_sent_b
     estate = asterisk_estate
     make_user(estate, 1002, "central")
     node = estate.plan.node("central")
-    carrier = Sipp(node.host)  # (sends from the node's own address: a trusted peer)
+    carrier = Carrier(node.host)  # (sends from the node's own address: a trusted peer)
     result = carrier.call(estate.kamailio.sip_ip, estate.kamailio.sip_port, "1002", caller="1000")
     assert result.status == 480, result.output
     result = carrier.call(estate.kamailio.sip_ip, estate.kamailio.sip_port, "77", caller="1000")
@@ -451,7 +311,7 @@ def test_a_ddi_from_the_carrier_rings_the_registered_user_with_the_carriers_call
                                           user=user_actions_user(1009))
     assert user.register(estate.kamailio).ok
     with user.answering() as uas:
-        result = Sipp(CARRIER_IP).call(estate.kamailio.sip_ip, estate.kamailio.sip_port, "+34911000109")
+        result = Carrier(CARRIER_IP, caller=CARRIER_CALLER).call(estate.kamailio.sip_ip, estate.kamailio.sip_port, "+34911000109")
     assert result.ok, result.output + estate.kamailio.log_tail()
     assert first_line(uas.received).startswith(f"INVITE sip:1009@{user.ip}:{user.port}")
     assert f"<sip:{CARRIER_CALLER}@{CARRIER_IP}>" in header(uas.received, "From")
@@ -472,9 +332,8 @@ def test_a_ddi_from_the_carrier_to_a_user_who_is_not_registered_reaches_the_mail
     service_actions.create_inbound_number(actor=ACTOR, number="+34922000409", target="user",
                                           user=user_actions_user(4009))
     home = estate.asterisks["branch1"]
-    with Sipp(CARRIER_IP).running(CARRIER_CALL, target=f"{estate.kamailio.sip_ip}:{estate.kamailio.sip_port}",
-                                  extra=["-s", "+34922000409", "-key", "caller", CARRIER_CALLER,
-                                         "-d", "1500"]) as call:
+    with Carrier(CARRIER_IP, caller=CARRIER_CALLER).calling(estate.kamailio.sip_ip, estate.kamailio.sip_port,
+                                                             "+34922000409", hold_ms=1500) as call:
         running = wait_for(lambda: [c for c in channels(home) if c[5] == "VoiceMail"])
         assert running, (channels(home), home.log_tail(20))
         assert running[0][6] == "4009@branch1,u"
@@ -510,7 +369,7 @@ def test_a_ddi_to_a_user_without_a_mailbox_who_is_not_registered_is_480(asterisk
     make_user(estate, 1010, "central", voicemail_enabled=False)
     service_actions.create_inbound_number(actor=ACTOR, number="+34911000110", target="user",
                                           user=user_actions_user(1010))
-    result = Sipp(CARRIER_IP).call(estate.kamailio.sip_ip, estate.kamailio.sip_port, "+34911000110")
+    result = Carrier(CARRIER_IP, caller=CARRIER_CALLER).call(estate.kamailio.sip_ip, estate.kamailio.sip_port, "+34911000110")
     assert result.status == 480, result.output
     assert "VoiceMail" not in estate.asterisks["central"].log_tail(40)
 
@@ -520,7 +379,7 @@ def test_a_ddi_from_the_carrier_reaches_the_service_code_it_maps_to(asterisk_est
     itsp_trunk(estate, port=free_port(CARRIER_IP))
     service_actions.create_inbound_number(actor=ACTOR, number="+34911000130", target="service",
                                           service_code=estate.codes["*130"])
-    result = Sipp(CARRIER_IP).call(estate.kamailio.sip_ip, estate.kamailio.sip_port, "+34911000130",
+    result = Carrier(CARRIER_IP, caller=CARRIER_CALLER).call(estate.kamailio.sip_ip, estate.kamailio.sip_port, "+34911000130",
                                    hold_ms=1000)
     assert result.ok, result.output + estate.kamailio.log_tail()
     cdr = written_cdr(dst="*130", disposition="ANSWERED")
@@ -538,7 +397,7 @@ def test_a_ddi_from_the_e1_line_rings_the_registered_user(asterisk_estate, clien
                                           user=user_actions_user(1011))
     assert user.register(estate.kamailio).ok
     node = estate.plan.node("central")
-    line = Sipp(estate.plan.e1_sim[0])
+    line = Carrier(estate.plan.e1_sim[0])
     with user.answering() as uas:
         result = line.call(node.host, node.sip_port, "911000111", caller="912345678", hold_ms=500)
     assert result.ok, result.output + estate.kamailio.log_tail() + estate.asterisks["central"].log_tail(20)

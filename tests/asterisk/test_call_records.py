@@ -20,35 +20,17 @@ import pytest
 from cdrs.models import Cdr, Cel
 from services import actions as service_actions
 from trunks import actions as trunk_actions
-from users import actions as user_actions
 from users.models import SipUser
-from voipadmin.actors import Actor
 from voipadmin.api.tokens import create_token
 from voipadmin.kamailio.models import AccCdr
 from voipadmin.models import ApiToken
 
 from tests.asterisk.harness import free_port
 from tests.kamailio.harness import require_binary
-from tests.sip import Phone
+from tests.sip import Carrier, Phone
+from tests.asterisk.helpers import ACTOR, make_phone, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.kamailio, pytest.mark.asterisk]
-
-ACTOR = Actor.command("tests")
-PASSWORD = "correct-horse-battery-1001"
-
-
-def make_phone(estate, extension: int, name: str, site: str, ip: str = "127.0.0.100") -> Phone:
-    user_actions.create_user(actor=ACTOR, extension=extension, name=name, site=estate.sites[site], password=PASSWORD)
-    return Phone(str(extension), PASSWORD, ip=ip)
-
-
-def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 class Api:
@@ -135,77 +117,6 @@ def refusing(phone: Phone, code: int = 486, reason: str = "Busy Here", ring_ms: 
 CARRIER_IP = "127.0.0.131"  # an ITSP trusted by its address (Kamailio address group >= 2)
 CARRIER_CALLER = "+34600000077"
 #: the carrier's call: no digest auth (trusted by its address); INVITE, 200, ACK, hold (-d), BYE
-CARRIER_XML = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="a carrier's call">
-  <send retrans="500"><![CDATA[
-
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      Max-Forwards: 70
-      From: <sip:{caller}@[local_ip]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:{caller}@[local_ip]:[local_port]>
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=carrier 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 8
-      a=rtpmap:8 PCMA/8000
-
-  ]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="200" rrs="true"/>
-  <send><![CDATA[
-
-      ACK [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      [routes]
-      Max-Forwards: 70
-      From: <sip:{caller}@[local_ip]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 1 ACK
-      Content-Length: 0
-
-  ]]></send>
-  <pause/>
-  <send retrans="500"><![CDATA[
-
-      BYE [next_url] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      [routes]
-      Max-Forwards: 70
-      From: <sip:{caller}@[local_ip]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
-      Call-ID: [call_id]
-      CSeq: 2 BYE
-      Content-Length: 0
-
-  ]]></send>
-  <recv response="200"/>
-</scenario>
-"""
-
-
-def carrier_call(kamailio, number: str, *, hold_ms: int) -> subprocess.CompletedProcess:
-    sipp = require_binary("sipp")
-    with tempfile.TemporaryDirectory(prefix="sipp-carrier-") as tmp:
-        scenario = Path(tmp) / "carrier.xml"
-        scenario.write_text(CARRIER_XML.format(caller=CARRIER_CALLER))
-        return subprocess.run([sipp, f"{kamailio.sip_ip}:{kamailio.sip_port}", "-sf", str(scenario), "-s", number,
-                               "-i", CARRIER_IP, "-p", str(free_port(CARRIER_IP)), "-mi", CARRIER_IP, "-m", "1",
-                               "-nostdin", "-d", str(hold_ms), "-timeout", "10s", "-timeout_error"],
-                              cwd=tmp, capture_output=True, text=True, timeout=30)
-
-
 def kamailio_record(**lookup) -> AccCdr:
     """acc writes when the dialog ends (the BYE's reply) or fails: wait for the row."""
     row = wait_for(lambda: AccCdr.objects.filter(**lookup).order_by("-id").first())
@@ -258,8 +169,9 @@ def test_a_carriers_call_to_a_ddi_rung_on_a_phone_is_recorded_once_by_kamailio(a
                                           user=SipUser.objects.get(extension=4002))
     assert callee.register(estate.kamailio).ok
     with callee.answering() as uas:
-        result = carrier_call(estate.kamailio, "+34922000402", hold_ms=1500)
-    assert result.returncode == 0, result.stderr[-2000:] + estate.kamailio.log_tail()
+        result = Carrier(CARRIER_IP, caller=CARRIER_CALLER).call(estate.kamailio.sip_ip, estate.kamailio.sip_port,
+                                                                 "+34922000402", hold_ms=1500)
+    assert result.ok, result.output + estate.kamailio.log_tail()
     assert uas.result.exit_code == 0, uas.result.output
 
     row = kamailio_record(src_user=CARRIER_CALLER)

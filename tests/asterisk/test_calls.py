@@ -13,44 +13,20 @@ import time
 import pytest
 
 from cdrs.models import Cdr
-from users import actions as user_actions
 from users.models import SipUser
-from voipadmin.actors import Actor
 from voipadmin.api.tokens import create_token
 from voipadmin.models import ApiToken, ChangeLogEntry
 
 from tests.sip import Phone
+from tests.asterisk.helpers import ACTOR, make_phone, wait_for, channels
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.kamailio, pytest.mark.asterisk]
-
-ACTOR = Actor.command("tests")
-PASSWORD = "correct-horse-battery-1001"
 
 
 @pytest.fixture(params=["estate", "site"])
 def estate(request):
     """The two ways a node reads the database (see tests/asterisk/estate.py)."""
     return request.getfixturevalue("asterisk_estate" if request.param == "estate" else "site_asterisk_estate")
-
-
-def make_phone(estate, extension: int, name: str, site: str, ip: str = "127.0.0.100", **fields) -> Phone:
-    user_actions.create_user(actor=ACTOR, extension=extension, name=name, site=estate.sites[site],
-                             password=PASSWORD, **fields)
-    return Phone(str(extension), PASSWORD, ip=ip)
-
-
-def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
-
-
-def channels(node) -> list[list[str]]:
-    """``core show channels concise``: channel!context!exten!prio!state!app!data!cid!..."""
-    return [line.split("!") for line in node.cli("core show channels concise").splitlines() if "!" in line]
 
 
 def api_cdrs(client, **params) -> list[dict]:

@@ -33,6 +33,7 @@ from tests.fakes import ami as ami_fakes, ari as ari_fakes
 from voipadmin.connectors.ami import UPTIME_COMMAND, AmiSession, parse_uptime
 from voipadmin.connectors.ari import AriClient, parse_ari_time
 from voipadmin.connectors.errors import NodeError
+from tests.asterisk.helpers import wait_for
 
 REAL = pytest.param("real", marks=[pytest.mark.django_db(transaction=True), pytest.mark.kamailio,
                                    pytest.mark.asterisk])
@@ -114,15 +115,6 @@ def ari(subject: Subject, fn, **client) -> Any:
 
 def poll(subject: Subject, **changes: Any) -> NodeResult:
     return asyncio.run(poll_one(subject.target(**changes), TIMEOUT))
-
-
-def wait_for(predicate, timeout: float = 8.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
 
 
 @contextlib.contextmanager
@@ -219,7 +211,7 @@ def _real_subject(estate) -> Iterator[Subject]:
                 return (any(c["Application"] == "ConfBridge" and c.get("BridgeId") for c in channels)
                         and any(b["name"] == "estate" and b["channels"] for b in bridges))
 
-            assert wait_for(joined), (node.cli("core show channels"), node.cli("confbridge list"))
+            assert wait_for(joined, timeout=8), (node.cli("core show channels"), node.cli("confbridge list"))
             yield
         assert call.result.ok, call.result.output
 

@@ -18,17 +18,16 @@ from django.urls import reverse
 from live import actions as live_actions
 from live.models import DestinationState
 from trunks import actions as trunk_actions
-from users import actions as user_actions
 from voipadmin.actors import Actor
 from voipadmin.connectors.kamailio import dispatcher_targets
 
 from tests.asterisk.harness import free_port
 from tests.sip import Phone
+from tests.asterisk.helpers import channels, make_phone, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.kamailio, pytest.mark.asterisk]
 
 ACTOR = Actor.command("tests")
-PASSWORD = "correct-horse-battery-3001"
 PING_INTERVAL = 2.0  # kamailio.cfg DS_PING_INTERVAL
 KEEPALIVE_TIMEOUT = 3.0  # kamailio.cfg tm fr_timer: an unanswered OPTIONS fails after it
 #: a call that first met the dead destination: its timer (1 s Asterisk, 2 s carrier) + the call itself
@@ -37,10 +36,8 @@ BEFORE_MARKED = 6.0
 AFTER_MARKED = 3.0
 
 
-def make_phone(estate, extension: int, site: str, ip: str = "127.0.0.100") -> Phone:
-    user_actions.create_user(actor=ACTOR, extension=extension, name=f"User {extension}", site=estate.sites[site],
-                             password=PASSWORD)
-    return Phone(str(extension), PASSWORD, ip=ip)
+def make_user(estate, extension: int, site: str, ip: str = "127.0.0.100") -> Phone:
+    return make_phone(estate, extension, f"User {extension}", site, ip=ip)
 
 
 def flags(kamailio, uri: str) -> list[str]:
@@ -48,23 +45,10 @@ def flags(kamailio, uri: str) -> list[str]:
     return [t["flags"] for t in dispatcher_targets(kamailio.rpc("dispatcher.list")) if t["uri"] == uri]
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
-
-
-def channels(node) -> list[list[str]]:
-    return [line.split("!") for line in node.cli("core show channels concise").splitlines() if "!" in line]
-
-
 def test_star130_with_a_node_killed_goes_to_the_other_and_the_dashboard_shows_the_dead_node(asterisk_estate,
                                                                                              admin_client):
     estate = asterisk_estate
-    phone = make_phone(estate, 1001, "central")
+    phone = make_user(estate, 1001, "central")
     dead, dead_uri = estate.asterisks["branch1"], estate.nodes["branch1"].sip_uri
     assert wait_for(lambda: flags(estate.kamailio, dead_uri) == ["AP"], 2 * PING_INTERVAL + 1), \
         "the keepalive never reached the node"  # probed (P) and answering (A)
@@ -98,7 +82,7 @@ def test_codes_served_by_one_node_or_the_home_node_fall_back_to_the_media_set(as
     dead: the first call waits 1 s for the node, then the media set takes it, and Kamailio marks the node
     inactive there, so the next call does not wait."""
     estate = asterisk_estate
-    phone = make_phone(estate, 1002, "central")
+    phone = make_user(estate, 1002, "central")
     other = estate.asterisks["branch1"]
     dead_uri = estate.nodes["central"].sip_uri
     assert estate.kamailio.rpc("dialplan.translate", 1, "*125")["Attributes"] == (
@@ -124,7 +108,7 @@ def test_pstn_with_the_itsp_down_is_answered_on_the_e1_line_within_seconds(aster
     leave by the ITSP again."""
     estate = asterisk_estate
     estate.asterisks["branch1"].kill()
-    caller = make_phone(estate, 1003, "central")
+    caller = make_user(estate, 1003, "central")
     carrier_ip, carrier_port = "127.0.0.130", free_port("127.0.0.130")  # nobody listens there yet
     itsp = trunk_actions.create_itsp_trunk(actor=ACTOR, name="itsp-carrier", host=carrier_ip, port=carrier_port,
                                            ip_addresses=carrier_ip)

@@ -64,25 +64,25 @@ def require_binary(name: str) -> str:
 # --- ports ----------------------------------------------------------------------------------------------------
 
 
-def free_port(*, udp: bool = True) -> int:
-    """A loopback port free for TCP (and UDP, unless udp=False) right now.
+def free_port(ip: str = LOOPBACK, *, udp: bool = True) -> int:
+    """A port on ``ip`` (a loopback address) free for TCP (and UDP, unless udp=False) right now.
 
     Bound without SO_REUSEADDR, so a port a Kamailio (which sets SO_REUSEADDR) already holds is
     reported busy. The ports a test run uses come from the kernel's ephemeral range.
     """
     for _ in range(200):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((LOOPBACK, 0))
+            tcp.bind((ip, 0))
             port = tcp.getsockname()[1]
             if not udp:
                 return port
             try:
                 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as dgram:
-                    dgram.bind((LOOPBACK, port))
+                    dgram.bind((ip, port))
             except OSError:
                 continue
             return port
-    raise KamailioError("no free loopback port found")
+    raise KamailioError(f"no free port found on {ip}")
 
 
 def _port_free(port: int, *, udp: bool) -> bool:

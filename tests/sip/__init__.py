@@ -199,3 +199,43 @@ class Phone:
 class _Background:
     result: CallResult | None = None
     received: str = ""
+
+
+class Carrier:
+    """A carrier (or an E1 line's far end) calling from its own address, with no digest auth: Kamailio trusts
+    a carrier by its address, a node its line (scenarios/carrier_call.xml)."""
+
+    def __init__(self, ip: str, port: int | None = None, *, caller: str = "+34600000042"):
+        self.ip, self.port, self.caller = ip, port or _free_udp_port(ip), caller
+
+    @contextlib.contextmanager
+    def calling(self, host: str, port: int, number: str, *, caller: str | None = None, hold_ms: int = 500,
+                timeout: float = 10.0):
+        """The call runs in the background during the block; ``.result`` and ``.received`` after it."""
+        sipp = require_binary("sipp")
+        with tempfile.TemporaryDirectory(prefix="sipp-carrier-") as tmp:
+            tmp = Path(tmp)
+            cmd = [sipp, f"{host}:{port}", "-sf", str(SCENARIOS / "carrier_call.xml"), "-s", number,
+                   "-key", "caller", caller or self.caller, "-d", str(hold_ms), "-i", self.ip, "-p", str(self.port),
+                   "-mi", self.ip, "-m", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
+                   "-trace_msg", "-message_file", str(tmp / "messages.log")]
+            handle = _Background()
+            started = time.monotonic()
+            proc = subprocess.Popen(cmd, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            try:
+                yield handle
+            finally:
+                try:
+                    _, stderr = proc.communicate(timeout=timeout + hold_ms / 1000 + 10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    _, stderr = proc.communicate()
+                log = (tmp / "messages.log").read_text(errors="replace") if (tmp / "messages.log").exists() else ""
+                handle.received = log
+                handle.result = CallResult(_final_status(log), proc.returncode, time.monotonic() - started,
+                                           f"exit {proc.returncode}\n{(stderr or '')[-1500:]}\n{log[-6000:]}")
+
+    def call(self, host: str, port: int, number: str, **kwargs) -> CallResult:
+        with self.calling(host, port, number, **kwargs) as call:
+            pass
+        return call.result
