@@ -22,6 +22,7 @@ from django.db.models import Count
 from sites.choices import NodeRole
 from sites.models import AsteriskNode, KamailioNode, Site
 from voipadmin.actors import Actor
+from voipadmin.fields import misconfiguration
 
 from . import poller
 from .choices import Health, NodeKind
@@ -78,12 +79,13 @@ def asterisk_target(node: AsteriskNode) -> AsteriskTarget:
     return AsteriskTarget(node_id=node.pk, name=node.name, site_id=node.site_id, host=node.effective_ami_host,
                           port=node.ami_port, username=node.ami_username, secret=node.ami_secret or "",
                           gateway=NodeRole.GATEWAY in node.role_list, ari_url=node.ari_url,
-                          ari_username=node.ari_username, ari_password=node.ari_password or "")
+                          ari_username=node.ari_username, ari_password=node.ari_password or "",
+                          misconfigured=misconfiguration(node))
 
 
 def kamailio_target(node: KamailioNode) -> KamailioTarget:
     return KamailioTarget(node_id=node.pk, name=node.name, url=node.jsonrpc_url, username=node.jsonrpc_username,
-                          password=node.jsonrpc_password or "")
+                          password=node.jsonrpc_password or "", misconfigured=misconfiguration(node))
 
 
 def estate_targets() -> list[AsteriskTarget | KamailioTarget]:

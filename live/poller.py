@@ -55,6 +55,7 @@ class AsteriskTarget:
     ari_url: str = ""  # empty: the node has no ARI, it is not polled
     ari_username: str = ""
     ari_password: str = ""
+    misconfigured: str = ""  # why the node cannot be polled as stored (a secret the keys cannot open): not polled
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class KamailioTarget:
     url: str
     username: str
     password: str
+    misconfigured: str = ""
 
 
 Target = AsteriskTarget | KamailioTarget
@@ -428,6 +430,9 @@ async def poll_one(target: Target, timeout: float) -> NodeResult:
     """Poll one node; never raises: every failure becomes a ``down`` result with its reason."""
     kind = NodeKind.ASTERISK if isinstance(target, AsteriskTarget) else NodeKind.KAMAILIO
     site_id = target.site_id if isinstance(target, AsteriskTarget) else None
+    if target.misconfigured:  # logging in with the wrong secret would only say "authentication failed"
+        return NodeResult(kind=kind, node_id=target.node_id, name=target.name, site_id=site_id, state=Health.DOWN,
+                          reason=target.misconfigured[:255])
     try:
         # The connectors bound each step; this bounds the whole node, whatever it does (an Asterisk
         # that greeted us gets the second it takes to refuse a wrong secret, see the AMI connector).

@@ -24,6 +24,7 @@ from django.template import Context, Engine
 
 from sites.models import AsteriskNode, KamailioNode, Site
 from sites.ranges import asterisk_patterns
+from voipadmin import numbers
 
 TEMPLATES_DIR = Path(settings.BASE_DIR) / "deploy" / "asterisk" / "templates"
 
@@ -137,7 +138,7 @@ def _hostport(text: str, default_port: int = 5060) -> tuple[str, int]:
         host, port = text.split(":")
     else:
         host, port = text, ""
-    return host, int(port) if port.isdigit() else default_port
+    return host, int(port) if numbers.is_number(port) else default_port
 
 
 def kamailio_peers() -> list[Peer]:

@@ -17,10 +17,24 @@ A job committed while its command is on the wire was not read, so it stays PENDI
 gets the next reload: nothing is marked done that the node may not have seen. Transient
 errors back off exponentially (``next_attempt_at``) and never give up unless
 PUSH_MAX_ATTEMPTS says so; permanent ones mark the jobs FAILED (retryable from the UI).
+
+**Several workers, and workers that die.** Any number of push workers may run: the lease makes
+one of them the node's sender at a time, and jobs go out oldest first. The row lock behind the
+lease is a plain ``FOR UPDATE`` held for the milliseconds of taking or letting go of the lease,
+not ``SKIP LOCKED``: a run that skipped a node whose holder is just letting go could strand a job
+committed in between until the next sweep. A worker killed mid-send (``kill -9``, the OOM
+killer, a host lost) leaves its jobs PENDING and its lease to expire (``conf.lease_seconds``);
+the first sweep after that finds them due and another worker sends them. Delivery is therefore
+*at least once* on the wire -- the dead worker's reload may have reached the node -- which is
+harmless because a reload makes the node re-read its whole table as it is now (idempotent, never
+stale). What happens exactly once is *completion*: a job goes PENDING -> SENT once, and only
+after a reload that started after the job was committed (tests/production/test_workers.py).
 """
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -82,6 +96,12 @@ def _due(kind: str, node_id: int):
 
 
 # -- the lease -----------------------------------------------------------------------------
+
+
+def lease_token() -> str:
+    """A new delivery run's token: unique, and it names the holder (``host:pid:random``, at most 32 characters)
+    so an operator looking at a held node -- or a test that kills the holder -- knows which process it is."""
+    return f"{socket.gethostname()[:12]}:{os.getpid()}:{uuid.uuid4().hex[:10]}"[:32]
 
 
 def _locked_state(kind: str, node_id: int) -> PushNodeState:
@@ -210,7 +230,7 @@ def deliver_node(kind: str, node_id: int) -> Outcome:
     if node is None or not node.enabled:
         out.skipped = "node deleted" if node is None else "node disabled"
         return out
-    token = uuid.uuid4().hex
+    token = lease_token()
     if not _acquire(kind, node_id, token):
         out.busy = True
         return out

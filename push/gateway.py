@@ -11,6 +11,7 @@ import asyncio
 from voipadmin.connectors.ami import RELOAD_COMMANDS, AmiSession
 from voipadmin.connectors.errors import NodeError
 from voipadmin.connectors.kamailio import KamailioRpc
+from voipadmin.fields import misconfiguration
 
 from . import conf
 from .intents import ASTERISK, COMMANDS, KAMAILIO
@@ -31,6 +32,8 @@ def send(kind: str, node, command: str, *, timeout: float | None = None) -> str:
     if command not in COMMANDS.get(kind, ()):
         raise NodeError(f"{command!r} is not a {kind} reload", permanent=True, node=str(node))
     timeout = conf.node_timeout() if timeout is None else timeout
+    if problem := misconfiguration(node):  # a reload sent with no secret would only fail to log in
+        raise NodeError(problem, permanent=True, node=str(node))
     if kind == KAMAILIO:
         return _kamailio(node, command, timeout)
     if kind == ASTERISK:

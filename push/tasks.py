@@ -3,6 +3,9 @@
 Tasks take IDs and re-read everything (Saleor style). A lost or duplicated ``deliver``
 message is harmless: the outbox rows are the truth, the per-node lease makes a second
 run a no-op, and ``sweep`` (beat, every PUSH_SWEEP_SECONDS) re-dispatches whatever is due.
+A worker killed in the middle of ``deliver`` (acks late, reject on worker lost: the message
+goes back to the queue) leaves the node's lease to expire; the first sweep after that has
+another worker send what the dead one had not recorded (see push/delivery.py).
 
 Retries are driven by the sweep, not by ETA tasks: a job that failed carries its own
 ``next_attempt_at`` (exponential backoff) and the next sweep after that time sends it.

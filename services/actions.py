@@ -1,8 +1,9 @@
-"""The one write path for dispatcher sets, service codes and inbound numbers.
+"""The one write path for dispatcher sets, service codes and inbound numbers, on ``voipadmin.crud``.
 
 Each action validates, writes, re-projects Kamailio's ``address`` (group 1), ``dispatcher`` and ``dialplan``
 rows and Asterisk's ``extensions`` rows, records the change and asks for the reloads whose tables changed —
-one transaction.
+one transaction. The same projection runs when the apps below change what it is built from: sites, nodes,
+ITSP trunks and users call it through the hooks ``ServicesConfig.ready`` registers (services/hooks.py).
 """
 from __future__ import annotations
 
@@ -10,12 +11,10 @@ import re
 from typing import Any, Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from sites.models import AsteriskNode
-from voipadmin import audit, crud
+from voipadmin import crud, numbers
 from voipadmin.actors import Actor
-from voipadmin.models import ChangeLogEntry
 
 from . import notifier, projection
 from .models import DispatcherDestination, DispatcherSet, InboundNumber, ServiceCode
@@ -32,6 +31,17 @@ def project(reason: str, *, extra_codes: Iterable[str] = (), peers_only: bool = 
     return notifier.changed(result, reason=reason)
 
 
+_VERB = {"create": "created", "update": "changed", "delete": "deleted"}
+
+
+def _projected(write: crud.Write) -> None:
+    """The effect of every action here: re-project (the old code too, so its ``extensions`` rows go)."""
+    old_code = getattr(write.old, "code", None)
+    name = write.obj.code if isinstance(write.obj, ServiceCode) else write.obj
+    project(f"{write.obj._meta.verbose_name} {name} {_VERB[write.action]}",
+            extra_codes=[old_code] if old_code else [])
+
+
 # --- dispatcher sets --------------------------------------------------------------------------------------------
 
 DEST_KEYS = ("priority", "weight", "flags", "attrs")
@@ -40,7 +50,8 @@ DEST_KEYS = ("priority", "weight", "flags", "attrs")
 def parse_destinations(text: str) -> list[dict[str, Any]]:
     """One destination per line: ``<node name> [priority=N] [weight=N] [flags=N] [attrs=a=b;c=d]``.
 
-    Bare numbers after the name are read as priority, weight, flags in that order.
+    Bare numbers after the name are read as priority, weight, flags in that order; numbers are read by
+    ``voipadmin.numbers`` (ASCII digits: "priority=²" is a line error, not a 500).
     """
     result, seen = [], set()
     names = []
@@ -52,7 +63,7 @@ def parse_destinations(text: str) -> list[dict[str, Any]]:
         for part in parts[1:]:
             key, sep, value = part.partition("=")
             if not sep:
-                if not positional or not part.lstrip("-").isdigit():
+                if not positional or not numbers.is_number(part, signed=True):
                     raise ValidationError(f"Line {lineno}: {part!r} is not priority/weight/flags.")
                 spec[positional.pop(0)] = int(part)
                 continue
@@ -60,10 +71,11 @@ def parse_destinations(text: str) -> list[dict[str, Any]]:
                 raise ValidationError(f"Line {lineno}: unknown setting {key!r} (use {', '.join(DEST_KEYS)}).")
             if key == "attrs":
                 spec[key] = value
-            elif not value.lstrip("-").isdigit():
-                raise ValidationError(f"Line {lineno}: {key} must be a number.")
             else:
-                spec[key] = int(value)
+                try:
+                    spec[key] = numbers.parse_int(value, what=key, signed=True)
+                except ValidationError as exc:
+                    raise ValidationError(f"Line {lineno}: {' '.join(exc.messages)}") from None
         if name in seen:
             raise ValidationError(f"Line {lineno}: node {name} is listed twice.")
         seen.add(name)
@@ -113,31 +125,17 @@ def _set_destinations(dset: DispatcherSet, destinations: list[dict[str, Any]]) -
 
 def create_dispatcher_set(*, actor: Actor, destinations: list[dict[str, Any]] | None = None,
                           **fields: Any) -> DispatcherSet:
-    with transaction.atomic():
-        dset = DispatcherSet(**fields)
-        dset.full_clean()
-        dset.save()
-        _set_destinations(dset, destinations or [])
-        audit.record(actor=actor, obj=dset, action=ChangeLogEntry.Action.CREATE,
-                     after={**audit.snapshot(dset), **_destinations_snapshot(dset)})
-        project(f"dispatcher set {dset} created")
-    return dset
+    destinations = destinations or []
+    return crud.create(DispatcherSet, actor=actor, fields=fields,
+                       related=lambda dset: _set_destinations(dset, destinations),
+                       snapshot=_destinations_snapshot, effects=[_projected])
 
 
 def update_dispatcher_set(dset: DispatcherSet, *, actor: Actor, destinations: list[dict[str, Any]] | None = None,
                           **fields: Any) -> DispatcherSet:
-    with transaction.atomic():
-        before = {**audit.snapshot(dset), **_destinations_snapshot(dset)}
-        for name, value in fields.items():
-            setattr(dset, name, value)
-        dset.full_clean()
-        dset.save()
-        if destinations is not None:
-            _set_destinations(dset, destinations)
-        audit.record(actor=actor, obj=dset, action=ChangeLogEntry.Action.UPDATE, before=before,
-                     after={**audit.snapshot(dset), **_destinations_snapshot(dset)})
-        project(f"dispatcher set {dset} changed")
-    return dset
+    return crud.update(dset, actor=actor, fields=fields,
+                       related=None if destinations is None else (lambda d: _set_destinations(d, destinations)),
+                       snapshot=_destinations_snapshot, effects=[_projected])
 
 
 def add_destination(dset: DispatcherSet, *, actor: Actor, node: AsteriskNode, **settings: Any) -> DispatcherSet:
@@ -153,46 +151,47 @@ def remove_destination(dset: DispatcherSet, *, actor: Actor, node: AsteriskNode)
     return update_dispatcher_set(dset, actor=actor, destinations=current)
 
 
-def delete_dispatcher_set(dset: DispatcherSet, *, actor: Actor) -> None:
+def _no_codes_use(dset: DispatcherSet) -> None:
     codes = list(dset.service_codes.values_list("code", flat=True))
     if codes:
         raise ValidationError(f"Service code(s) {', '.join(codes)} still use {dset}; point them elsewhere first.")
-    with transaction.atomic():
-        crud.delete(dset, actor=actor)
-        project(f"dispatcher set {dset} deleted")
+
+
+def delete_dispatcher_set(dset: DispatcherSet, *, actor: Actor) -> None:
+    crud.delete(dset, actor=actor, checks=[_no_codes_use], snapshot=_destinations_snapshot, effects=[_projected])
 
 
 # --- service codes ----------------------------------------------------------------------------------------------
 
 
+def _code_is_free(code: ServiceCode) -> None:
+    """No clash with another code, a user's extension or a site's range (services.validators)."""
+    validate_code(code.code, exclude_pk=code.pk)
+
+
 def create_service_code(*, actor: Actor, **fields: Any) -> ServiceCode:
-    with transaction.atomic():
-        if fields.get("code"):
-            validate_code(fields["code"])
-        code = crud.create(ServiceCode, actor=actor, fields=fields)
-        project(f"service code {code.code} created")
-    return code
+    # (in prepare, before full_clean: its generic "already exists" would hide which object holds the code)
+    return crud.create(ServiceCode, actor=actor, fields=fields, prepare=lambda write: _code_is_free(write.obj),
+                       effects=[_projected])
 
 
 def update_service_code(service_code: ServiceCode, *, actor: Actor, **fields: Any) -> ServiceCode:
-    with transaction.atomic():
-        old = service_code.code
-        if fields.get("code") and fields["code"] != old:
-            validate_code(fields["code"], exclude_pk=service_code.pk)
-        service_code = crud.update(service_code, actor=actor, fields=fields)
-        project(f"service code {service_code.code} changed", extra_codes=[old])
-    return service_code
+    def prepare(write: crud.Write) -> None:
+        if write.obj.code != write.old.code:
+            _code_is_free(write.obj)
+
+    return crud.update(service_code, actor=actor, fields=fields, prepare=prepare, effects=[_projected])
 
 
-def delete_service_code(service_code: ServiceCode, *, actor: Actor) -> None:
+def _no_ddis_ring(service_code: ServiceCode) -> None:
     ddis = list(service_code.inbound_numbers.values_list("number", flat=True))
     if ddis:
         raise ValidationError(f"Inbound number(s) {', '.join(ddis)} still ring {service_code.code}; "
                               "change them first.")
-    with transaction.atomic():
-        old = service_code.code
-        crud.delete(service_code, actor=actor)
-        project(f"service code {old} deleted", extra_codes=[old])
+
+
+def delete_service_code(service_code: ServiceCode, *, actor: Actor) -> None:
+    crud.delete(service_code, actor=actor, checks=[_no_ddis_ring], effects=[_projected])
 
 
 # --- inbound numbers --------------------------------------------------------------------------------------------
@@ -205,21 +204,13 @@ def _normalise_number(fields: dict[str, Any]) -> None:
 
 def create_inbound_number(*, actor: Actor, **fields: Any) -> InboundNumber:
     _normalise_number(fields)
-    with transaction.atomic():
-        ddi = crud.create(InboundNumber, actor=actor, fields=fields)
-        project(f"inbound number {ddi} created")
-    return ddi
+    return crud.create(InboundNumber, actor=actor, fields=fields, effects=[_projected])
 
 
 def update_inbound_number(ddi: InboundNumber, *, actor: Actor, **fields: Any) -> InboundNumber:
     _normalise_number(fields)
-    with transaction.atomic():
-        ddi = crud.update(ddi, actor=actor, fields=fields)
-        project(f"inbound number {ddi} changed")
-    return ddi
+    return crud.update(ddi, actor=actor, fields=fields, effects=[_projected])
 
 
 def delete_inbound_number(ddi: InboundNumber, *, actor: Actor) -> None:
-    with transaction.atomic():
-        crud.delete(ddi, actor=actor)
-        project(f"inbound number {ddi} deleted")
+    crud.delete(ddi, actor=actor, effects=[_projected])

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from django.db import transaction
+from django.utils.crypto import salted_hmac
 
 from push import api as push
 from push.intents import ASTERISK_FILE_RELOADS
@@ -36,6 +37,7 @@ from sites.models import AsteriskNode, KamailioNode
 from trunks import projection as trunk_projection
 from trunks.notifier import KAMAILIO_RELOADS
 from voipadmin.connectors.ami import AmiSession
+from voipadmin.fields import misconfiguration
 from voipadmin.connectors.errors import NodeError
 from voipadmin.connectors.kamailio import KamailioRpc, dispatcher_targets
 from voipadmin.kamailio.models import Address, DialplanRule, Dispatcher, UacReg
@@ -151,7 +153,12 @@ class EstateReport:
 
 
 def _secret_digest(value: str | None) -> str:
-    return hashlib.sha256((value or "").encode()).hexdigest()[:8]
+    """8 hex characters that change when the password does, keyed with SECRET_KEY (Django's ``salted_hmac``).
+
+    The report is shown on a page and printed by ``check_estate``; 8 characters of a plain SHA-256 would let
+    anyone holding it test candidate ITSP passwords offline. Without the key nobody can.
+    """
+    return salted_hmac("voipadmin.services.estate.uacreg-password", value or "", algorithm="sha256").hexdigest()[:8]
 
 
 def _norm_dispatcher(setid, uri, priority, attrs) -> tuple:
@@ -265,6 +272,9 @@ def check_projection() -> list[Difference]:
 
 def check_node(node: KamailioNode, *, timeout: float = 2.0) -> NodeReport:
     report = NodeReport(node=node.name)
+    if problem := misconfiguration(node):
+        report.error = problem
+        return report
     dpids = set(KNOWN_DPIDS) | set(DialplanRule.objects.values_list("dpid", flat=True).distinct())
     try:
         with KamailioRpc(node.jsonrpc_url, username=node.jsonrpc_username or None,
@@ -525,6 +535,8 @@ async def _read_node(node: AsteriskNode, files: list[_Expected], timeout: float)
     """{file: categories | NodeError} for each file and each local file it includes; a NodeError for the
     whole node when it cannot be reached."""
     read: dict[str, Any] = {}
+    if problem := misconfiguration(node):
+        return {"": NodeError(problem, permanent=True, node=node.name)}
     try:
         async with AmiSession(node.effective_ami_host, node.ami_port, node.ami_username, node.ami_secret,
                               timeout=timeout) as ami:

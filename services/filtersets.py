@@ -3,6 +3,7 @@ import django_filters
 from django.db.models import Q
 
 from sites.models import AsteriskNode
+from voipadmin import numbers
 
 from .choices import InboundTarget, RouteTo, ServiceKind
 from .models import DispatcherSet, InboundNumber, ServiceCode
@@ -19,8 +20,9 @@ class DispatcherSetFilterSet(django_filters.FilterSet):
 
     def search(self, queryset, name, value):
         filters = Q(name__icontains=value) | Q(description__icontains=value)
-        if value.isdigit():
-            filters |= Q(setid=int(value))
+        setid = numbers.int_or_none(value.strip())  # ("²".isdigit() is True, int("²") a 500)
+        if setid is not None:
+            filters |= Q(setid=setid)
         return queryset.filter(filters)
 
 

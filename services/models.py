@@ -10,6 +10,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.urls import reverse
 
+from voipadmin import grammar
+
 from .choices import Announcement, DispatcherAlgorithm, InboundTarget, RouteTo, ServiceKind
 
 #: services owns dispatcher set ids 1..999 (trunks' routes use 1000+)
@@ -24,10 +26,10 @@ def node_route_attrs(kind: str, node) -> str:
     """The dialplan ``attrs`` of a code served by one node (services.projection writes exactly this)."""
     return f"svc={kind};dst={node.sip_uri}"
 
-code_validator = RegexValidator(r"^[*#]?[0-9]{1,15}$",
+code_validator = RegexValidator(r"^[*#]?[0-9]{1,15}\Z",
                                 "A code is digits, optionally after a leading * or # (e.g. *123).")
-number_validator = RegexValidator(r"^\+?[0-9]{3,20}$", "Enter the number as dialled in, digits with an optional +.")
-attrs_validator = RegexValidator(r"^[A-Za-z0-9_.:=;-]*$", "Use name=value pairs separated by ; (e.g. site=central).")
+number_validator = RegexValidator(r"^\+?[0-9]{3,20}\Z", "Enter the number as dialled in, digits with an optional +.")
+attrs_validator = RegexValidator(r"^[A-Za-z0-9_.:=;-]*\Z", "Use name=value pairs separated by ; (e.g. site=central).")
 
 
 class DispatcherSet(models.Model):
@@ -35,10 +37,10 @@ class DispatcherSet(models.Model):
 
     setid = models.PositiveIntegerField(unique=True, validators=[MinValueValidator(1), MaxValueValidator(SETID_MAX)],
                                         help_text=f"Kamailio set id, 1–{SETID_MAX} (routes use 1000 and up).")
-    name = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=64, unique=True, validators=[grammar.validate_single_line])
     algorithm = models.PositiveSmallIntegerField(choices=DispatcherAlgorithm.choices,
                                                  default=DispatcherAlgorithm.ROUND_ROBIN)
-    description = models.CharField(max_length=200, blank=True)
+    description = models.CharField(max_length=200, blank=True, validators=[grammar.validate_single_line])
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -89,7 +91,7 @@ class ServiceCode(models.Model):
     """A code any phone of the estate can dial (``*123`` voicemail...), and where Kamailio sends it."""
 
     code = models.CharField(max_length=16, unique=True, validators=[code_validator])
-    name = models.CharField(max_length=64)
+    name = models.CharField(max_length=64, validators=[grammar.validate_single_line])
     kind = models.CharField(max_length=16, choices=ServiceKind.choices)
     route_to = models.CharField(max_length=8, choices=RouteTo.choices, default=RouteTo.DISPATCHER_SET)
     dispatcher_set = models.ForeignKey("services.DispatcherSet", on_delete=models.PROTECT, null=True, blank=True,
@@ -99,10 +101,10 @@ class ServiceCode(models.Model):
     announcement = models.CharField(max_length=24, choices=Announcement.choices, blank=True,
                                     help_text="Which announcement (announcement codes only).")
     parameter = models.CharField(max_length=64, blank=True, validators=[
-        RegexValidator(r"^[A-Za-z0-9_./&@-]*$", "Letters, digits and _ . / & @ - only.")],
+        RegexValidator(r"^[A-Za-z0-9_./&@-]*\Z", "Letters, digits and _ . / & @ - only.")],
                                  help_text="Conference room, IVR context, sound file or Dial() targets.")
     enabled = models.BooleanField(default=True)
-    description = models.CharField(max_length=200, blank=True)
+    description = models.CharField(max_length=200, blank=True, validators=[grammar.validate_single_line])
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -156,7 +158,7 @@ class InboundNumber(models.Model):
     service_code = models.ForeignKey("services.ServiceCode", on_delete=models.PROTECT, null=True, blank=True,
                                      related_name="inbound_numbers")
     enabled = models.BooleanField(default=True)
-    description = models.CharField(max_length=200, blank=True)
+    description = models.CharField(max_length=200, blank=True, validators=[grammar.validate_single_line])
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

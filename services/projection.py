@@ -45,6 +45,7 @@ from sites.ranges import regex_patterns
 from trunks.choices import ItspAuth
 from trunks.models import ItspTrunk
 from trunks.projection import lock, sync_rows
+from voipadmin import numbers
 from voipadmin.kamailio.models import Address, DialplanRule, Dispatcher
 
 from .choices import Announcement, RouteTo, ServiceKind
@@ -291,7 +292,7 @@ def extension_rows() -> list[dict[str, Any]]:
 def extension_scope(extra_codes: Iterable[str] = ()):
     """Rows owned by service codes: every ``*``/``#`` exten, plus digit-only codes (current and given)."""
     digit_codes = set(ServiceCode.objects.filter(code__regex=r"^[0-9]+$").values_list("code", flat=True))
-    digit_codes.update(c for c in extra_codes if c.isdigit())
+    digit_codes.update(c for c in extra_codes if numbers.is_number(c))
     return AsteriskExtension.objects.filter(Q(exten__startswith="*") | Q(exten__startswith="#") |
                                             Q(exten__in=digit_codes))
 
@@ -300,24 +301,23 @@ def extension_scope(extra_codes: Iterable[str] = ()):
 
 
 def sync_address() -> bool:
-    """Group 1 only (trunks own groups >= 2). Its own lock, taken first by every caller here, so it never
-    waits on a trunk projection's locks while holding services' (no lock-order cycle)."""
-    lock("address-peers")
+    """Group 1 only (trunks own groups >= 2)."""
+    lock()
     return sync_rows(Address, address_scope(), address_rows())
 
 
 def sync_dispatcher() -> bool:
-    lock("dispatcher")
+    lock()
     return sync_rows(Dispatcher, dispatcher_scope(), dispatcher_rows())
 
 
 def sync_dialplan() -> bool:
-    lock("dialplan")
+    lock()
     return sync_rows(DialplanRule, dialplan_scope(), dialplan_rows())
 
 
 def sync_extensions(extra_codes: Iterable[str] = ()) -> bool:
-    lock("extensions")
+    lock()
     return sync_rows(AsteriskExtension, extension_scope(extra_codes), extension_rows())
 
 

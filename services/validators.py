@@ -11,6 +11,8 @@ from __future__ import annotations
 from django.apps import apps
 from django.core.exceptions import ValidationError
 
+from voipadmin import numbers
+
 
 def _prefix_clash(a: str, b: str) -> bool:
     return a.startswith(b) or b.startswith(a)
@@ -18,7 +20,7 @@ def _prefix_clash(a: str, b: str) -> bool:
 
 def _range_clash(code: str, start: int, end: int) -> int | None:
     """An extension in [start, end] that equals ``code`` or starts with it, else None."""
-    if not code.isdigit() or code.startswith("0"):
+    if not numbers.is_number(code) or code.startswith("0"):
         return None
     base, length = int(code), len(code)
     for digits in range(length, len(str(end)) + 1):
@@ -47,7 +49,7 @@ def code_problems(code: str, *, exclude_pk: int | None = None) -> list[str]:
             problems.append(f"{code} is already the code of {name}.")
         elif _prefix_clash(code, other):
             problems.append(f"{code} clashes with service code {other} ({name}): one is a prefix of the other.")
-    if code.isdigit():
+    if numbers.is_number(code):
         for rng in ExtensionRange.objects.select_related("site"):
             hit = _range_clash(code, rng.start, rng.end)
             if hit is not None:

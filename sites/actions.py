@@ -1,14 +1,20 @@
-"""The one write path for sites and nodes (UI, API and commands all call these)."""
+"""The one write path for sites and nodes (UI, API and commands all call these), on ``voipadmin.crud``.
+
+Apps above sites keep tables built from sites, ranges and nodes (services: Kamailio's dispatcher, dialplan
+and trusted peers and Asterisk's ``extensions``; trunks: the E1 lines' dispatcher destinations). Sites cannot
+import them, so they register here at start-up and every action below calls them inside its transaction:
+
+* ``asterisk_node_checks`` — vetoes on a node about to be saved (its URI must fit the rows it is copied into);
+* ``site_changed`` / ``node_changed`` — the projections, run after the write with the ``crud.Write``.
+"""
 from __future__ import annotations
 
 from typing import Any, Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
-from voipadmin import audit, crud
+from voipadmin import crud, numbers
 from voipadmin.actors import Actor
-from voipadmin.models import ChangeLogEntry
 
 from . import guards
 from .models import AsteriskNode, ExtensionRange, KamailioNode, Site
@@ -19,8 +25,8 @@ def parse_ranges(text: str) -> list[tuple[int, int]]:
     ranges = []
     for part in [p.strip() for p in (text or "").replace(";", ",").split(",") if p.strip()]:
         bits = [b.strip() for b in part.replace("–", "-").split("-")]
-        if len(bits) not in (1, 2) or not all(b.isdigit() for b in bits):
-            raise ValidationError(f"{part!r} is not a range like 1000-3999.")
+        if len(bits) not in (1, 2) or not all(numbers.is_number(b) for b in bits):  # ("²": an error, not a 500)
+            raise ValidationError(f"{part!r} is not a range like 1000-3999 (digits 0-9).")
         start, end = int(bits[0]), int(bits[-1])
         if end < start:
             raise ValidationError(f"{part!r} ends before it starts.")
@@ -36,6 +42,14 @@ def format_ranges(site: Site) -> str:
     return ", ".join(f"{r.start}-{r.end}" for r in site.extension_ranges.all())
 
 
+#: fn(node) raising ValidationError: may this Asterisk node be saved as it is?
+asterisk_node_checks = crud.Hook("sites.asterisk_node_checks")
+#: fn(write): a site (or its extension ranges) was created, changed or deleted
+site_changed = crud.Hook("sites.site_changed")
+#: fn(write): an Asterisk or Kamailio node was created, changed or deleted
+node_changed = crud.Hook("sites.node_changed")
+
+
 def _set_ranges(site: Site, ranges: Iterable[tuple[int, int]]) -> None:
     wanted = set(ranges)
     current = {(r.start, r.end): r for r in site.extension_ranges.all()}
@@ -49,63 +63,63 @@ def _set_ranges(site: Site, ranges: Iterable[tuple[int, int]]) -> None:
 
 
 def _ranges_snapshot(site: Site) -> dict[str, Any]:
-    return {"extension_ranges": format_ranges(site)}
+    return {"extension_ranges": format_ranges(site)} if site.pk else {}
+
+
+def _guard(fields: dict[str, Any], ranges: list[tuple[int, int]] | None):
+    """What apps built on sites say about the change (users: domains and stranded extensions; services: codes)."""
+    def prepare(write: crud.Write) -> None:
+        refusals = guards.reasons_to_refuse(write.old, fields, ranges)
+        if refusals:
+            raise ValidationError(refusals)
+    return prepare
 
 
 def create_site(*, actor: Actor, ranges: Iterable[tuple[int, int]] = (), **fields: Any) -> Site:
-    with transaction.atomic():
-        site = Site(**fields)
-        site.full_clean()
-        site.save()
-        _set_ranges(site, ranges)
-        audit.record(actor=actor, obj=site, action=ChangeLogEntry.Action.CREATE,
-                     after={**audit.snapshot(site), **_ranges_snapshot(site)})
-    return site
+    ranges = list(ranges)
+    return crud.create(Site, actor=actor, fields=fields,
+                       related=lambda site: _set_ranges(site, ranges), snapshot=_ranges_snapshot,
+                       effects=[site_changed])
 
 
 def update_site(site: Site, *, actor: Actor, ranges: Iterable[tuple[int, int]] | None = None,
                 **fields: Any) -> Site:
-    refusals = guards.reasons_to_refuse(site, fields, None if ranges is None else list(ranges))
-    if refusals:
-        raise ValidationError(refusals)
-    with transaction.atomic():
-        before = {**audit.snapshot(site), **_ranges_snapshot(site)}
-        for name, value in fields.items():
-            setattr(site, name, value)
-        site.full_clean()
-        site.save()
-        if ranges is not None:
-            _set_ranges(site, ranges)
-        audit.record(actor=actor, obj=site, action=ChangeLogEntry.Action.UPDATE, before=before,
-                     after={**audit.snapshot(site), **_ranges_snapshot(site)})
-    return site
+    ranges = None if ranges is None else list(ranges)
+    return crud.update(site, actor=actor, fields=fields, prepare=_guard(fields, ranges),
+                       related=None if ranges is None else (lambda s: _set_ranges(s, ranges)),
+                       snapshot=_ranges_snapshot, effects=[site_changed])
+
+
+def _no_nodes_left(site: Site) -> None:
+    if site.asterisk_nodes.exists():
+        raise ValidationError(f"Site {site} still has Asterisk nodes; move or delete them first.")
 
 
 def delete_site(site: Site, *, actor: Actor) -> None:
-    if site.asterisk_nodes.exists():
-        raise ValidationError(f"Site {site} still has Asterisk nodes; move or delete them first.")
-    crud.delete(site, actor=actor)
+    crud.delete(site, actor=actor, checks=[_no_nodes_left], snapshot=_ranges_snapshot, effects=[site_changed])
 
 
 def create_asterisk_node(*, actor: Actor, **fields: Any) -> AsteriskNode:
-    return crud.create(AsteriskNode, actor=actor, fields=fields)
+    return crud.create(AsteriskNode, actor=actor, fields=fields, checks=[asterisk_node_checks.check],
+                       effects=[node_changed])
 
 
 def update_asterisk_node(node: AsteriskNode, *, actor: Actor, **fields: Any) -> AsteriskNode:
-    return crud.update(node, actor=actor, fields=fields)
+    return crud.update(node, actor=actor, fields=fields, checks=[asterisk_node_checks.check],
+                       effects=[node_changed])
 
 
 def delete_asterisk_node(node: AsteriskNode, *, actor: Actor) -> None:
-    crud.delete(node, actor=actor)
+    crud.delete(node, actor=actor, effects=[node_changed])
 
 
 def create_kamailio_node(*, actor: Actor, **fields: Any) -> KamailioNode:
-    return crud.create(KamailioNode, actor=actor, fields=fields)
+    return crud.create(KamailioNode, actor=actor, fields=fields, effects=[node_changed])
 
 
 def update_kamailio_node(node: KamailioNode, *, actor: Actor, **fields: Any) -> KamailioNode:
-    return crud.update(node, actor=actor, fields=fields)
+    return crud.update(node, actor=actor, fields=fields, effects=[node_changed])
 
 
 def delete_kamailio_node(node: KamailioNode, *, actor: Actor) -> None:
-    crud.delete(node, actor=actor)
+    crud.delete(node, actor=actor, effects=[node_changed])

@@ -1,6 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from voipadmin.fields import UNDECRYPTABLE, is_undecryptable
 from voipadmin.views import ActionFormMixin
 
 from . import actions
@@ -44,6 +45,15 @@ class SecretInput(forms.PasswordInput):
 
 class SecretFieldsMixin:
     secret_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.secret_fields:
+            if name in self.fields and is_undecryptable(getattr(self.instance, name, None)):
+                field = self.fields[name]
+                field.widget.attrs["placeholder"] = UNDECRYPTABLE
+                field.help_text = (f"The stored one {UNDECRYPTABLE}: the portal's keys changed since it was saved. "
+                                   f"{field.help_text}").strip()
 
     def action_fields(self):
         fields = super().action_fields()

@@ -8,16 +8,17 @@ from django.core.validators import MaxLengthValidator, MaxValueValidator, MinVal
 from django.db import models
 from django.urls import reverse
 
+from voipadmin import grammar
 from voipadmin.fields import EncryptedTextField
 
 from .choices import NodeRole, SiteKind
 
 sip_domain_validator = RegexValidator(
-    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
+    r"^(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\Z",
     "Enter a lower-case DNS name such as voip.example.test.",
 )
-host_validator = RegexValidator(
-    r"^([A-Za-z0-9.-]+|\[?[0-9A-Fa-f:]+\]?)$", "Enter a host name or an IP address.")
+#: The host of a SIP URI (RFC 3261 ``host``, see voipadmin.grammar); trunks use it too.
+host_validator = grammar.validate_sip_host
 
 
 def validate_time_zone(value: str) -> None:
@@ -28,7 +29,7 @@ def validate_time_zone(value: str) -> None:
 class Site(models.Model):
     """The central site or a delegation: one Asterisk (or more) and a block of extensions."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[grammar.validate_single_line])
     # At most 30: the slug names Asterisk's voicemail context and tz (varchar(30)) and the context
     # site-<slug> (varchar(40)). A validator, not a narrower column: the Asterisk views depend on it.
     slug = models.SlugField(max_length=50, unique=True, validators=[MaxLengthValidator(30)],
@@ -36,9 +37,10 @@ class Site(models.Model):
     kind = models.CharField(max_length=16, choices=SiteKind.choices, default=SiteKind.DELEGATION)
     sip_domain = models.CharField(max_length=64, validators=[sip_domain_validator],
                                   help_text="SIP domain of this site's users; Kamailio's realm for them.")
-    address = models.CharField(max_length=200, blank=True, help_text="Postal address of the office.")
+    address = models.CharField(max_length=200, blank=True, validators=[grammar.validate_single_line],
+                               help_text="Postal address of the office.")
     time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, validators=[grammar.validate_multi_line])
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -90,9 +92,9 @@ class ExtensionRange(models.Model):
 class Node(models.Model):
     """Fields common to every server voipadmin talks to."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[grammar.validate_single_line])
     enabled = models.BooleanField(default=True, help_text="Disabled nodes are neither polled nor pushed to.")
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, validators=[grammar.validate_multi_line])
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -110,14 +112,15 @@ class AsteriskNode(Node):
     site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="asterisk_nodes")
     host = models.CharField(max_length=255, validators=[host_validator], help_text="SIP address Kamailio sends to.")
     sip_port = models.PositiveIntegerField(default=5060, validators=[MinValueValidator(1), MaxValueValidator(65535)])
-    ami_host = models.CharField(max_length=255, blank=True, validators=[host_validator],
+    ami_host = models.CharField(max_length=255, blank=True, validators=[grammar.validate_network_host],
                                 help_text="Defaults to the node's host.")
     ami_port = models.PositiveIntegerField(default=5038, validators=[MinValueValidator(1), MaxValueValidator(65535)])
-    ami_username = models.CharField(max_length=64, blank=True)
-    ami_secret = EncryptedTextField(blank=True)
-    ari_url = models.URLField(blank=True, help_text="Base URL, e.g. http://pbx.example.test:8088/ari")
-    ari_username = models.CharField(max_length=64, blank=True)
-    ari_password = EncryptedTextField(blank=True)
+    ami_username = models.CharField(max_length=64, blank=True, validators=[grammar.validate_account_name])
+    ami_secret = EncryptedTextField(blank=True, validators=[grammar.validate_secret])
+    ari_url = models.URLField(blank=True, validators=[grammar.validate_single_line],
+                              help_text="Base URL, e.g. http://pbx.example.test:8088/ari")
+    ari_username = models.CharField(max_length=64, blank=True, validators=[grammar.validate_account_name])
+    ari_password = EncryptedTextField(blank=True, validators=[grammar.validate_secret])
     roles = models.CharField(max_length=100, blank=True,
                              help_text="Comma-separated: " + ", ".join(NodeRole.values))
 
@@ -141,7 +144,9 @@ class AsteriskNode(Node):
 
     @property
     def effective_ami_host(self) -> str:
-        return self.ami_host or self.host
+        """Where to open the AMI connection: an IPv6 host loses the brackets its SIP URI needs."""
+        host = self.ami_host or self.host
+        return host[1:-1] if host.startswith("[") and host.endswith("]") else host
 
     def clean(self) -> None:
         unknown = set(self.role_list) - set(NodeRole.values)
@@ -152,10 +157,12 @@ class AsteriskNode(Node):
 class KamailioNode(Node):
     """The Kamailio in front of the estate, managed over JSON-RPC (jsonrpcs over HTTP)."""
 
-    sip_address = models.CharField(max_length=255, help_text="host:port where phones register.")
-    jsonrpc_url = models.URLField(help_text="e.g. http://127.0.0.1:5071/RPC")
-    jsonrpc_username = models.CharField(max_length=64, blank=True)
-    jsonrpc_password = EncryptedTextField(blank=True)
+    sip_address = models.CharField(max_length=255, validators=[grammar.validate_hostport],
+                                   help_text="host:port where phones register.")
+    jsonrpc_url = models.URLField(validators=[grammar.validate_single_line],
+                                  help_text="e.g. http://127.0.0.1:5071/RPC")
+    jsonrpc_username = models.CharField(max_length=64, blank=True, validators=[grammar.validate_account_name])
+    jsonrpc_password = EncryptedTextField(blank=True, validators=[grammar.validate_secret])
 
     class Meta(Node.Meta):
         verbose_name = "Kamailio node"

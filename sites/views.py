@@ -1,5 +1,6 @@
 from django.db.models import Count, Prefetch
 
+from voipadmin.fields import secret_state
 from voipadmin.views import Column, ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectListView
 
 from . import actions
@@ -71,9 +72,9 @@ class AsteriskNodeDetailView(ObjectDetailView):
     fields = [Column("Name", "name"), Column("Site", "site"), Column("Enabled", "enabled"),
               Column("SIP URI", "sip_uri"), Column("Roles", "roles"),
               Column("AMI", lambda n: f"{n.effective_ami_host}:{n.ami_port} as {n.ami_username or '—'}"),
-              Column("AMI secret", lambda n: "set" if n.ami_secret else "not set"),
+              Column("AMI secret", lambda n: secret_state(n.ami_secret)),
               Column("ARI", lambda n: f"{n.ari_url or '—'} as {n.ari_username or '—'}"),
-              Column("ARI password", lambda n: "set" if n.ari_password else "not set"),
+              Column("ARI password", lambda n: secret_state(n.ari_password)),
               Column("Notes", "notes")]
 
     def get_queryset(self):
@@ -104,7 +105,7 @@ class KamailioNodeDetailView(ObjectDetailView):
     template_name = "sites/node_detail.html"
     fields = [Column("Name", "name"), Column("Enabled", "enabled"), Column("SIP address", "sip_address"),
               Column("JSON-RPC URL", "jsonrpc_url"), Column("JSON-RPC user", "jsonrpc_username"),
-              Column("JSON-RPC password", lambda n: "set" if n.jsonrpc_password else "not set"),
+              Column("JSON-RPC password", lambda n: secret_state(n.jsonrpc_password)),
               Column("Notes", "notes")]
 
 

@@ -5,7 +5,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
 
-pytest_plugins = ["tests.kamailio_fixtures", "tests.asterisk_fixtures", "tests.routing_fixtures"]
+pytest_plugins = ["tests.kamailio_fixtures", "tests.asterisk_fixtures", "tests.routing_fixtures",
+                  "tests.process_fixtures"]
 
 
 @pytest.fixture

@@ -1,21 +1,24 @@
 """The one write path for trunks and outbound routes (UI, API, commands and the demo call these).
 
-Every action validates, writes the domain rows, re-projects Kamailio's tables and asks for the matching
-reloads, all in one transaction: a failure anywhere leaves neither the change nor the projection.
+Every action goes through ``voipadmin.crud`` (row lock, validation, audit) and, in the same transaction,
+re-projects Kamailio's tables and asks for the matching reloads: a failure anywhere leaves neither the change
+nor the projection. Services trusts the estate's own nodes unless an ITSP claims their address, so it
+registers on ``itsp_changed`` (trunks cannot import services).
 """
 from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
-from voipadmin import audit, crud
+from voipadmin import crud
 from voipadmin.actors import Actor
-from voipadmin.models import ChangeLogEntry
 
 from . import notifier, projection
 from .models import E1Trunk, ItspTrunk, OutboundRoute, RouteTrunk, Trunk
+
+#: fn(write): an ITSP trunk was created, changed or deleted (its address may be a node's)
+itsp_changed = crud.Hook("trunks.itsp_changed")
 
 
 def _project(reason: str) -> list[str]:
@@ -23,45 +26,42 @@ def _project(reason: str) -> list[str]:
     return notifier.changed(projection.sync_all(), reason=reason)
 
 
+def _projected(write: crud.Write) -> None:
+    verb = {"create": "created", "update": "changed", "delete": "deleted"}[write.action]
+    _project(f"{write.obj._meta.verbose_name} {write.obj} {verb}")
+
+
 # --- trunks -----------------------------------------------------------------------------------------------------
 
 
 def create_e1_trunk(*, actor: Actor, **fields: Any) -> E1Trunk:
-    with transaction.atomic():
-        trunk = crud.create(E1Trunk, actor=actor, fields=fields)
-        _project(f"E1 trunk {trunk} created")  # (nothing on Asterisk reads it: see notifier)
-    return trunk
+    return crud.create(E1Trunk, actor=actor, fields=fields, effects=[_projected])  # (no Asterisk reload: notifier)
 
 
 def update_e1_trunk(trunk: E1Trunk, *, actor: Actor, **fields: Any) -> E1Trunk:
-    with transaction.atomic():
-        trunk = crud.update(trunk, actor=actor, fields=fields)
-        _project(f"E1 trunk {trunk} changed")
-    return trunk
+    return crud.update(trunk, actor=actor, fields=fields, effects=[_projected])
 
 
 def create_itsp_trunk(*, actor: Actor, **fields: Any) -> ItspTrunk:
-    with transaction.atomic():
-        trunk = crud.create(ItspTrunk, actor=actor, fields=fields)
-        _project(f"ITSP trunk {trunk} created")
-    return trunk
+    return crud.create(ItspTrunk, actor=actor, fields=fields, effects=[_projected, itsp_changed])
 
 
 def update_itsp_trunk(trunk: ItspTrunk, *, actor: Actor, **fields: Any) -> ItspTrunk:
-    with transaction.atomic():
-        trunk = crud.update(trunk, actor=actor, fields=fields)
-        _project(f"ITSP trunk {trunk} changed")
-    return trunk
+    return crud.update(trunk, actor=actor, fields=fields, effects=[_projected, itsp_changed])
 
 
-def delete_trunk(trunk: Trunk, *, actor: Actor) -> None:
-    """Refused while a route still uses the trunk (the route would silently lose a leg)."""
+def _not_routed(trunk: Trunk) -> None:
+    """A trunk a route still uses is refused (the route would silently lose a leg)."""
     used_by = sorted(OutboundRoute.objects.filter(route_trunks__trunk_id=trunk.pk).values_list("name", flat=True))
     if used_by:
         raise ValidationError(f"Trunk {trunk} is used by route(s) {', '.join(used_by)}; remove it there first.")
-    with transaction.atomic():
-        crud.delete(trunk, actor=actor)
-        _project(f"trunk {trunk} deleted")
+
+
+def delete_trunk(trunk: Trunk, *, actor: Actor) -> None:
+    effects = [_projected]
+    if isinstance(trunk, ItspTrunk) or ItspTrunk.objects.filter(pk=trunk.pk).exists():
+        effects.append(itsp_changed)
+    crud.delete(trunk, actor=actor, checks=[_not_routed], effects=effects)
 
 
 # --- routes -----------------------------------------------------------------------------------------------------
@@ -99,34 +99,18 @@ def _set_trunks(route: OutboundRoute, trunks: Sequence[Trunk | str]) -> None:
 
 
 def create_route(*, actor: Actor, trunks: Iterable[Trunk | str], **fields: Any) -> OutboundRoute:
-    with transaction.atomic():
-        route = OutboundRoute(**fields)
-        route.full_clean()
-        route.save()
-        _set_trunks(route, list(trunks))
-        audit.record(actor=actor, obj=route, action=ChangeLogEntry.Action.CREATE,
-                     after={**audit.snapshot(route), **_trunk_snapshot(route)})
-        _project(f"route {route} created")
-    return route
+    trunks = list(trunks)
+    return crud.create(OutboundRoute, actor=actor, fields=fields, related=lambda r: _set_trunks(r, trunks),
+                       snapshot=_trunk_snapshot, effects=[_projected])
 
 
 def update_route(route: OutboundRoute, *, actor: Actor, trunks: Iterable[Trunk | str] | None = None,
                  **fields: Any) -> OutboundRoute:
-    with transaction.atomic():
-        before = {**audit.snapshot(route), **_trunk_snapshot(route)}
-        for name, value in fields.items():
-            setattr(route, name, value)
-        route.full_clean()
-        route.save()
-        if trunks is not None:
-            _set_trunks(route, list(trunks))
-        audit.record(actor=actor, obj=route, action=ChangeLogEntry.Action.UPDATE, before=before,
-                     after={**audit.snapshot(route), **_trunk_snapshot(route)})
-        _project(f"route {route} changed")
-    return route
+    trunks = None if trunks is None else list(trunks)
+    return crud.update(route, actor=actor, fields=fields,
+                       related=None if trunks is None else (lambda r: _set_trunks(r, trunks)),
+                       snapshot=_trunk_snapshot, effects=[_projected])
 
 
 def delete_route(route: OutboundRoute, *, actor: Actor) -> None:
-    with transaction.atomic():
-        crud.delete(route, actor=actor)
-        _project(f"route {route} deleted")
+    crud.delete(route, actor=actor, snapshot=_trunk_snapshot, effects=[_projected])

@@ -18,6 +18,7 @@ from django.db import models
 from django.urls import reverse
 
 from sites.models import host_validator
+from voipadmin import grammar, numbers
 from voipadmin.fields import EncryptedTextField
 
 from .choices import (CallerIdPresentation, E1Role, E1Signalling, ItspAuth, RouteKind, SwitchType, Transport,
@@ -26,17 +27,35 @@ from .choices import (CallerIdPresentation, E1Role, E1Signalling, ItspAuth, Rout
 #: dispatcher set ids of outbound routes: ROUTE_SETID_BASE + route id (services owns 1..999).
 ROUTE_SETID_BASE = 1000
 
-name_validator = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+name_validator = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z",
                                 "Letters, digits, dot, dash and underscore only (it is used as a Kamailio key).")
-channels_validator = RegexValidator(r"^\d+(-\d+)?(,\d+(-\d+)?)*$", "Enter channels like 1-15,17-31.")
+#: ASCII digits only: ``\d`` would take "١" (and "²" reached int() in ``clean``, a 500).
+channels_validator = RegexValidator(r"^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*\Z", "Enter channels like 1-15,17-31.")
 #: What an E1 line's Asterisk dials: a channel technology, a resource, and {number}; no dialplan syntax
 #: (commas, parentheses, $, spaces) can get through into extensions.conf.
 DIAL_PLACEHOLDERS = ("group", "span", "number")
 dial_string_validator = RegexValidator(
-    r"^[A-Za-z][A-Za-z0-9_]*/[A-Za-z0-9_.@/:+{}-]*\{number\}[A-Za-z0-9_.@/:+{}-]*$",
+    r"^[A-Za-z][A-Za-z0-9_]*/[A-Za-z0-9_.@/:+{}-]*\{number\}[A-Za-z0-9_.@/:+{}-]*\Z",
     "Give a channel such as DAHDI/g{group}/{number}: technology/resource with {number} in it; letters, digits "
     "and _ . @ / : + - only.")
 DEFAULT_DIAL_STRING = "DAHDI/g{group}/{number}"
+
+
+def parse_channels(text: str) -> list[tuple[int, int]]:
+    """``"1-15,17-31"`` → ``[(1, 15), (17, 31)]``: E1 B channels, each block in order (one number parser:
+    voipadmin.numbers, so "²" is an error, not a 500)."""
+    blocks = []
+    for part in (text or "").split(","):
+        bits = part.split("-")
+        if len(bits) > 2:
+            raise ValidationError(f"{part!r} is not a channel or a block like 1-15.")
+        first, last = (numbers.parse_int(b, what="A channel") for b in (bits[0], bits[-1]))
+        if not (1 <= first <= 31 and 1 <= last <= 31):
+            raise ValidationError("E1 channels are numbered 1 to 31.")
+        if last < first:
+            raise ValidationError(f"{part} ends before it starts.")
+        blocks.append((first, last))
+    return blocks
 
 
 def parse_ip_list(text: str) -> list[tuple[str, int]]:
@@ -46,11 +65,18 @@ def parse_ip_list(text: str) -> list[tuple[str, int]]:
         if not raw:
             continue
         try:
+            if not raw.isascii() or "%" in raw:  # (no scope ids: an address others route to)
+                raise ValueError(raw)
             net = ipaddress.ip_network(raw, strict=False)
         except ValueError:
             raise ValidationError(f"{raw!r} is not an IP address or subnet (e.g. 192.0.2.10 or 192.0.2.0/28).")
         result.append((str(net.network_address), net.prefixlen))
     return result
+
+
+def validate_ip_list(text: str) -> None:
+    """A field validator: every entry is an address or a subnet (empty is the field's own business)."""
+    parse_ip_list(text)
 
 
 class Trunk(models.Model):
@@ -60,7 +86,7 @@ class Trunk(models.Model):
                             help_text="Also the key of its Kamailio rows (address tag, uacreg l_uuid).")
     kind = models.CharField(max_length=8, choices=TrunkKind.choices, editable=False)
     enabled = models.BooleanField(default=True, help_text="A disabled trunk is left out of every route.")
-    description = models.CharField(max_length=200, blank=True)
+    description = models.CharField(max_length=200, blank=True, validators=[grammar.validate_single_line])
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -113,12 +139,10 @@ class E1Trunk(Trunk):
         if unknown:
             raise ValidationError({"dial_string": "Unknown placeholder(s) " + ", ".join(
                 "{%s}" % u for u in sorted(unknown)) + "; use {group}, {span} and {number}."})
-        for part in (self.channels or "").split(","):
-            bits = [int(b) for b in part.split("-") if b.isdigit()]
-            if len(bits) == 2 and bits[1] < bits[0]:
-                raise ValidationError({"channels": f"{part} ends before it starts."})
-            if any(b < 1 or b > 31 for b in bits):
-                raise ValidationError({"channels": "E1 channels are numbered 1 to 31."})
+        try:
+            parse_channels(self.channels)
+        except ValidationError as exc:
+            raise ValidationError({"channels": exc.messages}) from None
         if self.asterisk_node_id and len(self.asterisk_node.sip_uri) > DISPATCHER_URI_MAX:
             raise ValidationError({"asterisk_node": (
                 f"Its SIP URI is {len(self.asterisk_node.sip_uri)} characters; Kamailio's dispatcher table "
@@ -149,23 +173,26 @@ class ItspTrunk(Trunk):
     transport = models.CharField(max_length=4, choices=Transport.choices, default=Transport.UDP)
     auth_mode = models.CharField(max_length=16, choices=ItspAuth.choices, default=ItspAuth.IP)
     # by IP: rows in Kamailio's `address` table
-    ip_addresses = models.TextField(blank=True, help_text="Addresses/subnets the ITSP sends from, one per line.")
+    ip_addresses = models.TextField(blank=True, validators=[validate_ip_list],
+                                    help_text="Addresses/subnets the ITSP sends from, one per line.")
     address_group = models.PositiveIntegerField(
         default=2, validators=[MinValueValidator(2), MaxValueValidator(999)],
         help_text="Kamailio permissions group (group 1 is the estate's own trusted peers).")
     # by registration: a row in Kamailio's `uacreg` table
-    username = models.CharField(max_length=64, blank=True, help_text="Account (registered user) at the ITSP.")
-    auth_username = models.CharField(max_length=64, blank=True, help_text="Defaults to the username.")
-    auth_password = EncryptedTextField(blank=True)
-    realm = models.CharField(max_length=64, blank=True)
-    proxy = models.CharField(max_length=255, blank=True,
+    username = models.CharField(max_length=64, blank=True, validators=[grammar.validate_sip_user],
+                                help_text="Account (registered user) at the ITSP.")
+    auth_username = models.CharField(max_length=64, blank=True, validators=[grammar.validate_quoted_text],
+                                     help_text="Defaults to the username.")
+    auth_password = EncryptedTextField(blank=True, validators=[grammar.validate_secret])
+    realm = models.CharField(max_length=64, blank=True, validators=[grammar.validate_quoted_text])
+    proxy = models.CharField(max_length=255, blank=True, validators=[grammar.validate_sip_uri],
                              help_text="Outbound proxy for the REGISTER (sip:host:port); defaults to the trunk's.")
     expires = models.PositiveIntegerField(default=3600, validators=[MinValueValidator(60), MaxValueValidator(86400)])
     # caller ID
     caller_id_presentation = models.CharField(max_length=16, choices=CallerIdPresentation.choices,
                                               default=CallerIdPresentation.ALLOWED)
     caller_id_number = models.CharField(max_length=32, blank=True, validators=[
-        RegexValidator(r"^\+?[0-9]+$", "Digits only, optionally with a leading +.")],
+        RegexValidator(r"^\+?[0-9]+\Z", "Digits only, optionally with a leading +.")],
                                         help_text="The trunk's main number, presented when asked to.")
 
     class Meta:
@@ -218,17 +245,18 @@ class ItspTrunk(Trunk):
 class OutboundRoute(models.Model):
     """Numbers matching ``pattern`` leave through ``trunks`` in order (the first answering one wins)."""
 
-    name = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=64, unique=True, validators=[grammar.validate_single_line])
     kind = models.CharField(max_length=16, choices=RouteKind.choices, default=RouteKind.NATIONAL)
-    pattern = models.CharField(max_length=64, help_text="Regular expression on the dialled number, e.g. ^[67][0-9]{8}$")
+    pattern = models.CharField(max_length=64, validators=[grammar.validate_dial_pattern],
+                               help_text="Regular expression on the dialled number, e.g. ^[67][0-9]{8}$")
     priority = models.PositiveIntegerField(default=100, help_text="Lower is tried first when patterns overlap.")
     strip = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(20)],
                                              help_text="Leading digits removed before sending.")
     prepend = models.CharField(max_length=16, blank=True, validators=[
-        RegexValidator(r"^\+?[0-9]*$", "Digits only, optionally with a leading +.")],
+        RegexValidator(r"^\+?[0-9]*\Z", "Digits only, optionally with a leading +.")],
                                help_text="Prefix added after stripping, e.g. +34.")
     enabled = models.BooleanField(default=True)
-    description = models.CharField(max_length=200, blank=True)
+    description = models.CharField(max_length=200, blank=True, validators=[grammar.validate_single_line])
     trunks = models.ManyToManyField("trunks.Trunk", through="trunks.RouteTrunk", related_name="routes")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)

@@ -21,12 +21,12 @@ never renders it; the clear copy is Kamailio's contract, protected by the databa
 """
 from __future__ import annotations
 
-import zlib
 from collections import Counter
 from typing import Any, Iterable
 
 from django.db import connection, models
 
+from voipadmin.fields import is_undecryptable
 from voipadmin.kamailio.models import Address, DialplanRule, Dispatcher, UacReg
 
 from .choices import CallerIdPresentation, ItspAuth, TrunkKind
@@ -39,21 +39,26 @@ ROUTE_SETID_MAX = 9999
 ROUTE_ALGORITHM = 8
 
 
-#: first key of the advisory locks that serialise projections (an arbitrary constant of this app)
+#: the advisory lock that serialises projections (an arbitrary constant of this app)
 LOCK_NAMESPACE = 0x766F6970  # "voip"
+LOCK_KEY = 1
 
 
-def lock(table: str) -> None:
-    """Serialise projections of one table across concurrent transactions (until commit/rollback).
+def lock() -> None:
+    """Serialise every projection into Kamailio's and Asterisk's tables across concurrent transactions (held
+    until commit/rollback).
 
-    Two actions re-projecting at once would otherwise each miss the other's uncommitted rows and
-    could both insert the same row. Taken before the desired rows are computed, so the second
-    transaction reads the first one's committed domain rows (READ COMMITTED, fresh per statement).
+    Two actions re-projecting at once would otherwise each miss the other's uncommitted rows and could both
+    insert the same row. It is ONE lock for all tables, not one per table: an ITSP trunk re-projects address,
+    uacreg, dispatcher and dialplan, then services' trusted peers, while a dispatcher set re-projects peers,
+    dispatcher and dialplan — per-table locks taken in those two orders deadlocked under concurrent API
+    writes (tests/production/test_workers.py). Taken before the desired rows are computed, so the second
+    transaction reads the first one's committed domain rows (READ COMMITTED, fresh per statement). A
+    projection takes milliseconds; holding it to commit costs nothing an operator would see.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)",
-                           [LOCK_NAMESPACE, zlib.crc32(table.encode()) & 0x7FFFFFFF])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, LOCK_KEY])
 
 
 def sync_rows(model: type[models.Model], scope: models.QuerySet, desired: Iterable[dict[str, Any]]) -> bool:
@@ -97,11 +102,19 @@ def uacreg_rows() -> list[dict[str, Any]]:
         rows.append({
             "l_uuid": trunk.name, "l_username": trunk.username, "l_domain": trunk.host,
             "r_username": trunk.username, "r_domain": trunk.host, "realm": trunk.realm,
-            "auth_username": trunk.auth_username or trunk.username, "auth_password": trunk.auth_password,
+            "auth_username": trunk.auth_username or trunk.username, "auth_password": _clear_password(trunk),
             "auth_ha1": "", "auth_proxy": proxy, "expires": trunk.expires, "flags": 0, "reg_delay": 0,
             "contact_addr": "", "socket": "",
         })
     return rows
+
+
+def _clear_password(trunk: ItspTrunk) -> str:
+    """The password Kamailio registers with. One the portal's keys cannot decrypt (they changed) stays what
+    Kamailio has now: the trunk keeps registering until someone re-enters it on the trunk's page."""
+    if not is_undecryptable(trunk.auth_password):
+        return trunk.auth_password
+    return UacReg.objects.filter(l_uuid=trunk.name).values_list("auth_password", flat=True).first() or ""
 
 
 def route_dispatcher_rows() -> list[dict[str, Any]]:
@@ -172,22 +185,22 @@ def dialplan_scope():
 
 
 def sync_address() -> bool:
-    lock("address")
+    lock()
     return sync_rows(Address, address_scope(), address_rows())
 
 
 def sync_uacreg() -> bool:
-    lock("uacreg")
+    lock()
     return sync_rows(UacReg, uacreg_scope(), uacreg_rows())
 
 
 def sync_route_dispatcher() -> bool:
-    lock("dispatcher")
+    lock()
     return sync_rows(Dispatcher, dispatcher_scope(), route_dispatcher_rows())
 
 
 def sync_route_dialplan() -> bool:
-    lock("dialplan")
+    lock()
     return sync_rows(DialplanRule, dialplan_scope(), route_dialplan_rows())
 
 

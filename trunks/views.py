@@ -4,6 +4,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views import View
 
+from voipadmin.fields import secret_state
 from voipadmin.views import Column, ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectListView, PortalView
 
 from . import actions
@@ -106,7 +107,7 @@ def _itsp_auth(trunk: ItspTrunk) -> str:
     if trunk.auth_mode == "ip":
         nets = ", ".join(f"{ip}/{mask}" for ip, mask in trunk.ip_networks)
         return f"by IP: {nets} (address group {trunk.address_group})"
-    return f"by registration as {trunk.username} (password {'set' if trunk.auth_password else 'not set'})"
+    return f"by registration as {trunk.username} (password {secret_state(trunk.auth_password)})"
 
 
 class ItspTrunkListView(TabsMixin, ObjectListView):

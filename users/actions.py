@@ -11,22 +11,28 @@ Every write keeps three things in step inside ONE transaction:
 No change to a user asks the live estate for a reload (``request_reload``): Kamailio reads
 ``subscriber`` and Asterisk reads the realtime views on each request.
 
+Every function here goes through ``voipadmin.crud`` (row lock, validation, audit, effects); ``import_users`` is
+the same path for thousands of users at once (the CSV import): the same field validation, the same audit
+entries, the same ``subscriber`` rows (``sync_subscribers``), the same hooks. Services keeps a projection of
+users (a DDI rings a user's extension) and registers on ``users_changed``; every write here calls it.
+
 Clear-text secrets leave these functions exactly once: ``create_user``/``update_user`` put a newly issued
 password (and generated PIN) on the returned object as ``new_password``/``new_voicemail_pin``;
 ``reset_password``/``reset_voicemail_pin`` return them. Callers show them once and forget them.
 """
 from __future__ import annotations
 
-from typing import Any
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from voipadmin import audit, crud
 from voipadmin.actors import Actor
 from voipadmin.kamailio import hashing
 from voipadmin.kamailio.models import Subscriber
-from voipadmin.models import ChangeLogEntry
 
 from . import validators
 from .models import SipUser
@@ -35,6 +41,11 @@ VOICEMAIL_FIELDS = {"voicemail_enabled", "voicemail_pin", "voicemail_email", "na
                     "site", "enabled"}
 EDITABLE_FIELDS = {"extension", "name", "email", "site", "enabled", "caller_id", "nat", "codecs",
                    "voicemail_enabled", "voicemail_pin", "voicemail_email"}
+#: what Kamailio's ``subscriber`` row is made of
+SUBSCRIBER_FIELDS = {"extension", "site", "enabled", "ha1", "ha1b"}
+
+#: fn(user_ids, fields, *, reason): users were created or changed (``fields``: the fields that changed)
+users_changed = crud.Hook("users.users_changed")
 
 
 def _set_hashes(user: SipUser, password: str) -> None:
@@ -46,16 +57,31 @@ def _key(user: SipUser) -> tuple[str, str]:
     return user.username, user.site.sip_domain
 
 
+def sync_subscribers(rows: Iterable[dict[str, Any]], *, stale: Iterable[tuple[str, str]] = (),
+                     fresh: bool = False) -> None:
+    """Make Kamailio's ``subscriber`` rows match users (present iff enabled). Call inside the transaction.
+
+    ``rows``: {username, domain, enabled, ha1, ha1b}; ``stale``: (username, domain) keys the users had before
+    (a new extension or SIP domain). ``fresh``: the keys are new (a created user), nothing to remove first.
+    """
+    rows = list(rows)
+    drop: dict[str, set[str]] = defaultdict(set)
+    for username, domain in stale:
+        drop[domain].add(username)
+    if not fresh:
+        for r in rows:
+            drop[r["domain"]].add(r["username"])
+    for domain, usernames in drop.items():
+        Subscriber.objects.filter(domain=domain, username__in=sorted(usernames)).delete()
+    crud.copy_rows(Subscriber, [{**r, "password": ""} for r in rows if r["enabled"]],
+                   ["username", "domain", "password", "ha1", "ha1b"])
+
+
 def sync_subscriber(user: SipUser, old_key: tuple[str, str] | None = None) -> None:
-    """Make Kamailio's ``subscriber`` row match the user (present iff enabled). Call inside the transaction."""
-    new_key = _key(user)
-    if old_key and old_key != new_key:
-        Subscriber.objects.filter(username=old_key[0], domain=old_key[1]).delete()
-    if user.enabled:
-        Subscriber.objects.update_or_create(
-            username=new_key[0], domain=new_key[1], defaults={"password": "", "ha1": user.ha1, "ha1b": user.ha1b})
-    else:
-        Subscriber.objects.filter(username=new_key[0], domain=new_key[1]).delete()
+    """``sync_subscribers`` for one user."""
+    username, domain = _key(user)
+    sync_subscribers([{"username": username, "domain": domain, "enabled": user.enabled, "ha1": user.ha1,
+                       "ha1b": user.ha1b}], stale=[old_key] if old_key and old_key != (username, domain) else [])
 
 
 def request_reload(site_ids: set[int], *, voicemail: bool, reason: str) -> None:
@@ -88,90 +114,92 @@ def _check(user: SipUser, *, password: str | None, pin_changed: bool, ext_change
         raise ValidationError(errors)
 
 
-def create_user(*, actor: Actor, password: str | None = None, **fields: Any) -> SipUser:
-    """Create a user; ``password``/``voicemail_pin`` are generated when not given (see ``new_password``)."""
+_VERB = {"create": "created", "update": "changed", "delete": "deleted"}
+
+
+def _effects(write: crud.Write) -> None:
+    """After every write of one user: its ``subscriber`` row, the reloads (none), the hooks."""
+    user, old = write.obj, write.old
+    changed = write.changed
+    reason = f"user {user} {_VERB[write.action]}"
+    if write.action == "delete":
+        request_reload({user.site_id}, voicemail=user.voicemail_enabled, reason=reason)
+        return
+    if write.action == "create" or changed & SUBSCRIBER_FIELDS:
+        sync_subscriber(user, _key(old) if old else None)
+    if write.action == "create" or changed or write.message:
+        site_ids = {user.site_id} | ({old.site_id} if old else set())
+        request_reload(site_ids, voicemail=write.action == "create" and user.voicemail_enabled
+                       or bool(changed & VOICEMAIL_FIELDS), reason=reason)
+        users_changed({user.pk}, changed, reason=reason)
+
+
+def _known(fields: dict[str, Any]) -> None:
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise TypeError(f"unknown field(s): {', '.join(sorted(unknown))}")
+
+
+def create_user(*, actor: Actor, password: str | None = None, **fields: Any) -> SipUser:
+    """Create a user; ``password``/``voicemail_pin`` are generated when not given (see ``new_password``)."""
+    _known(fields)
     password = password or None
     issued_password = password or validators.generate_password()
-    user = SipUser(**fields)
-    if not user.site_id:
-        raise ValidationError({"site": "Choose the user's home site."})
-    issued_pin = None
-    if user.voicemail_enabled and not user.voicemail_pin and user.extension:
-        issued_pin = user.voicemail_pin = validators.generate_pin(user.extension)
-    _check(user, password=password, pin_changed=True, ext_changed=True)
-    with transaction.atomic():
+    issued: dict[str, str | None] = {"pin": None}
+
+    def prepare(write: crud.Write) -> None:
+        user = write.obj
+        if not user.site_id:
+            raise ValidationError({"site": "Choose the user's home site."})
+        if user.voicemail_enabled and not user.voicemail_pin and user.extension:
+            issued["pin"] = user.voicemail_pin = validators.generate_pin(user.extension)
+        _check(user, password=password, pin_changed=True, ext_changed=True)
         _set_hashes(user, issued_password)
-        user = crud.create(SipUser, actor=actor, fields={f.name: getattr(user, f.name)
-                                                          for f in SipUser._meta.concrete_fields
-                                                          if f.name not in ("id", "created", "updated")})
-        sync_subscriber(user)
-        request_reload({user.site_id}, voicemail=user.voicemail_enabled, reason=f"user {user} created")
+
+    user = crud.create(SipUser, actor=actor, fields=fields, prepare=prepare, effects=[_effects])
     user.new_password = issued_password
-    user.new_voicemail_pin = issued_pin
+    user.new_voicemail_pin = issued["pin"]
     return user
 
 
 def update_user(user: SipUser, *, actor: Actor, password: str | None = None, **fields: Any) -> SipUser:
     """Change the given fields (PATCH). A new extension or SIP domain invalidates the digest hashes, so a
     new password is then issued unless one is given (``new_password`` on the result)."""
-    unknown = set(fields) - EDITABLE_FIELDS
-    if unknown:
-        raise TypeError(f"unknown field(s): {', '.join(sorted(unknown))}")
+    _known(fields)
     password = password or None
-    with transaction.atomic():
-        old = SipUser.objects.select_related("site").select_for_update(of=("self",)).get(pk=user.pk)
-        old_key = _key(old)
-        before = audit.snapshot(old)
-        for name, value in fields.items():
-            setattr(user, name, value)
-        issued_pin = None
+    issued: dict[str, str | None] = {"password": None, "pin": None}
+
+    def prepare(write: crud.Write) -> None:
+        user, old = write.obj, write.old
         if user.voicemail_enabled and not user.voicemail_pin and user.extension:
-            issued_pin = user.voicemail_pin = validators.generate_pin(user.extension)  # voicemail just turned on
-        ext_changed = user.extension != old.extension
-        pin_changed = user.voicemail_pin != old.voicemail_pin
-        new_key = _key(user)
-        issued = password or (validators.generate_password() if new_key != old_key else None)
-        _check(user, password=password, pin_changed=pin_changed, ext_changed=ext_changed)
-        if issued:
-            _set_hashes(user, issued)
-        user.full_clean()
-        user.save()
-        message = "SIP password reset" if issued else ""
-        audit.record(actor=actor, obj=user, action=ChangeLogEntry.Action.UPDATE, before=before, message=message)
-        sync_subscriber(user, old_key)
-        changed = set(audit.diff(before, audit.snapshot(user)))
-        if changed or issued:
-            voicemail = bool(changed & VOICEMAIL_FIELDS)
-            request_reload({old.site_id, user.site_id}, voicemail=voicemail, reason=f"user {user} changed")
-    user.new_password = issued
-    user.new_voicemail_pin = issued_pin
+            issued["pin"] = user.voicemail_pin = validators.generate_pin(user.extension)  # voicemail just turned on
+        new_realm = _key(user) != _key(old)
+        issued["password"] = password or (validators.generate_password() if new_realm else None)
+        _check(user, password=password, pin_changed=user.voicemail_pin != old.voicemail_pin,
+               ext_changed=user.extension != old.extension)
+        if issued["password"]:
+            _set_hashes(user, issued["password"])
+            write.message = "SIP password reset"
+
+    user = crud.update(user, actor=actor, fields=fields, prepare=prepare, effects=[_effects])
+    user.new_password = issued["password"]
+    user.new_voicemail_pin = issued["pin"]
     return user
 
 
 def delete_user(user: SipUser, *, actor: Actor) -> None:
-    with transaction.atomic():
-        key = _key(user)
-        Subscriber.objects.filter(username=key[0], domain=key[1]).delete()
-        site_id, voicemail = user.site_id, user.voicemail_enabled
-        crud.delete(user, actor=actor)
-        request_reload({site_id}, voicemail=voicemail, reason=f"user {user} deleted")
+    def remove_subscriber(old: SipUser) -> None:
+        Subscriber.objects.filter(username=old.username, domain=old.site.sip_domain).delete()
+
+    crud.delete(user, actor=actor, related=remove_subscriber, effects=[_effects])
 
 
 def reset_password(user: SipUser, *, actor: Actor, password: str | None = None) -> str:
     """Issue a new SIP password (generated unless given) and return it — the only time it exists in clear."""
     password = password or validators.generate_password()
     validators.validate_password(password)
-    with transaction.atomic():
-        before = audit.snapshot(user)
-        _set_hashes(user, password)
-        user.save(update_fields=["ha1", "ha1b", "updated"])
-        audit.record(actor=actor, obj=user, action=ChangeLogEntry.Action.UPDATE, before=before,
-                     message="SIP password reset")
-        sync_subscriber(user)
-        request_reload({user.site_id}, voicemail=False, reason=f"user {user}: SIP password reset")
+    crud.update(user, actor=actor, fields={}, message="SIP password reset",
+                prepare=lambda write: _set_hashes(write.obj, password), effects=[_effects])
     return password
 
 
@@ -179,11 +207,140 @@ def reset_voicemail_pin(user: SipUser, *, actor: Actor, pin: str | None = None) 
     """Set the voicemail PIN (typed, or generated when None) under the PIN policy; returns it to show once."""
     pin = (pin or "").strip() or validators.generate_pin(user.extension)
     validators.validate_pin(pin, user.extension)
-    with transaction.atomic():
-        before = audit.snapshot(user)
-        user.voicemail_pin = pin
-        user.save(update_fields=["voicemail_pin", "updated"])
-        audit.record(actor=actor, obj=user, action=ChangeLogEntry.Action.UPDATE, before=before,
-                     message="Voicemail PIN reset")
-        request_reload({user.site_id}, voicemail=True, reason=f"user {user}: voicemail PIN reset")
+    crud.update(user, actor=actor, fields={"voicemail_pin": pin}, message="Voicemail PIN reset",
+                effects=[_effects])
     return pin
+
+
+# --- many users at once (the CSV import) ------------------------------------------------------------------------
+
+
+@dataclass
+class NewUser:
+    """A user to create: validated field values (``site`` a Site), the password given or None, the PIN given."""
+
+    fields: dict[str, Any]
+    password: str | None = None
+
+
+@dataclass
+class UserChange:
+    """An existing (locked) user and the validated fields to set on it; the password given or None."""
+
+    user: SipUser
+    fields: dict[str, Any]
+    password: str | None = None
+
+
+@dataclass
+class Batch:
+    creates: list[NewUser] = field(default_factory=list)
+    updates: list[UserChange] = field(default_factory=list)
+
+
+@dataclass
+class BulkResult:
+    created: int = 0
+    updated: int = 0
+    issued: int = 0  # users with a generated password or PIN (handed to ``secrets``)
+
+
+DEFAULTS = {"enabled": True, "voicemail_enabled": True, "nat": False, "caller_id": "", "codecs": "",
+            "voicemail_email": "", "email": "", "voicemail_pin": ""}
+
+
+def _issued_row(extension: int, name: str, site, password: str, pin: str) -> dict[str, str]:
+    return {"extension": str(extension), "name": name, "site": site.slug, "sip_domain": site.sip_domain,
+            "password": password, "voicemail_pin": pin}
+
+
+def _write_batch(batch: Batch, *, actor: Actor, message: str, secrets: Callable[[dict[str, str]], Any],
+                 result: BulkResult, site_ids: set[int], changed_fields: set[str], changed_ids: set[int]) -> None:
+    # new users: plain rows (what create_user would save), COPY, one audit entry each, their subscribers
+    rows = []
+    for new in batch.creates:
+        f = {**DEFAULTS, **new.fields}
+        site = f.pop("site")
+        ext = f["extension"]
+        username = str(ext)
+        password = new.password or validators.generate_password()
+        pin = f["voicemail_pin"]
+        if f["voicemail_enabled"] and not pin:
+            pin = f["voicemail_pin"] = validators.generate_pin(ext)
+        f.update(site_id=site.pk, ha1=hashing.ha1(username, site.sip_domain, password),
+                 ha1b=hashing.ha1b(username, site.sip_domain, password))
+        rows.append(f)
+        issued_password = "" if new.password else password
+        issued_pin = pin if pin != new.fields.get("voicemail_pin", "") else ""
+        if issued_password or issued_pin:
+            secrets(_issued_row(ext, f["name"], site, issued_password, issued_pin))
+            result.issued += 1
+        site_ids.add(site.pk)
+    crud.bulk_create(SipUser, rows, actor=actor, message=message, natural_key="extension")
+    sync_subscribers(({"username": str(r["extension"]), "domain": site_domain, "enabled": r["enabled"],
+                       "ha1": r["ha1"], "ha1b": r["ha1b"]}
+                      for r, site_domain in zip(rows, (n.fields["site"].sip_domain for n in batch.creates))),
+                     fresh=True)
+    result.created += len(rows)
+
+    # changed users: the same steps as update_user, on instances, then one bulk_update
+    users, befores, stale, messages, names = [], [], [], [], set()
+    for change in batch.updates:
+        user = change.user
+        befores.append(audit.snapshot(user))
+        old_key, old_site_id = _key(user), user.site_id
+        for name, value in change.fields.items():
+            setattr(user, name, value)
+        issued_pin = ""
+        if user.voicemail_enabled and not user.voicemail_pin:
+            user.voicemail_pin = issued_pin = validators.generate_pin(user.extension)
+        password = change.password
+        issued_password = ""
+        if not password and _key(user) != old_key:
+            password = issued_password = validators.generate_password()  # new realm: new hashes needed
+        if password:
+            _set_hashes(user, password)
+        if issued_password or issued_pin:
+            secrets(_issued_row(user.extension, user.name, user.site, issued_password, issued_pin))
+            result.issued += 1
+        if _key(user) != old_key:
+            stale.append(old_key)
+        messages.append(message + ("; SIP password reset" if password else ""))
+        names.update(change.fields, {"voicemail_pin", "ha1", "ha1b"})
+        site_ids.update({old_site_id, user.site_id})
+        changed_fields.update(audit.diff(befores[-1], audit.snapshot(user)))
+        changed_ids.add(user.pk)
+        users.append(user)
+    crud.bulk_update(users, actor=actor, befores=befores, fields=names, messages=messages)
+    sync_subscribers(({"username": u.username, "domain": u.site.sip_domain, "enabled": u.enabled, "ha1": u.ha1,
+                       "ha1b": u.ha1b} for u in users), stale=stale)
+    result.updated += len(users)
+
+
+def import_users(batches: Iterable[Batch] | Iterator[Batch], *, actor: Actor, message: str = "CSV import",
+                 secrets: Callable[[dict[str, str]], Any] | None = None) -> BulkResult:
+    """Create and change users in ONE transaction, batch by batch (memory stays one batch's).
+
+    Field values arrive validated (``crud.field_errors`` and the users validators, line by line); this writes
+    them as ``create_user``/``update_user`` would: generated passwords and PINs (each handed to ``secrets``,
+    never stored in clear), hashes, ``subscriber`` rows, one audit entry per user, then the reloads and the
+    ``users_changed`` hook. The batches may come from a generator that locks the users it updates.
+    """
+    result = BulkResult()
+    site_ids: set[int] = set()
+    changed_fields: set[str] = set()
+    changed_ids: set[int] = set()
+    secrets = secrets or (lambda row: None)
+    try:
+        with transaction.atomic():
+            for batch in batches:
+                _write_batch(batch, actor=actor, message=message, secrets=secrets, result=result,
+                             site_ids=site_ids, changed_fields=changed_fields, changed_ids=changed_ids)
+            reason = f"{message}: {result.created} created, {result.updated} updated"
+            request_reload(site_ids, voicemail=True, reason=reason)
+            if changed_ids:
+                users_changed(changed_ids, changed_fields, reason=reason)
+    except IntegrityError as exc:  # a concurrent change took an extension between the check and the write
+        raise ValidationError(f"Nothing was imported: the database refused the import ({exc}). "
+                              "Run the import again.") from None
+    return result

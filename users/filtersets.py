@@ -3,6 +3,7 @@ import django_filters
 from django.db.models import Q
 
 from sites.models import Site
+from voipadmin import numbers
 
 from .models import SipUser
 
@@ -21,8 +22,9 @@ class SipUserFilterSet(django_filters.FilterSet):
     def search(self, queryset, name, value):
         value = value.strip()
         cond = Q(name__icontains=value) | Q(email__icontains=value)
-        if value.isascii() and value.isdigit():  # "²".isdigit() is True, but int() refuses it
-            cond |= Q(extension=int(value))
+        extension = numbers.int_or_none(value)  # (one parser: "²".isdigit() is True, but int() refuses it)
+        if extension is not None:
+            cond |= Q(extension=extension)
             # a prefix such as "10" finds 1000-1099 as well
             cond |= Q(extension__startswith=value) if len(value) < 10 else Q()
         return queryset.filter(cond)

@@ -6,6 +6,10 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
+from voipadmin import grammar
+
+from .validators import validate_codecs, validate_pin_digits
+
 DEFAULT_CODECS = "alaw,ulaw,g722"
 
 
@@ -21,23 +25,26 @@ class SipUser(models.Model):
     extension = models.PositiveIntegerField(
         unique=True, validators=[MinValueValidator(1), MaxValueValidator(9_999_999_999)],
         help_text="Unique across the estate and inside one of the home site's extension ranges.")
-    name = models.CharField("display name", max_length=80)
-    email = models.EmailField(max_length=80, blank=True)
+    name = models.CharField("display name", max_length=80, validators=[grammar.validate_display_name],
+                            help_text="Shown on the phones called (SIP display name) and in the voicemail directory.")
+    email = models.EmailField(max_length=80, blank=True, validators=[grammar.validate_mail_address])
     site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="sip_users",
                              verbose_name="home site")
     enabled = models.BooleanField(default=True, help_text="A disabled user cannot register or call.")
-    caller_id = models.CharField(max_length=40, blank=True,
-                                 help_text='Defaults to "display name" <extension>.')
+    caller_id = models.CharField(max_length=40, blank=True, validators=[grammar.validate_caller_id],
+                                 help_text='A name, a number or both ("Front desk" <+34911234567>); empty means '
+                                           '"display name" <extension>.')
     nat = models.BooleanField("behind NAT", default=False,
                               help_text="Remote extension: symmetric RTP, rport, contact rewrite, no direct media.")
-    codecs = models.CharField(max_length=200, blank=True,
+    codecs = models.CharField(max_length=200, blank=True, validators=[validate_codecs],
                               help_text=f"Comma-separated Asterisk codec names; empty means {DEFAULT_CODECS}.")
     ha1 = models.CharField(max_length=32, editable=False)
     ha1b = models.CharField(max_length=32, editable=False)
     voicemail_enabled = models.BooleanField("voicemail", default=True)
-    voicemail_pin = models.CharField("voicemail PIN", max_length=80, blank=True,
+    voicemail_pin = models.CharField("voicemail PIN", max_length=80, blank=True, validators=[validate_pin_digits],
                                      help_text="Stored in clear: Asterisk's realtime voicemail needs it.")
     voicemail_email = models.EmailField("voicemail notification email", max_length=80, blank=True,
+                                        validators=[grammar.validate_mail_address],
                                         help_text="Where new messages are notified; empty means the user's email.")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -55,13 +62,9 @@ class SipUser(models.Model):
         return f"{self.extension} {self.name}"
 
     def clean(self) -> None:
-        """The extension must lie in one of the home site's ranges (uniqueness is the DB's job); the codecs
-        must be codec names, since they go verbatim into Asterisk's ``ps_endpoints.allow``."""
-        from .validators import codecs_problem
-
+        """The extension must lie in one of the home site's ranges (uniqueness is the DB's job). What each
+        field may hold (names, caller ID, codecs ...) is on the field: the CSV import checks it there too."""
         errors = {}
-        if problem := codecs_problem(self.codecs):
-            errors["codecs"] = problem
         if self.extension and self.site_id and not self.site.owns_extension(self.extension):
             ranges = ", ".join(str(r) for r in self.site.extension_ranges.all()) or "none"
             errors["extension"] = f"{self.extension} is outside {self.site}'s extension ranges ({ranges})."
@@ -91,7 +94,10 @@ class SipUser(models.Model):
 
     @property
     def effective_caller_id(self) -> str:
-        return self.caller_id or f'"{self.name}" <{self.extension}>'
+        """What Asterisk presents (``ps_endpoints.callerid``): always ``"name" <number>``, at most 40 characters."""
+        from .realtime import callerid
+
+        return callerid(self.name, self.caller_id, self.extension)
 
     @property
     def effective_codecs(self) -> str:

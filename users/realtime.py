@@ -19,6 +19,21 @@ created when missing), so sorcery sees all its columns; unused ones are typed NU
   ``asterisk_<slug>``; give each site's Asterisk a DB role whose ``search_path`` is that schema
   (``manage.py asterisk_realtime_schemas`` creates them). The public views list the whole estate.
 
+**Values Asterisk reads are well-formed, whatever is stored.** ``voipadmin.grammar`` refuses what would break
+them at input, but rows stored before it existed (or written around the portal) go through the views too:
+
+* ``ps_endpoints.callerid`` is always ``"<name>" <<number>>`` and never longer than the column (40): the
+  name is the user's caller ID name, else its display name; the number the caller ID's number, else the
+  extension. Characters ``voipadmin.grammar`` refuses in a name (control and format characters, ``" < > \\ ;``)
+  become a space, and a long name is cut *inside* the quotes, on a character boundary, so the closing quote
+  and ``<number>`` always survive (:func:`callerid` is the same rule in Python).
+* ``voicemail.fullname`` is the display name cleaned the same way (app_voicemail writes it into mail
+  headers); ``voicemail.email`` is NULL unless it is a plain ``local@host`` address.
+
+PostgreSQL (what Asterisk reads) strips every character of ``grammar.UNSAFE_CATEGORIES``; the embedded
+SQLite views (no Asterisk reads them; SQLite has no regex replace) write an empty name instead of one that
+holds such a character.
+
 Caution for later migrations: PostgreSQL refuses ``ALTER COLUMN ... TYPE`` on a column a view uses
 (users_sipuser and sites_site ``slug``/``sip_domain``/``time_zone``): drop the views first
 (:func:`postgres_drop_sql`) and recreate them (:func:`postgres_sql`) in the same migration.
@@ -26,6 +41,8 @@ Caution for later migrations: PostgreSQL refuses ``ALTER COLUMN ... TYPE`` on a 
 from __future__ import annotations
 
 import re
+
+from voipadmin import grammar
 
 # Generated from ../shared/contracts/asterisk_realtime.json (Asterisk's realtime schema, ast-db-manage head;
 # checked against Asterisk 22 LTS in tests/asterisk).
@@ -179,6 +196,45 @@ def _yes(cond: str) -> str:
     return f"CASE WHEN {cond} THEN 'yes' ELSE 'no' END"
 
 
+#: ps_endpoints.callerid is varchar(40) in Asterisk's schema: a longer value would be cut by the cast.
+CALLERID_MAX = 40
+#: what ``"`` + name + ``" <`` + number + ``>`` adds to the name and the number
+_CALLERID_FRAME = 5
+#: a caller ID's number (the views read the same pattern out of a stored caller ID)
+_NUMBER = grammar.CALLER_NUMBER
+_BAD_RUN = re.compile(r" *B+[ B]*")
+
+
+def clean_name(name: str) -> str:
+    """A stored name as the views write it: each run of characters a display name may not hold (and the
+    spaces around it) becomes one space; outer spaces go (the same as :func:`_pg_clean`)."""
+    mask = "".join("B" if ch in grammar.DISPLAY_NAME_DELIMITERS or grammar.unsafe_character(ch) else
+                   " " if ch == " " else "." for ch in name)
+    out, at = [], 0
+    for run in _BAD_RUN.finditer(mask):
+        out += [name[at:run.start()], " "]
+        at = run.end()
+    out.append(name[at:])
+    return "".join(out).strip(" ")
+
+
+_NUMBER_ONLY = re.compile(_NUMBER + r"\Z")
+_WITH_NUMBER = re.compile(r"(.*)<(" + _NUMBER + r")>\Z", re.DOTALL)
+
+
+def callerid(name: str, caller_id: str, extension: int | str) -> str:
+    """``ps_endpoints.callerid`` of a user, computed as the PostgreSQL view does (see the module docstring)."""
+    cid = caller_id or ""
+    if not cid or _NUMBER_ONLY.match(cid):
+        raw, number = name, cid or str(extension)
+    elif match := _WITH_NUMBER.match(cid):
+        raw, number = match.group(1), match.group(2)
+    else:
+        raw, number = cid, str(extension)
+    shown = clean_name(raw)[:CALLERID_MAX - _CALLERID_FRAME - len(number)].rstrip(" ")
+    return f'"{shown}" <{number}>'
+
+
 # Column -> SQL expression (valid on PostgreSQL and SQLite) over users_sipuser u JOIN sites_site s.
 # Every other column of the contract is a typed NULL.
 EXPRESSIONS: dict[str, dict[str, str]] = {
@@ -196,7 +252,7 @@ EXPRESSIONS: dict[str, dict[str, str]] = {
         "rewrite_contact": _yes("u.nat"),
         "rtp_symmetric": _yes("u.nat"),
         "mailboxes": _MAILBOX,
-        "callerid": "COALESCE(NULLIF(u.caller_id, ''), '\"' || u.name || '\" <' || " + _EXT + " || '>')",
+        # "callerid": per database, see vendor_expressions
         "from_domain": "s.sip_domain",
     },
     "ps_auths": {
@@ -218,12 +274,86 @@ EXPRESSIONS: dict[str, dict[str, str]] = {
         "context": "s.slug",
         "mailbox": _EXT,
         "password": "u.voicemail_pin",
-        "fullname": "u.name",
-        "email": "COALESCE(NULLIF(u.voicemail_email, ''), NULLIF(u.email, ''))",
+        # "fullname", "email": per database, see vendor_expressions
         "attach": "'yes'",
         "tz": "s.slug",
     },
 }
+
+
+def _pg_escape(cp: int) -> str:
+    return f"\\u{cp:04X}" if cp <= 0xFFFF else f"\\U{cp:08X}"
+
+
+def _pg_unsafe_class() -> str:
+    """The inside of a PostgreSQL regex bracket expression matching every unsafe character (NUL excluded:
+    PostgreSQL text cannot hold it)."""
+    parts = []
+    for first, last in grammar.unsafe_ranges():
+        first = max(first, 1)
+        parts.append(_pg_escape(first) if first == last else f"{_pg_escape(first)}-{_pg_escape(last)}")
+    return "".join(parts)
+
+
+def _pg_clean(expr: str) -> str:
+    """SQL (PostgreSQL) for :func:`clean_name` of ``expr``."""
+    bad = _pg_unsafe_class() + '"<>\\\\;'
+    return f"btrim(regexp_replace({expr}, '[ ]*[{bad}]+[ {bad}]*', ' ', 'g'), ' ')"
+
+
+def _pg_callerid() -> str:
+    cid = "COALESCE(u.caller_id, '')"
+    number_only = f"{cid} ~ '^{_NUMBER}$'"
+    with_number = f"{cid} ~ '<{_NUMBER}>$'"
+    number = (f"CASE WHEN {number_only} THEN {cid} "
+              f"WHEN {with_number} THEN substring({cid} from '<({_NUMBER})>$') ELSE {_EXT} END")
+    raw_name = (f"CASE WHEN {cid} = '' OR {number_only} THEN u.name "
+                f"WHEN {with_number} THEN substring({cid} from '^(.*)<{_NUMBER}>$') ELSE {cid} END")
+    room = f"{CALLERID_MAX - _CALLERID_FRAME} - length({number})"
+    return f"""'"' || rtrim(left({_pg_clean(raw_name)}, {room}), ' ') || '" <' || {number} || '>'"""
+
+
+_MAIL = "COALESCE(NULLIF(u.voicemail_email, ''), NULLIF(u.email, ''))"
+_PG_MAIL_OK = "^[A-Za-z0-9!#$%&''*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+$"
+
+
+def _sqlite_unsafe(expr: str) -> str:
+    """SQL (SQLite): does ``expr`` hold a character a display name may not (one GLOB, any code point)?"""
+    ranges = "".join(chr(max(a, 1)) if a == b else f"{chr(max(a, 1))}-{chr(b)}" for a, b in grammar.unsafe_ranges())
+    return f"({expr} GLOB '*[{ranges}{grammar.DISPLAY_NAME_DELIMITERS}]*')"
+
+
+def _sqlite_clean(expr: str) -> str:
+    """SQL (SQLite): ``expr`` without outer spaces, or '' when it holds an unsafe character (SQLite has no
+    regex replace; no Asterisk reads the embedded database, so well-formed is enough)."""
+    return f"CASE WHEN {_sqlite_unsafe(expr)} THEN '' ELSE trim({expr}, ' ') END"
+
+
+def _sqlite_callerid() -> str:
+    cid = "COALESCE(u.caller_id, '')"
+    inside = f"substr({cid}, instr({cid}, '<') + 1, length({cid}) - instr({cid}, '<') - 1)"
+    number_only = f"({cid} <> '' AND {cid} NOT GLOB '*[^0-9+]*' AND length({cid}) <= 21)"
+    with_number = (f"({cid} GLOB '*<[0-9+]*>' AND {inside} <> '' AND {inside} NOT GLOB '*[^0-9+]*' "
+                   f"AND length({inside}) <= 21)")
+    number = f"CASE WHEN {number_only} THEN {cid} WHEN {with_number} THEN {inside} ELSE {_EXT} END"
+    raw_name = (f"CASE WHEN {cid} = '' OR {number_only} THEN u.name "
+                f"WHEN {with_number} THEN trim(substr({cid}, 1, instr({cid}, '<') - 1), ' \"') ELSE {cid} END")
+    room = f"{CALLERID_MAX - _CALLERID_FRAME} - length({number})"
+    return f"""'"' || rtrim(substr({_sqlite_clean(raw_name)}, 1, {room}), ' ') || '" <' || {number} || '>'"""
+
+
+def vendor_expressions(vendor: str) -> dict[str, dict[str, str]]:
+    """The columns whose SQL differs per database: the ones that clean what they read (see the docstring)."""
+    if vendor == "postgresql":
+        return {"ps_endpoints": {"callerid": _pg_callerid()},
+                "voicemail": {"fullname": _pg_clean("u.name"),
+                              "email": f"CASE WHEN {_MAIL} ~ '{_PG_MAIL_OK}' THEN {_MAIL} END"}}
+    return {"ps_endpoints": {"callerid": _sqlite_callerid()},
+            "voicemail": {"fullname": f"NULLIF({_sqlite_clean('u.name')}, '')",
+                          "email": f"CASE WHEN {_MAIL} NOT GLOB '*[^A-Za-z0-9!#$%&''*+/=?^_`{{|}}~.@-]*' "
+                                   f"AND {_MAIL} GLOB '?*@?*' THEN {_MAIL} END"}}
+
+
 WHERE = {
     "ps_endpoints": "u.enabled",
     "ps_auths": "u.enabled",
@@ -245,7 +375,7 @@ def _sqlite_type(pg_type: str) -> str:
 
 
 def _select(table: str, vendor: str, site_filter: str | None = None) -> str:
-    exprs = EXPRESSIONS[table]
+    exprs = {**EXPRESSIONS[table], **vendor_expressions(vendor).get(table, {})}
     cols = []
     for name, pg_type in COLUMNS[table]:
         expr = exprs.get(name, "NULL")
@@ -294,7 +424,9 @@ BEGIN
     -- Asterisk updates by uniqueid (or by context+mailbox, which the view resolves to the same row).
     UPDATE public.users_sipuser
        SET voicemail_pin = NEW.password,
-           name = COALESCE(NULLIF(NEW.fullname, ''), name),
+           -- (the view shows the name cleaned: only a name Asterisk changed is written back, cleaned too)
+           name = CASE WHEN NEW.fullname IS DISTINCT FROM OLD.fullname
+                       THEN COALESCE(NULLIF({_pg_clean("NEW.fullname")}, ''), name) ELSE name END,
            voicemail_email = CASE WHEN NEW.email IS DISTINCT FROM OLD.email THEN COALESCE(NEW.email, '')
                                   ELSE voicemail_email END,
            updated = clock_timestamp()
@@ -367,11 +499,12 @@ def sqlite_sql() -> list[str]:
     for table in TABLES:
         out.append(f"DROP VIEW IF EXISTS {table}")
         out.append(f"CREATE VIEW {table} AS\n{_select(table, 'sqlite')}")
-    out.append("""CREATE TRIGGER voicemail_realtime_update INSTEAD OF UPDATE ON voicemail
+    out.append(f"""CREATE TRIGGER voicemail_realtime_update INSTEAD OF UPDATE ON voicemail
 FOR EACH ROW BEGIN
     UPDATE users_sipuser
        SET voicemail_pin = NEW.password,
-           name = COALESCE(NULLIF(NEW.fullname, ''), name),
+           name = CASE WHEN NEW.fullname IS NOT OLD.fullname AND NULLIF(NEW.fullname, '') IS NOT NULL
+                       AND NOT {_sqlite_unsafe("NEW.fullname")} THEN trim(NEW.fullname, ' ') ELSE name END,
            voicemail_email = CASE WHEN NEW.email IS NOT OLD.email THEN COALESCE(NEW.email, '')
                                   ELSE voicemail_email END,
            updated = CURRENT_TIMESTAMP

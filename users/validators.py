@@ -59,6 +59,18 @@ def codecs_problem(codecs: str) -> str | None:
     return None
 
 
+def validate_codecs(codecs: str) -> None:
+    """Field validator (form, API and CSV import alike) for :func:`codecs_problem`."""
+    if problem := codecs_problem(codecs):
+        raise ValidationError(problem, code="codecs")
+
+
+def validate_pin_digits(pin: str) -> None:
+    """Field validator: a stored PIN is ASCII digits (the policy itself, :func:`pin_problem`, is the actions')."""
+    if pin and not (pin.isascii() and pin.isdigit()):
+        raise ValidationError("The PIN must contain digits only.", code="pin_digits")
+
+
 def password_problem(password: str) -> str | None:
     if len(password) < PASSWORD_MIN:
         return f"The SIP password must have at least {PASSWORD_MIN} characters."

@@ -1,37 +1,34 @@
 """SIP user pages: list/search, detail, create, edit, delete, password and PIN resets, CSV import/export.
 
 Secrets are shown once: an action returns them, the view keeps them in the session under a per-user key
-and the next page (the user's detail) pops them. They never go in a URL, a message or the audit log.
+and the next page (the user's detail, ``Cache-Control: no-store``) pops them. They never go in a URL, a
+message or the audit log. An import's generated secrets are a sealed file the operator downloads once.
 """
 from __future__ import annotations
-
-import io
-import os
-import secrets
-import tempfile
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.html import format_html
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.generic import TemplateView
 
 from voipadmin.views import Column, ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectListView, PortalView
 
-from . import actions, csvio
+from . import actions, csvio, importjobs
 from .filtersets import SipUserFilterSet
 from .forms import ImportUploadForm, SipUserForm, VoicemailPinForm
 from .models import SipUser
 
 SECRET_KEY = "users:shown-once:{pk}"
-IMPORT_KEY = "users:import"
-IMPORT_SECRETS_KEY = "users:import-secrets"
-MAX_UPLOAD = 20 * 1024 * 1024
+IMPORT_KEY = "users:import"  # the session's current import job: {"token", "name"}
+MAX_UPLOAD = 64 * 1024 * 1024  # (streamed to a sealed file, never held whole: about 800,000 lines)
 
 
 def _stash(request, user: SipUser, **values: str | None) -> None:
@@ -65,6 +62,7 @@ class SipUserListView(ObjectListView):
         return ctx
 
 
+@method_decorator(never_cache, name="dispatch")  # (it shows a new password or PIN once: no cache may keep it)
 class SipUserDetailView(ObjectDetailView):
     model = SipUser
     template_name = "users/sipuser_detail.html"
@@ -177,36 +175,21 @@ class SipUserExportView(PortalView, TemplateView):
         return response
 
 
-def _import_dir() -> Path:
-    path = Path(getattr(settings, "VAR_DIR", tempfile.gettempdir())) / "user-imports"
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
+def _current(request) -> dict:
+    """The session's import job (token, file name), if any."""
+    pending = request.session.get(IMPORT_KEY) or {}
+    return pending if importjobs.valid(pending.get("token")) else {}
 
 
-def _keep(data: bytes) -> str:
-    """Store an upload (or generated secrets) server-side under a random id; only the session knows it."""
-    token = secrets.token_urlsafe(24)
-    fd = os.open(_import_dir() / f"{token}.csv", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    return token
-
-
-def _take(token: str | None, *, remove: bool) -> bytes | None:
-    if not token or not token.replace("-", "").replace("_", "").isalnum():
-        return None
-    path = _import_dir() / f"{token}.csv"
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    if remove:
-        path.unlink(missing_ok=True)
-    return data
-
-
+@method_decorator(csrf_exempt, name="dispatch")  # (checked in post(), once the upload handler is in place)
+@method_decorator(never_cache, name="dispatch")
 class SipUserImportView(PortalView, TemplateView):
-    """Upload → dry-run preview (every line's outcome or error) → confirm → result (+ one-time secrets)."""
+    """Upload → dry-run preview (every line's outcome or error) → confirm → result (+ one-time secrets).
+
+    Both steps are an import job (``users.importjobs``): a small file is checked or imported in this request,
+    a big one by a Celery task while the page shows its progress (``SipUserImportStatusView``) and comes
+    back here (``?job``) for the outcome.
+    """
 
     model = SipUser
     perm_action = "add"
@@ -215,72 +198,120 @@ class SipUserImportView(PortalView, TemplateView):
     def get_permission_required(self):
         return ["users.add_sipuser", "users.change_sipuser"]
 
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(import_files_minutes=settings.IMPORT_FILES_MINUTES, **kwargs)
+
     def get(self, request, *args, **kwargs):
+        if "job" in request.GET:
+            current = _current(request)
+            job = importjobs.status(current.get("token"))
+            if job is None:
+                messages.error(request, "That import is no longer available; upload the file again.")
+                return HttpResponseRedirect(reverse("users:sipuser_import"))
+            return self._render_job(current["token"], job)
         return self.render_to_response(self.get_context_data(form=ImportUploadForm(), stage="upload"))
 
     def post(self, request, *args, **kwargs):
+        # The upload is sealed as it arrives: nothing of it in clear on disk, one chunk in memory. The handler
+        # must be set before anything reads the body, so the CSRF check comes after it (csrf_protect below).
+        request.upload_handlers = [importjobs.SealedUploadHandler(request, max_size=MAX_UPLOAD)]
+        return self._post(request)
+
+    @method_decorator(csrf_protect)
+    def _post(self, request):
         if "confirm" in request.POST:
             return self._confirm(request)
         form = ImportUploadForm(request.POST, request.FILES)
-        if not form.is_valid():
+        upload = request.FILES.get("file")
+        if not form.is_valid() or upload.too_big:
+            importjobs.discard(getattr(upload, "token", None))
+            if form.is_valid():
+                form.add_error("file", f"The file is larger than {MAX_UPLOAD // 1024 // 1024} MB.")
             return self.render_to_response(self.get_context_data(form=form, stage="upload"), status=400)
-        upload = form.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD:
-            form.add_error("file", f"The file is larger than {MAX_UPLOAD // 1024 // 1024} MB.")
-            return self.render_to_response(self.get_context_data(form=form, stage="upload"), status=400)
-        data = upload.read()
-        try:
-            header, rows = csvio.parse(data)
-        except csvio.ImportError_ as exc:
-            form.add_error("file", str(exc))
-            return self.render_to_response(self.get_context_data(form=form, stage="upload"), status=400)
-        plan = csvio.plan(header, rows)
-        _take(request.session.pop(IMPORT_KEY, {}).get("token"), remove=True)  # drop an abandoned upload
-        token = None
-        if plan.ok:
-            token = _keep(data)
-            request.session[IMPORT_KEY] = {"token": token, "name": upload.name[:100]}
-        return self.render_to_response(self._preview(plan, upload.name, token), status=200 if plan.ok else 400)
-
-    def _preview(self, plan, filename: str, token: str | None):
-        counts = {a: plan.count(a) for a in ("create", "update", "unchanged")}
-        return self.get_context_data(stage="preview", plan=plan, filename=filename, preview=plan.lines[:500],
-                                     counts=counts, confirm_token=token)
+        previous = _current(request)
+        if previous and (importjobs.status(previous["token"]) or {}).get("state") not in ("queued", "running"):
+            importjobs.discard(previous["token"])  # an abandoned preview or an undownloaded result goes now
+        name = upload.name[:100]
+        request.session[IMPORT_KEY] = {"token": upload.token, "name": name}
+        importjobs.remember(request.session, upload.token)
+        job = importjobs.start(upload.token, actor=self.actor(), dry_run=True, filename=name, lines=upload.lines)
+        return self._render_job(upload.token, job, form=form)
 
     def _confirm(self, request):
-        pending = request.session.pop(IMPORT_KEY, None) or {}
-        data = _take(pending.get("token"), remove=True)
-        if data is None or request.POST.get("confirm") != pending.get("token"):
+        current = _current(request)
+        job = importjobs.status(current.get("token"))
+        if (job is None or request.POST.get("confirm") != current["token"] or job.get("state") != "done"
+                or not job.get("dry_run") or job.get("error_count")):
             messages.error(request, "That import is no longer pending; upload the file again.")
             return HttpResponseRedirect(reverse("users:sipuser_import"))
-        name = pending.get("name", "upload.csv")
-        try:
-            plan, result = csvio.import_csv(data, actor=self.actor(), message=f"CSV import {name}")
-        except (csvio.ImportError_, ValidationError) as exc:
-            messages.error(request, "; ".join(getattr(exc, "messages", [str(exc)])))
+        job = importjobs.start(current["token"], actor=self.actor(), dry_run=False, filename=current["name"],
+                               lines=job.get("lines"))
+        return self._render_job(current["token"], job)
+
+    def _render_job(self, token: str, job: dict, form=None):
+        state = job.get("state")
+        if state in ("queued", "running"):
+            return self.render_to_response(self.get_context_data(stage="running", job=job))
+        if state == "failed":
+            if form is not None and job.get("dry_run"):  # the file itself cannot be read: say so on the form
+                form.add_error("file", job.get("message", "The file cannot be read."))
+                return self.render_to_response(self.get_context_data(form=form, stage="upload"), status=400)
+            messages.error(self.request, job.get("message") or "The import failed; nothing was written.")
             return HttpResponseRedirect(reverse("users:sipuser_import"))
-        if result is None:  # the database changed since the preview and a line became invalid
-            return self.render_to_response(self._preview(plan, name, None), status=400)
-        secrets_token = None
-        if result.secrets:
-            buf = io.StringIO()
-            csvio.write_secrets(result.secrets, buf)
-            secrets_token = _keep(buf.getvalue().encode("utf-8"))
-            request.session[IMPORT_SECRETS_KEY] = secrets_token
-        return self.render_to_response(self.get_context_data(stage="done", result=result, filename=name,
-                                                             secrets_token=secrets_token))
+        ok = not job.get("error_count")
+        if job.get("imported"):
+            return self.render_to_response(self.get_context_data(stage="done", job=job, filename=job["filename"]))
+        return self.render_to_response(
+            self.get_context_data(stage="preview", job=job, filename=job["filename"], counts=job["counts"],
+                                  confirm_token=token if ok and job.get("dry_run") else None),
+            status=200 if ok else 400)
 
 
-class SipUserImportSecretsView(SipUserExportView):
-    """The generated passwords/PINs of the last import, downloadable exactly once by whoever imported."""
+class SipUserImportStatusView(SipUserImportView):
+    """The current job's progress, as JSON, for the import page's progress bar."""
 
     def get(self, request, *args, **kwargs):
-        token = request.session.pop(IMPORT_SECRETS_KEY, None)
-        data = _take(token, remove=True)
-        if data is None:
-            messages.error(request, "The generated secrets were already downloaded (they are kept for one download).")
+        job = importjobs.status(_current(request).get("token"))
+        if job is None:  # none started, or its files expired or went with a logout
+            return JsonResponse({"state": "none"})
+        return JsonResponse({k: job.get(k) for k in ("state", "stage", "done", "total", "dry_run")})
+
+    def post(self, request, *args, **kwargs):
+        return HttpResponse(status=405)
+
+
+class SipUserImportSecretsView(SipUserImportView):
+    """The generated passwords/PINs of the session's last import, downloadable exactly once (the download
+    takes the sealed file: a second request, or anyone else, finds nothing)."""
+
+    kind = importjobs.SECRETS
+    filename = "import-secrets"
+    gone = "The generated secrets were already downloaded (they are kept for one download)."
+
+    def get(self, request, *args, **kwargs):
+        reader = importjobs.take(_current(request).get("token"), self.kind)
+        if reader is None:
+            messages.error(request, self.gone)
             return HttpResponseRedirect(reverse("users:sipuser_import"))
-        response = HttpResponse(data, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="import-secrets-{timezone.now():%Y%m%d-%H%M%S}.csv"'
+        response = StreamingHttpResponse(_decrypted(reader), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = (f'attachment; filename="{self.filename}-'
+                                           f'{timezone.now():%Y%m%d-%H%M%S}.csv"')
         response["Cache-Control"] = "no-store"
         return response
+
+    def post(self, request, *args, **kwargs):
+        return HttpResponse(status=405)
+
+
+class SipUserImportErrorsView(SipUserImportSecretsView):
+    """Every error of the refused file, ``line,error``, downloadable once."""
+
+    kind = importjobs.ERRORS
+    filename = "import-errors"
+    gone = "The list of errors was already downloaded; upload the file again to check it."
+
+
+def _decrypted(reader):
+    """The sealed file's clear bytes, chunk by chunk (a big file is never whole in memory)."""
+    with reader:
+        yield from reader.chunks()

@@ -7,17 +7,38 @@ from __future__ import annotations
 
 import importlib
 
+from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from voipadmin.api.audit import ChangeLogEntryViewSet
 from voipadmin.api.nodes import NodeViewSet
+from voipadmin.api.permissions import ApiRole
 
 API_APPS = ["sites.api.urls", "users.api.urls", "trunks.api.urls", "services.api.urls", "push.rest.urls",
             "cdrs.api.urls"]
 
-router = DefaultRouter()
+class SwaggerView(SpectacularSwaggerView):
+    """swagger-ui's files by their collected (hashed) names, so they are cached like every static file."""
+
+    @staticmethod
+    def _swagger_ui_resource(filename):
+        return static(f"vendor/swagger-ui/{filename}")
+
+    @staticmethod
+    def _swagger_ui_favicon():
+        return static("vendor/swagger-ui/favicon-32x32.png")
+
+
+class EstateRouter(DefaultRouter):
+    """DRF's router, with an index only tokens and accounts with an API role may read."""
+
+    class APIRootView(DefaultRouter.APIRootView):
+        permission_classes = [ApiRole]
+
+
+router = EstateRouter()
 router.include_format_suffixes = False
 extra_urlpatterns: list = []
 for module_name in API_APPS:
@@ -36,6 +57,6 @@ extra_urlpatterns.append(path("nodes/", NodeViewSet.as_view({"get": "list"}), na
 
 urlpatterns = [
     path("api/v1/", include(([*extra_urlpatterns, *router.urls], "api"), namespace="api")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[ApiRole]), name="api-schema"),
+    path("api/docs/", SwaggerView.as_view(url_name="api-schema", permission_classes=[ApiRole]), name="api-docs"),
 ]

@@ -19,9 +19,16 @@ def envstr(name: str, default: str = "") -> str:
 
 
 def envsecret(name: str, default: str = "") -> str:
-    """Read NAME, or the contents of the file named by NAME_FILE (Docker/K8s secrets)."""
+    """Read NAME, or the contents of the file named by NAME_FILE (systemd credentials, Docker/K8s secrets).
+
+    Every secret setting is read this way (SECRET_KEY, DATABASE_URL, CELERY_BROKER_URL,
+    VOIPADMIN_CREDENTIALS_KEY, VOIPADMIN_METRICS_TOKEN), so none has to sit in an environment file.
+    Both set is refused: which one wins would be a guess.
+    """
     path = os.environ.get(f"{name}_FILE")
     if path:
+        if os.environ.get(name):
+            raise ImproperlyConfigured(f"{name} and {name}_FILE are both set: keep one")
         try:
             with open(path, encoding="utf-8") as fh:
                 return fh.read().strip()

@@ -4,22 +4,42 @@ import django_filters
 from django import forms
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
+from django.utils import timezone
 
 from .models import ChangeLogEntry
 
 
+#: the times a filter can compare with: a day inside Python's calendar at each end, so that no zone a column
+#: is read in (``CDR_TIME_ZONE``: a wall time ±14 h away) takes them out of it
+EARLIEST = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc) + datetime.timedelta(days=1)
+LATEST = datetime.datetime.max.replace(tzinfo=datetime.timezone.utc) - datetime.timedelta(days=1)
+
+
+def comparable_time(value: datetime.datetime) -> datetime.datetime:
+    """``value`` in UTC, held to [EARLIEST, LATEST].
+
+    Any RFC 3339 time is a valid bound (``since=0001-01-01T00:00:00+14:00``), but Python's calendar ends
+    at year 1 and 9999 and PostgreSQL refuses offsets beyond ±15:59: converting such a time would overflow
+    (a 500) or be refused. Every stored time lies inside the range, so a bound outside it selects the same
+    rows as the range's end does — the answer is exact, and never an error.
+    """
+    if value.tzinfo is None:  # (the form makes every time aware: USE_TZ)
+        value = value.replace(tzinfo=timezone.get_current_timezone())
+    try:
+        value = value.astimezone(datetime.timezone.utc)
+    except OverflowError:  # past an end of the calendar once in UTC: the offset says which end
+        return EARLIEST if value.utcoffset() > datetime.timedelta(0) else LATEST
+    return min(max(value, EARLIEST), LATEST)
+
+
 class EstateFilterForm(forms.Form):
-    """Times are brought to UTC here, once, for the UI and the API alike: PostgreSQL refuses offsets
-    beyond ±15:59 and far-off years overflow, and either must be a clear error, never a 500."""
+    """Times are brought to UTC here, once, for the UI and the API alike (see ``comparable_time``)."""
 
     def clean(self):
         cleaned = super().clean()
         for name, value in list(cleaned.items()):
             if isinstance(value, datetime.datetime):
-                if not 1000 <= value.year <= 9000:
-                    self.add_error(name, "Give a time between the years 1000 and 9000.")
-                elif value.tzinfo is not None:
-                    cleaned[name] = value.astimezone(datetime.timezone.utc)
+                cleaned[name] = comparable_time(value)
         return cleaned
 
 
@@ -34,7 +54,8 @@ class ChangeLogFilterSet(EstateFilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
     action = django_filters.ChoiceFilter(choices=ChangeLogEntry.Action.choices)
     content_type = django_filters.ModelChoiceFilter(
-        queryset=ContentType.objects.filter(app_label__in=["sites", "users", "trunks", "services", "voipadmin"]),
+        queryset=ContentType.objects.filter(  # (auth: an account locked after failed log-ins, voipadmin.lockout)
+            app_label__in=["sites", "users", "trunks", "services", "voipadmin", "auth"]),
         label="Object type")
     actor = django_filters.CharFilter(lookup_expr="icontains")
     source = django_filters.ChoiceFilter(choices=[("ui", "Web UI"), ("api", "API"), ("command", "Command"),

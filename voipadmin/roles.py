@@ -15,6 +15,14 @@ ESTATE_APPS = ("sites", "push", "users", "trunks", "services", "cdrs", "live", "
 
 # Helpdesk: find a user and reset its voicemail PIN — nothing else.
 HELPDESK_PERMISSIONS = {("users", "view_sipuser"), ("users", "reset_voicemail_pin")}
+# The roles that work with the API itself: its index, its schema and its docs (tokens always may).
+API_ROLES = (ADMINISTRATOR, BILLING)
+
+
+def has_api_role(user) -> bool:
+    """A signed-in account with a role that uses the API (or a superuser); the helpdesk and role-less accounts
+    have no business browsing the whole API's description, even though each endpoint checks its own permission."""
+    return bool(user.is_superuser or user.groups.filter(name__in=API_ROLES).exists())
 
 
 def sync_role_permissions(Group, Permission) -> None:

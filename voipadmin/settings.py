@@ -27,6 +27,19 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=false")
     SECRET_KEY = _DEV_SECRET
+elif not DEBUG:
+    # It signs sessions and, without VOIPADMIN_CREDENTIALS_KEY, encrypts the node secrets: Django's own
+    # `check --deploy` rule (security.W009) and this repository's development key are refused at start-up.
+    from django.core.checks.security.base import (SECRET_KEY_INSECURE_PREFIX, SECRET_KEY_MIN_LENGTH,
+                                                  SECRET_KEY_MIN_UNIQUE_CHARACTERS)
+    if (SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH
+            or len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+            or SECRET_KEY.startswith(SECRET_KEY_INSECURE_PREFIX)):
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is too weak for DEBUG=false: it needs at least {SECRET_KEY_MIN_LENGTH} characters, "
+            f"{SECRET_KEY_MIN_UNIQUE_CHARACTERS} of them different, must not start with "
+            f"{SECRET_KEY_INSECURE_PREFIX!r} and must not be the development key; make one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'")
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
@@ -80,11 +93,15 @@ INSTALLED_APPS = [
     "cdrs",
     "live",
     "nodeconf",
+    "ops",  # /healthz and /metrics: reads the apps above, nobody imports it
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.ProxiedClientAddressMiddleware",  # behind nginx: REMOTE_ADDR is the client's
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "ops.middleware.ApiRequestCountMiddleware",  # /metrics: API answers counted, whatever answered them
+    "ops.middleware.PrivateCacheMiddleware",  # dynamic answers are never stored by a cache
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -92,6 +109,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "voipadmin.middleware.ConflictMiddleware",  # a write another one beat: a 409 page, not a 500
 ]
 
 ROOT_URLCONF = "voipadmin.urls"
@@ -113,7 +131,7 @@ TEMPLATES = [
     }
 ]
 
-DATABASE_URL = envstr("DATABASE_URL", f"sqlite:///{VAR_DIR / 'voipadmin.sqlite3'}")
+DATABASE_URL = envsecret("DATABASE_URL", f"sqlite:///{VAR_DIR / 'voipadmin.sqlite3'}")
 DATABASES = {"default": parse_database_url(DATABASE_URL, base_dir=BASE_DIR)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -138,6 +156,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# ... and one account after this many failures from any addresses within the cool-off (voipadmin.lockout)
+AXES_HANDLER = "voipadmin.lockout.AccountCeilingHandler"
+LOGIN_ACCOUNT_FAILURE_LIMIT = envint("VOIPADMIN_ACCOUNT_FAILURE_LIMIT", 20, minimum=1)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = envstr("TIME_ZONE", "UTC")
@@ -165,28 +186,64 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     if envbool("BEHIND_TLS_PROXY", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+        # requests from these addresses carry the client's address in X-Forwarded-For (ops.middleware)
+        PROXY_ADDRESSES = envlist("VOIPADMIN_PROXY_ADDRESSES", ["127.0.0.1", "::1"])
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP; it carries no secret
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
-# --- Celery. Without CELERY_BROKER_URL a filesystem broker under var/ lets `make run`
-# start a real worker and beat with no server; tests may force eager execution.
+# --- Celery on Redis or RabbitMQ (the suite runs real worker processes on both); without
+# CELERY_BROKER_URL a filesystem broker under var/ lets `make run` start a worker and beat with no server.
+# Delivery is at least once: a task is acknowledged after it ran (acks late), a task whose worker process
+# died goes back to the queue (reject on worker lost), and every task is safe to run twice (the push
+# outbox's per-node lease, the poll cycle's lock). Several workers and beats: deploy/scaling.md.
 _broker_dir = VAR_DIR / "celery-broker"
-CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://")
-CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {"data_folder_in": str(_broker_dir), "data_folder_out": str(_broker_dir),
-     "processed_folder": str(VAR_DIR / "celery-processed"), "store_processed": False}
-    if CELERY_BROKER_URL.startswith("filesystem") else {"visibility_timeout": 3600}
-)
+CELERY_BROKER_URL = envsecret("CELERY_BROKER_URL", "filesystem://")
+
+
+def celery_transport_options(url: str) -> dict:
+    """The broker options that differ per transport (``url``'s scheme)."""
+    scheme = url.split("://", 1)[0].split("+", 1)[0].lower()
+    if scheme == "filesystem":
+        return {"data_folder_in": str(_broker_dir), "data_folder_out": str(_broker_dir),
+                "processed_folder": str(VAR_DIR / "celery-processed"), "store_processed": False,
+                "control_folder": str(VAR_DIR / "celery-control")}  # (kombu's default is ./control, in the checkout)
+    if scheme in ("redis", "rediss", "sentinel"):
+        # Redis has no acknowledgement of its own: a message taken by a worker that never acknowledged it
+        # (killed) is handed out again after visibility_timeout. Longer than any task runs (a delivery run,
+        # a poll cycle: seconds), or a slow task would be given to a second worker while still running. A
+        # push a killed worker left does not wait for it: the sweep re-sends once the node's lease expires.
+        return {"visibility_timeout": 600}
+    if scheme in ("amqp", "amqps", "pyamqp"):
+        # Publisher confirms: a nudge counts as sent once RabbitMQ has it. RabbitMQ hands a message back as
+        # soon as its consumer's connection drops; its server-side consumer_timeout (30 min by default) is
+        # far longer than any task runs (no ETA/countdown tasks are used: retries ride the sweep).
+        return {"confirm_publish": True}
+    return {}
+
+
+CELERY_BROKER_TRANSPORT_OPTIONS = celery_transport_options(CELERY_BROKER_URL)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True  # a worker or beat started before its broker waits for it
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A task still running when the broker connection drops finishes its work (its ack is lost and the
+# message comes back: a second, harmless run) rather than being cancelled half-way through a delivery.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
-# Pushes and polls get their own queues so a slow reload never delays the estate's live picture.
-CELERY_TASK_ROUTES = {"push.tasks.*": {"queue": "push"}, "live.tasks.*": {"queue": "live"}}
+# Pushes and polls get their own queues so a slow reload never delays the estate's live picture. The
+# prefix lets two estates (or two test runs) share one broker without taking each other's tasks.
+_queue_prefix = envstr("VOIPADMIN_CELERY_QUEUE_PREFIX", "")
+CELERY_TASK_DEFAULT_QUEUE = f"{_queue_prefix}celery"
+CELERY_TASK_ROUTES = {"push.tasks.*": {"queue": f"{_queue_prefix}push"},
+                      "live.tasks.*": {"queue": f"{_queue_prefix}live"}}
 CELERY_RESULT_BACKEND = None
+# A second beat (another host) stands by instead of sending everything twice (voipadmin/celery.py).
+CELERY_BEAT_SCHEDULER = "voipadmin.celery:LeaderScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 POLL_INTERVAL_SECONDS = envint("VOIPADMIN_POLL_INTERVAL", 15, minimum=1)
 PUSH_SWEEP_SECONDS = envint("VOIPADMIN_PUSH_SWEEP", 5, minimum=1)  # retries of failed pushes ride on it
@@ -216,6 +273,12 @@ PUSH_MAX_ATTEMPTS = envint("VOIPADMIN_PUSH_MAX_ATTEMPTS", 0, minimum=0)
 CELERY_BEAT_SCHEDULE["push-sweep"] = {"task": "push.tasks.sweep", "schedule": PUSH_SWEEP_SECONDS,
                                       "options": {"expires": PUSH_SWEEP_SECONDS}}
 
+# --- CSV imports (app `users`): the upload, generated secrets and error list are sealed files under var/
+# (voipadmin/sealed.py) that expire after this many minutes; beat removes expired ones every minute.
+IMPORT_FILES_MINUTES = envint("VOIPADMIN_IMPORT_FILES_MINUTES", 15, minimum=1)
+CELERY_BEAT_SCHEDULE["users-purge-import-files"] = {"task": "users.tasks.purge_import_files", "schedule": 60,
+                                                    "options": {"expires": 60}}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "voipadmin.api.authentication.TokenAuthentication",
@@ -225,7 +288,9 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "voipadmin.api.schema.EstateAutoSchema",
+    # a write the database refused because of another one (unique, foreign key, lock, serialization) is a 409
+    "EXCEPTION_HANDLER": "voipadmin.api.exceptions.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "voipadmin API",
@@ -257,6 +322,15 @@ ASTERISK_DB_HOST = envstr("VOIPADMIN_ASTERISK_DB_HOST", "")
 ASTERISK_DB_PORT = envint("VOIPADMIN_ASTERISK_DB_PORT", 0, minimum=0)
 ASTERISK_DB_NAME = envstr("VOIPADMIN_ASTERISK_DB_NAME", "")
 ASTERISK_MANAGER_PERMIT = envlist("VOIPADMIN_ASTERISK_MANAGER_PERMIT", ["127.0.0.1/32"])
+
+# --- Production operations (app `ops`, deploy/README.md): /healthz answers 503 naming each check past its
+# threshold (seconds); /metrics (Prometheus) needs `Authorization: Bearer <VOIPADMIN_METRICS_TOKEN>` and is
+# off (404) while no token is set.
+HEALTH_BROKER_TIMEOUT_SECONDS = envint("VOIPADMIN_HEALTH_BROKER_TIMEOUT_MS", 1000, minimum=50) / 1000
+HEALTH_BEAT_MAX_AGE_SECONDS = envint("VOIPADMIN_HEALTH_BEAT_MAX_AGE", 60, minimum=1)
+HEALTH_POLL_MAX_AGE_SECONDS = envint("VOIPADMIN_HEALTH_POLL_MAX_AGE", max(60, 4 * POLL_INTERVAL_SECONDS), minimum=1)
+HEALTH_PUSH_MAX_AGE_SECONDS = envint("VOIPADMIN_HEALTH_PUSH_MAX_AGE", 120, minimum=1)
+METRICS_TOKEN = envsecret("VOIPADMIN_METRICS_TOKEN")
 
 LOGGING = {
     "version": 1,

@@ -22,5 +22,8 @@ urlpatterns = [
     path("live/", include("live.urls")),
     path("cdrs/", include("cdrs.urls")),
     path("", include("voipadmin.api_urls")),
+    path("", include("ops.urls")),  # /healthz, /metrics
     path("django-admin/", admin.site.urls),
 ]
+
+handler404 = "voipadmin.api.exceptions.page_not_found"  # JSON under /api/, the page elsewhere

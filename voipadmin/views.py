@@ -12,6 +12,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMix
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import DatabaseError
 from django.db.models import ProtectedError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -19,6 +20,7 @@ from django.urls import NoReverseMatch, reverse
 from django.views.generic import TemplateView, View
 
 from .actors import Actor
+from .conflicts import conflict_message
 from .models import ChangeLogEntry
 
 
@@ -192,6 +194,12 @@ class ObjectEditView(PortalView, TemplateView):
                 return self.after_save(obj)
             except ValidationError as exc:
                 _add_errors(form, exc)
+            except DatabaseError as exc:  # another change saved first: say so, keep what was typed
+                message = conflict_message(exc)
+                if message is None:
+                    raise
+                form.add_error(None, message)
+                return self.render_to_response(self.get_context_data(form=form, object=obj), status=409)
         return self.render_to_response(self.get_context_data(form=form, object=obj), status=400)
 
     def after_save(self, obj):

@@ -4,14 +4,12 @@ One queryset over the view ``call_record`` (Asterisk's ``cdr`` + Kamailio's ``ac
 """
 from __future__ import annotations
 
-import csv
 import datetime
 import io
-import re
 from typing import Iterator
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connections
 from django.db.models import Count, Q, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
@@ -22,6 +20,7 @@ from rest_framework import renderers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from voipadmin import csvsafe
 from voipadmin.api.pagination import KeysetPagination
 from voipadmin.api.viewsets import EstateReadOnlyViewSet
 
@@ -36,10 +35,6 @@ EXPORT_COLUMNS = ["id", "start", "answer", "end", "src", "dst", "clid", "dcontex
 # After the attribution (site, trunk): a column added at the end moves no existing one.
 EXPORT_TAIL = ["source"]
 _TIME_COLUMNS = [EXPORT_COLUMNS.index(c) for c in ("start", "answer", "end")]
-# Columns a caller or a remote party controls (caller ID, dialled digits, dialplan data).
-_CALLER_COLUMNS = [EXPORT_COLUMNS.index(c) for c in ("src", "dst", "clid", "lastdata", "userfield")]
-_FORMULA_STARTS = frozenset("=+-@\t\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?[0-9]+$")  # "+34600…" is a phone number, not a formula
 EXPORT_CHUNK_ROWS = 5000  # rows per server-side cursor fetch and per chunk sent
 
 
@@ -85,10 +80,10 @@ class CdrViewSet(EstateReadOnlyViewSet):
     def export(self, request):
         """Routed at /api/v1/cdrs/export.csv by cdrs/api/urls.py (no trailing slash, like a file)."""
         queryset = self.filter_queryset(self.get_queryset())
-        queryset = KeysetPagination().order(queryset.filter(start__isnull=False),
-                                            KeysetPagination().descending(request))
+        descending = KeysetPagination().descending(request)
+        queryset = KeysetPagination().order(queryset.filter(start__isnull=False), descending)
         rows = _export_rows(attribution.annotate_names(queryset, self._sites, self._trunks))
-        response = StreamingHttpResponse(_csv_chunks(rows),
+        response = StreamingHttpResponse(_csv_chunks(_keyset_pages(rows, descending)),
                                          content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="cdrs.csv"'
         return response
@@ -126,46 +121,58 @@ def _export_rows(queryset):
     """
     connection = connections[queryset.db]
     if connection.vendor != "postgresql":
-        return queryset.values_list(*EXPORT_COLUMNS, "site_name", "trunk_name", *EXPORT_TAIL)
+        return queryset.values_list(*EXPORT_COLUMNS, "site_name", "trunk_name", *EXPORT_TAIL, *_KEY)
     qn = connection.ops.quote_name
     zone = getattr(settings, "CDR_TIME_ZONE", "UTC")
     texts = {f"{name}_utc": RawSQL(f"to_char(({qn(CallRecord._meta.db_table)}.{qn(name)} AT TIME ZONE %s) "
                                    f"AT TIME ZONE 'UTC', '{PG_UTC_FORMAT}')", [zone])
              for name in ("start", "answer", "end")}
     columns = [f"{c}_utc" if c in ("start", "answer", "end") else c for c in EXPORT_COLUMNS]
-    return queryset.annotate(**texts).values_list(*columns, "site_name", "trunk_name", *EXPORT_TAIL)
+    return queryset.annotate(**texts).values_list(*columns, "site_name", "trunk_name", *EXPORT_TAIL, *_KEY)
+
+
+#: each exported row ends with its (start, id) key, which _keyset_pages reads and strips
+_KEY = ("start", "pk")
+
+
+def _keyset_pages(rows, descending: bool) -> Iterator[tuple]:
+    """Every row of ``rows`` (ordered by start, id), read EXPORT_CHUNK_ROWS at a time, one keyset query each.
+
+    Each page is one short statement in autocommit, the next one starting after the last row sent
+    (the list's own ``(start, id)`` walk): a client that stalls the download holds no transaction,
+    snapshot or cursor open on the server, only this generator and its last key. Memory stays that of
+    one page whatever the number of rows; a row written during the export shows if it sorts later.
+    """
+    page = rows
+    while True:
+        batch = list(page[:EXPORT_CHUNK_ROWS])
+        for row in batch:
+            yield row[:-len(_KEY)]
+        if len(batch) < EXPORT_CHUNK_ROWS:
+            return
+        page = KeysetPagination().after(rows, batch[-1][-len(_KEY):], descending)
 
 
 def _csv_chunks(rows) -> Iterator[bytes]:
-    """The CSV in chunks of EXPORT_CHUNK_ROWS rows, read through a server-side cursor.
-
-    The transaction keeps PostgreSQL's named cursor a plain one: outside a transaction Django
-    declares it WITH HOLD, which makes the server materialise the whole result before the
-    first row. Memory stays that of one chunk whatever the number of rows.
-    """
+    """The CSV in chunks of EXPORT_CHUNK_ROWS rows, from an iterable of row tuples (see _keyset_pages)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csvsafe.Writer(buffer, lineterminator="\r\n")  # every text cell: no spreadsheet formula
     writer.writerow([*EXPORT_COLUMNS, "site", "trunk", *EXPORT_TAIL])
     yield buffer.getvalue().encode()
-    with transaction.atomic(using=rows.db):
-        count = 0
-        buffer.seek(0)
-        buffer.truncate()
-        for row in rows.iterator(chunk_size=EXPORT_CHUNK_ROWS):
-            cells = list(row)
-            for i in _TIME_COLUMNS:
-                if cells[i] is not None and not isinstance(cells[i], str):
-                    cells[i] = cells[i].astimezone(datetime.timezone.utc).strftime(UTC_FORMAT)
-            for i in _CALLER_COLUMNS:
-                value = cells[i]
-                if value and value[0] in _FORMULA_STARTS and not _PLAIN_NUMBER.match(value):
-                    cells[i] = "'" + value  # a caller-chosen "=HYPERLINK(…)" stays text in a spreadsheet
-            writer.writerow(cells)
-            count += 1
-            if count == EXPORT_CHUNK_ROWS:
-                yield buffer.getvalue().encode()
-                buffer.seek(0)
-                buffer.truncate()
-                count = 0
-        if count:
+    count = 0
+    buffer.seek(0)
+    buffer.truncate()
+    for row in rows:
+        cells = list(row)
+        for i in _TIME_COLUMNS:
+            if cells[i] is not None and not isinstance(cells[i], str):
+                cells[i] = cells[i].astimezone(datetime.timezone.utc).strftime(UTC_FORMAT)
+        writer.writerow(cells)
+        count += 1
+        if count == EXPORT_CHUNK_ROWS:
             yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+            count = 0
+    if count:
+        yield buffer.getvalue().encode()

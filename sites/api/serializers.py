@@ -4,6 +4,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from voipadmin.fields import UNDECRYPTABLE, is_undecryptable
+
 from ..actions import format_ranges, parse_ranges
 from ..models import AsteriskNode, KamailioNode, Site
 
@@ -37,8 +39,24 @@ class SiteSerializer(serializers.ModelSerializer):
         read_only_fields = ["created", "updated"]
 
 
+@extend_schema_field({
+    "type": "object", "additionalProperties": {"type": "string", "example": UNDECRYPTABLE},
+    "description": "The stored secrets the portal's keys cannot decrypt (the keys changed since they were saved), "
+                   f"each with {UNDECRYPTABLE!r}: send them again. Empty when every secret is readable.",
+    "example": {}})
+class UndecryptableSecretsField(serializers.Field):
+    """``{"ami_secret": "cannot be decrypted — re-enter it"}``: never the ciphertext, never the secret."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, obj) -> dict[str, str]:
+        return {name: UNDECRYPTABLE for name in self.parent.secret_fields if is_undecryptable(getattr(obj, name))}
+
+
 class SecretsWriteOnlyMixin:
-    """Secrets can be set but are never answered: the response says only whether one is set."""
+    """Secrets can be set but are never answered: the response says only whether one is set (and, in
+    ``undecryptable_secrets``, which stored ones must be sent again)."""
 
     secret_fields: tuple[str, ...] = ()
 
@@ -64,12 +82,13 @@ class AsteriskNodeSerializer(SecretsWriteOnlyMixin, serializers.ModelSerializer)
                                          style={"input_type": "password"})
     ami_secret_set = serializers.SerializerMethodField()
     ari_password_set = serializers.SerializerMethodField()
+    undecryptable_secrets = UndecryptableSecretsField()
 
     class Meta:
         model = AsteriskNode
         fields = ["id", "name", "site", "enabled", "host", "sip_port", "ami_host", "ami_port", "ami_username",
                   "ami_secret", "ami_secret_set", "ari_url", "ari_username", "ari_password", "ari_password_set",
-                  "roles", "notes", "created", "updated"]
+                  "undecryptable_secrets", "roles", "notes", "created", "updated"]
         read_only_fields = ["created", "updated"]
 
     def get_ami_secret_set(self, node) -> bool:
@@ -84,11 +103,12 @@ class KamailioNodeSerializer(SecretsWriteOnlyMixin, serializers.ModelSerializer)
     jsonrpc_password = serializers.CharField(write_only=True, required=False, allow_blank=True,
                                              trim_whitespace=False, style={"input_type": "password"})
     jsonrpc_password_set = serializers.SerializerMethodField()
+    undecryptable_secrets = UndecryptableSecretsField()
 
     class Meta:
         model = KamailioNode
         fields = ["id", "name", "enabled", "sip_address", "jsonrpc_url", "jsonrpc_username", "jsonrpc_password",
-                  "jsonrpc_password_set", "notes", "created", "updated"]
+                  "jsonrpc_password_set", "undecryptable_secrets", "notes", "created", "updated"]
         read_only_fields = ["created", "updated"]
 
     def get_jsonrpc_password_set(self, node) -> bool:

@@ -54,6 +54,11 @@ def dora(db, django_user_model):
 @pytest.fixture
 def estate(db):
     """One site with an extension block, an Asterisk node with secrets, a Kamailio node and a few CDRs."""
+    return build_estate()
+
+
+def build_estate() -> dict:
+    """The ``estate`` fixture's objects (also built once per module where a module shares one)."""
     from cdrs.models import Cdr
     from sites import actions
 

@@ -125,7 +125,7 @@ def test_a_user_created_changed_disabled_and_deleted_is_seen_by_its_node_at_once
         user = make_user(estate, 1001, "central")
         assert Phone("1001", PASSWORD).register(to_node).status_code == 200  # created: the very next REGISTER
         user_actions.update_user(user, actor=ACTOR, caller_id="Front desk")
-        assert re.search(r"callerid\s*: Front desk\n", node.cli("pjsip show endpoint 1001")), \
+        assert re.search(r'callerid\s*: "Front desk" <1001>\n', node.cli("pjsip show endpoint 1001")), \
             node.cli("pjsip show endpoint 1001")  # changed: the node's next lookup reads the new row
 
         user_actions.reset_password(user, actor=ACTOR, password=NEW_PASSWORD)

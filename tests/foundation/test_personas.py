@@ -12,8 +12,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 # Pages a helpdesk user may open; everything else answers 403 to them.
 HELPDESK_ALLOWED = {"home", "users:sipuser_list", "users:sipuser_detail", "users:sipuser_reset_pin",
                     "live:extension_state_badges", "logout", "login"}
-# Pages outside the persona rules (public or handled by Django itself).
-EXEMPT_PREFIXES = ("django-admin/", "static/", "api/")
+# Pages outside the persona rules (public or handled by Django itself; /healthz and /metrics are for load
+# balancers and Prometheus, with their own rules: tests/production/test_health.py).
+EXEMPT_PREFIXES = ("django-admin/", "static/", "api/", "healthz", "metrics")
 PUBLIC = {"login"}
 
 

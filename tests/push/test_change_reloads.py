@@ -251,6 +251,29 @@ def test_each_kamailio_change_names_exactly_the_rpc_reloads_of_the_tables_it_tou
         assert received(pbx) == {name: [] for name in pbx["fakes"]}
 
 
+def test_a_kamailio_node_added_or_enabled_is_told_to_reread_every_table(pbx, django_capture_on_commit_callbacks):
+    """A Kamailio started before it was added to the portal holds tables loaded before any number of changes:
+    adding it (or enabling it again) asks it for every reload, not only what the change projected."""
+    from sites import actions as site_actions
+
+    every = sorted(api.COMMANDS[api.KAMAILIO])
+    with running_kamailio_fake() as kam:
+        node = change(django_capture_on_commit_callbacks, site_actions.create_kamailio_node, actor=SYSTEM,
+                      name="kam", sip_address="127.0.0.1:5060", jsonrpc_url=kam.url)
+        assert sorted(PushJob.objects.filter(kamailio_node=node).values_list("command", flat=True)) == every
+        node = change(django_capture_on_commit_callbacks, site_actions.update_kamailio_node, node, actor=SYSTEM,
+                      enabled=False)
+        PushJob.objects.all().delete()
+        change(django_capture_on_commit_callbacks, site_actions.update_kamailio_node, node, actor=SYSTEM,
+               enabled=True)
+        assert sorted(PushJob.objects.filter(kamailio_node=node).values_list("command", flat=True)) == every
+        PushJob.objects.all().delete()
+        change(django_capture_on_commit_callbacks, site_actions.update_kamailio_node, node, actor=SYSTEM,
+               name="kam-1")  # a rename: only its trusted-peer row (tagged with its name) to re-read
+        assert list(PushJob.objects.filter(kamailio_node=node).values_list("command", flat=True)) == [
+            api.ADDRESS_RELOAD]
+
+
 def test_ten_edits_of_every_kind_in_one_transaction_send_one_reload_per_target(
         pbx, django_capture_on_commit_callbacks):
     from services import actions as service_actions

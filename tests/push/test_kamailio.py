@@ -3,13 +3,10 @@ from __future__ import annotations
 
 import random
 import time
-import uuid
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from celery.signals import task_postrun
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 
 from push import api, tasks
 from push.api import KAMAILIO
@@ -47,45 +44,20 @@ def test_each_kamailio_reload_makes_its_table_live_right_after_commit(eager, kam
 
 
 @pytest.fixture
-def real_worker(fast_push):
-    """A real Celery worker (thread, solo pool) on the Redis broker, consuming a queue of its own.
+def real_worker(fast_push, processes):
+    """Two real push workers (``celery -A voipadmin worker`` processes) on the broker under test: each test
+    using it runs on Redis and on RabbitMQ (tests/process_fixtures.py). The test process publishes to them.
 
-    The private queue keeps other test runs sharing redis db 15 from taking our tasks (or us theirs).
     Timings are the production defaults: backoff 1 s doubling up to 3 s, sweep every 5 s.
     """
-    from voipadmin.celery import app
-
-    if not app.conf.broker_url.startswith("redis://"):
-        pytest.fail("this test needs the Redis broker: CELERY_BROKER_URL=redis://127.0.0.1:6379/15")
     fast_push.PUSH_RETRY_BASE_SECONDS, fast_push.PUSH_RETRY_MAX_SECONDS = 1.0, 3.0
     fast_push.PUSH_SWEEP_SECONDS = 5
-    queue = f"push-test-{uuid.uuid4().hex[:8]}"
-    old = app.conf.task_routes, app.conf.task_always_eager
+    timings = {"VOIPADMIN_PUSH_NODE_TIMEOUT_MS": "1000", "VOIPADMIN_PUSH_RETRY_MAX": "3",
+               "VOIPADMIN_PUSH_KAMAILIO_INTERVAL_MS": "0", "VOIPADMIN_PUSH_SWEEP": "5"}
+    processes.wait_ready(*[processes.worker(f"push{n}", "push", **timings) for n in (1, 2)])
+    from voipadmin.celery import app
 
-    def route(routes) -> None:  # Celery caches its router: rebuild it around the new routes
-        app.conf.task_routes = routes
-        app.amqp.flush_routes()
-        app.amqp.__dict__.pop("router", None)
-
-    route({"push.tasks.*": {"queue": queue}})
-    app.conf.task_always_eager = False
-
-    def close_db(**kwargs):  # the worker thread's DB connection must not outlive the test DB
-        connections.close_all()
-
-    task_postrun.connect(close_db, weak=False)
-    try:
-        with start_worker(app, perform_ping_check=False, queues=[queue], shutdown_timeout=15):
-            yield app
-    finally:
-        task_postrun.disconnect(close_db)
-        route(old[0])
-        app.conf.task_always_eager = old[1]
-        with app.connection_for_write() as conn:  # leave nothing behind in the shared redis db
-            conn.default_channel.queue_delete(queue)
-            redis = conn.default_channel.client
-            for key in redis.keys(f"*{queue}*"):
-                redis.delete(key)
+    return app
 
 
 class Beat:
@@ -106,7 +78,7 @@ class Beat:
 
 def test_a_kamailio_outage_loses_none_of_100_changes_and_a_real_worker_makes_them_live_within_10s(
         real_worker, kamailio_clean):
-    """Kamailio down, 100 changes, Kamailio back: a real worker (Redis broker) and beat's sweep do the rest."""
+    """Kamailio down, 100 changes, Kamailio back: real workers (Redis, RabbitMQ) and beat's sweep do the rest."""
     make_kamailio("kam-test", kamailio_clean.rpc_url)
     kamailio_clean.stop()
 

@@ -96,3 +96,41 @@ def test_an_administrator_creates_a_user_and_previews_an_import(browser, live_se
     page.goto(f"{live_server.url}/users/")
     page.screenshot(path=str(SHOTS / "users-list.png"), full_page=True)
     page.close()
+
+
+def test_a_big_import_shows_its_progress_and_then_its_outcome(browser, live_server, alice, tmp_path, monkeypatch,
+                                                              settings):
+    """The page of a file checked by the Celery task polls its status (static/users/import.js), moves the bar
+    and opens the outcome when the task is done. The "worker" here is a thread that waits a little first."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    from users import importjobs, tasks
+
+    settings.VAR_DIR = tmp_path
+    call_command("load_demo_estate")
+    monkeypatch.setattr(importjobs, "SYNC_LINES", 5)
+
+    def worker(*args, **kwargs):
+        def run():
+            time.sleep(1.5)
+            try:
+                tasks.run_import(*args, **kwargs)
+            finally:
+                connection.close()
+
+        threading.Thread(target=run).start()
+
+    monkeypatch.setattr(tasks.run_import, "delay", worker)
+    csv = tmp_path / "users.csv"
+    csv.write_text("extension,name,email,site\n" + "".join(f"{1100 + i},Person {i},,central\n" for i in range(40)))
+    page = login(browser, live_server, "alice")
+    page.goto(f"{live_server.url}/users/import/")
+    page.set_input_files("#id_file", str(csv))
+    page.click("button:has-text('Preview')")
+    page.wait_for_selector("#import-running [data-progress-bar]")
+    page.wait_for_selector("#import-summary", timeout=20000)  # the JS went on to the outcome by itself
+    assert "40 to create" in page.locator("#import-summary").inner_text()
+    page.close()

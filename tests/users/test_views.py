@@ -127,7 +127,8 @@ def test_helpdesk_finds_a_user_and_sees_no_secret_and_no_edit_buttons(helpdesk_c
 @pytest.mark.parametrize("name,method", [
     ("users:sipuser_add", "get"), ("users:sipuser_edit", "get"), ("users:sipuser_edit", "post"),
     ("users:sipuser_delete", "post"), ("users:sipuser_reset_password", "post"), ("users:sipuser_import", "get"),
-    ("users:sipuser_import", "post"), ("users:sipuser_export", "get"), ("users:sipuser_import_secrets", "get")])
+    ("users:sipuser_import", "post"), ("users:sipuser_export", "get"), ("users:sipuser_import_secrets", "get"),
+    ("users:sipuser_import_errors", "get"), ("users:sipuser_import_status", "get")])
 def test_helpdesk_can_change_nothing_else(helpdesk_client, make_user, name, method):
     user = make_user(1001)
     args = [user.pk] if name.endswith(("_edit", "_delete", "_password")) else []
@@ -189,13 +190,15 @@ def test_the_import_page_previews_then_imports_and_offers_the_secrets_once(admin
     assert admin_client.post(url, {"confirm": token}).status_code == 302  # not twice
 
     download = admin_client.get(reverse("users:sipuser_import_secrets"))
-    rows = download.content.decode().splitlines()
+    rows = b"".join(download.streaming_content).decode().splitlines()
     assert download.status_code == 200 and len(rows) == 3 and rows[0].startswith("extension,name,site")
+    assert "no-store" in download["Cache-Control"]
     ext, _, _, domain, password, pin = rows[1].split(",")
     assert SipUser.objects.get(extension=int(ext)).ha1 == hashing.ha1(ext, domain, password)
     again = admin_client.get(reverse("users:sipuser_import_secrets"))
     assert again.status_code == 302 and again["Location"] == url
-    assert list(tmp_path.joinpath("user-imports").iterdir()) == []
+    left = sorted(p.name for p in tmp_path.joinpath("user-imports").iterdir())
+    assert len(left) == 1 and left[0].endswith("-status.sealed")  # upload and secrets gone; the outcome stays
 
 
 def test_the_export_download_is_the_filtered_list(admin_client, make_user, sites):

@@ -5,7 +5,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from sites.api.serializers import SecretsWriteOnlyMixin
+from sites.api.serializers import SecretsWriteOnlyMixin, UndecryptableSecretsField
 
 from ..actions import parse_trunk_names
 from ..models import E1Trunk, ItspTrunk, OutboundRoute, Trunk
@@ -38,11 +38,13 @@ class ItspTrunkSerializer(SecretsWriteOnlyMixin, serializers.ModelSerializer):
     auth_password = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False,
                                           style={"input_type": "password"})
     auth_password_set = serializers.SerializerMethodField()
+    undecryptable_secrets = UndecryptableSecretsField()
 
     class Meta:
         model = ItspTrunk
         fields = ["id", "name", "kind", "enabled", "host", "port", "transport", "auth_mode", "ip_addresses",
-                  "address_group", "username", "auth_username", "auth_password", "auth_password_set", "realm",
+                  "address_group", "username", "auth_username", "auth_password", "auth_password_set",
+                  "undecryptable_secrets", "realm",
                   "proxy", "expires", "caller_id_presentation", "caller_id_number", "description", "created",
                   "updated"]
         read_only_fields = ["kind", "created", "updated"]

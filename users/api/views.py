@@ -1,3 +1,4 @@
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -20,6 +21,14 @@ class SipUserViewSet(EstateViewSet):
     create_action = staticmethod(actions.create_user)
     update_action = staticmethod(actions.update_user)
     delete_action = staticmethod(actions.delete_user)
+    #: answers that may carry a one-time SIP password or PIN (a create, a change of extension or domain, a reset)
+    secret_actions = {"create", "update", "partial_update", "reset_password", "reset_voicemail_pin"}
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if getattr(self, "action", None) in self.secret_actions:
+            add_never_cache_headers(response)  # Cache-Control: no-store (no proxy or browser cache keeps it)
+        return response
 
     @extend_schema(request=PasswordResetSerializer, responses=PasswordIssuedSerializer)
     @action(detail=True, methods=["post"], url_path="reset-password")

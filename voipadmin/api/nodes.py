@@ -16,7 +16,7 @@ from sites.filtersets import AsteriskNodeFilterSet, KamailioNodeFilterSet
 from sites.models import AsteriskNode, KamailioNode
 
 from .permissions import required_perms as needs
-from .viewsets import ApiActorMixin
+from .viewsets import ApiActorMixin, EstateFilterBackend
 
 VIEW_NODES = ("sites.view_asterisknode", "sites.view_kamailionode")
 KINDS = {"asterisk": (AsteriskNode, AsteriskNodeFilterSet), "kamailio": (KamailioNode, KamailioNodeFilterSet)}
@@ -64,6 +64,7 @@ class NodeViewSet(ApiActorMixin, viewsets.GenericViewSet):
     def _filtered(self, kind: str) -> list:
         model, filterset_class = KINDS[kind]
         params = {k: v for k in ("q", "enabled") if (v := self.request.query_params.get(k)) not in (None, "")}
+        params = EstateFilterBackend._strict_booleans(params, filterset_class)  # enabled=maybe: a 400, not "any"
         queryset: QuerySet = model.objects.order_by("name", "pk")
         filterset = filterset_class(params, queryset=queryset, request=self.request)
         if not filterset.is_valid():

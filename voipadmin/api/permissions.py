@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from rest_framework import permissions
 
+from voipadmin.roles import has_api_role
+
 from .authentication import TokenUser
 
 METHOD_PERMS = {
@@ -42,6 +44,17 @@ class EstatePermission(permissions.BasePermission):
         if handler is not None and getattr(handler, "mapping", None) and request.method not in permissions.SAFE_METHODS:
             verb = "change"  # a custom POST action changes the object it is called on
         return [f"{model._meta.app_label}.{verb}_{model._meta.model_name}"]
+
+
+class ApiRole(permissions.BasePermission):
+    """The API's index (``/api/v1/``), schema and docs: any token, and accounts with an API role
+    (``voipadmin.roles.API_ROLES``); a Helpdesk or role-less account gets 403."""
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        return isinstance(user, TokenUser) or has_api_role(user)
 
 
 def required_perms(*perms: str):

@@ -8,12 +8,11 @@ from datetime import datetime, timedelta
 from typing import Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
-from voipadmin import audit
+from voipadmin import crud
 from voipadmin.actors import Actor
-from voipadmin.models import ApiToken, ChangeLogEntry
+from voipadmin.models import ApiToken
 
 KEY_PREFIX = "va_"
 LAST_USED_GRANULARITY = timedelta(minutes=1)  # at most one write per token per minute
@@ -44,28 +43,18 @@ def create_token(*, actor: Actor, name: str, scope: str = ApiToken.Scope.READ,
                  ) -> tuple[ApiToken, str]:
     """Returns the token and its key; the key is never stored and cannot be shown again."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(name=(name or "").strip(), scope=scope, expires_at=expires_at,
-                     allowed_networks=parse_networks(allowed_networks), prefix=key[:10], key_hash=hash_key(key),
-                     created_by=actor.user if getattr(actor.user, "pk", None) else None)
+    fields = dict(name=(name or "").strip(), scope=scope, expires_at=expires_at,
+                  allowed_networks=parse_networks(allowed_networks), prefix=key[:10], key_hash=hash_key(key),
+                  created_by=actor.user if getattr(actor.user, "pk", None) else None)
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationError({"expires_at": "The expiry must be in the future."})
-    with transaction.atomic():
-        token.full_clean()
-        token.save()
-        audit.record(actor=actor, obj=token, action=ChangeLogEntry.Action.CREATE)
-    return token, key
+    return crud.create(ApiToken, actor=actor, fields=fields), key
 
 
 def revoke_token(token: ApiToken, *, actor: Actor) -> ApiToken:
     if token.revoked_at is not None:
         return token
-    with transaction.atomic():
-        before = audit.snapshot(token)
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
-        audit.record(actor=actor, obj=token, action=ChangeLogEntry.Action.UPDATE, before=before,
-                     message="revoked")
-    return token
+    return crud.update(token, actor=actor, fields={"revoked_at": timezone.now()}, message="revoked")
 
 
 class TokenRefused(Exception):

@@ -9,14 +9,21 @@ from typing import Any, Callable
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
+from django.http import Http404
+import django_filters
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, filters, pagination, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.negotiation import DefaultContentNegotiation
 
 from voipadmin.actors import Actor
+from voipadmin.numbers import parse_int
 
 from .authentication import TokenAuthentication, TokenUser
 from .permissions import EstatePermission
+
+
+BOOLEANS = {"true": "true", "1": "true", "false": "false", "0": "false"}
 
 
 class Conflict(exceptions.APIException):
@@ -66,6 +73,18 @@ class StrictOrderingFilter(filters.OrderingFilter):
                 {self.ordering_param: f"Cannot order by {', '.join(bad)}; choose from {', '.join(sorted(allowed))}."})
         return terms
 
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        """The allow-list, as OpenAPI says a comma-separated list (``?ordering=-created,name``)."""
+        fields = sorted(getattr(view, "ordering_fields", None) or [])
+        if not fields:
+            return []
+        return [{
+            "name": self.ordering_param, "required": False, "in": "query",
+            "style": "form", "explode": False,
+            "description": "Sort by these fields, in this order; a leading '-' sorts that field descending.",
+            "schema": {"type": "array", "items": {"type": "string", "enum": [*fields, *(f"-{f}" for f in fields)]}},
+        }]
+
     def filter_queryset(self, request, queryset, view):
         ordering = self.get_ordering(request, queryset, view)
         if ordering:
@@ -76,22 +95,105 @@ class StrictOrderingFilter(filters.OrderingFilter):
 
 
 class EstateFilterBackend(DjangoFilterBackend):
-    """django-filter, with invalid filters answered as 400 (the forms of voipadmin.filtersets.EstateFilterSet
-    also bring times to UTC and refuse far-off years)."""
+    """django-filter, answering every query the schema allows: a malformed filter is a 400 naming it, an
+    unknown object an empty list (``unknown_objects``), a far-off time a bound (the forms of
+    ``voipadmin.filtersets.EstateFilterSet`` bring times to UTC, inside the calendar)."""
+
+    def get_filterset_kwargs(self, request, queryset, view):
+        kwargs = super().get_filterset_kwargs(request, queryset, view)
+        kwargs["data"] = self._strict_booleans(kwargs["data"], self.get_filterset_class(view, queryset))
+        return kwargs
+
+    @staticmethod
+    def _strict_booleans(data, filterset_class):
+        """A yes/no filter takes true/false (or 1/0), nothing else: the UI's select quietly reads any
+        other value as "any", which would hand an API client every row it did not ask for."""
+        names = [name for name, f in filterset_class.base_filters.items()
+                 if isinstance(f, django_filters.BooleanFilter) and name in data]
+        if not names:
+            return data
+        data = data.copy()
+        for name in names:
+            value = BOOLEANS.get(data[name].lower()) if data[name] != "" else ""
+            if value is None:
+                raise exceptions.ValidationError({name: "Give true or false."})
+            data[name] = value
+        return data
 
     def filter_queryset(self, request, queryset, view):
         filterset = self.get_filterset(request, queryset, view)
         if filterset is None:
             return queryset
         if not filterset.is_valid():
-            raise exceptions.ValidationError(filterset.errors)
+            unknown = unknown_objects(filterset)
+            errors = {name: messages for name, messages in filterset.errors.items() if name not in unknown}
+            if errors:
+                raise exceptions.ValidationError(errors)
+            return queryset.none()
         return filterset.qs
 
 
+def unknown_objects(filterset) -> set[str]:
+    """The filters naming an object that does not exist (``?site=5000``): their answer is an empty list.
+
+    A filter is a question — "the users of site 5000" — and, as in NetBox, a well-formed id of nothing
+    has the plain answer "none"; a client paging through a site deleted meanwhile gets an empty page,
+    not an error it would have to tell apart from its own bugs. An id of the wrong shape (``?site=abc``
+    where the schema says integer) is still a 400: that request is wrong whatever the estate holds.
+    """
+    errors = filterset.form.errors.as_data()
+    unknown = set()
+    for name, found in errors.items():
+        flt = filterset.filters.get(name)
+        if not isinstance(flt, django_filters.ModelChoiceFilter) or any(e.code != "invalid_choice" for e in found):
+            continue
+        field = flt.field
+        model = field.queryset.model
+        target = model._meta.get_field(field.to_field_name) if field.to_field_name else model._meta.pk
+        try:
+            target.to_python(filterset.form.data.get(name))
+        except DjangoValidationError:
+            continue
+        unknown.add(name)
+    return unknown
+
+
+class EstateContentNegotiation(DefaultContentNegotiation):
+    """``?format=`` naming a format this endpoint does not give is a 400 that names the ones it does (DRF
+    answers 404, which reads as "no such object")."""
+
+    def filter_renderers(self, renderers, format):
+        try:
+            return super().filter_renderers(renderers, format)
+        except Http404:
+            formats = " or ".join(sorted({r.format for r in renderers}))
+            raise exceptions.ValidationError({"format": [f"Choose {formats}."]}) from None
+
+
 class EstatePagination(pagination.PageNumberPagination):
+    """Numbered pages; ``?per_page=`` from 1 to ``max_page_size``, anything else a 400 (DRF would quietly
+    answer a page of another size than the one asked for)."""
+
     page_size = 50
     page_size_query_param = "per_page"
     max_page_size = 500
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if not raw:
+            return self.page_size
+        try:
+            return parse_int(raw, what="The page size", minimum=1, maximum=self.max_page_size)
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError({self.page_size_query_param: exc.messages}) from None
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        bounds = {self.page_query_param: {"minimum": 1},
+                  self.page_size_query_param: {"minimum": 1, "maximum": self.max_page_size}}
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"].update(bounds.get(parameter["name"], {}))
+        return parameters
 
 
 class ApiActorMixin:
@@ -99,6 +201,7 @@ class ApiActorMixin:
     permission_classes = [EstatePermission]
     filter_backends = [EstateFilterBackend, StrictOrderingFilter]
     pagination_class = EstatePagination
+    content_negotiation_class = EstateContentNegotiation
     ordering_fields: list[str] = []
 
     def initial(self, request, *args, **kwargs):

@@ -1,0 +1,318 @@
+#!/usr/bin/env python
+"""Production stack (gunicorn) vs runserver: requests/s and p95 of three pages at 1 and 10 concurrent clients.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/voipadmin CELERY_BROKER_URL=redis://127.0.0.1:6379/15 \\
+        .venv/bin/python bench/production.py [--workers N] [--seconds S] [--clients 1,10]
+
+The pages: the dashboard, the users list (first page of 10,000 users) and /api/v1/cdrs/ (first page of
+1,000,000 Asterisk CDRs + 100,000 Kamailio records, with a read token). Database <name>_bench (created,
+migrated and filled on the first run, kept for later ones): the demo estate, 10,000 users in a site of their
+own (imported by ``manage.py import_users``), the CDRs made as bench/cdr_api.py makes them.
+
+Both servers get the same production environment (deploy/voipadmin.env.example, DEBUG=false, secrets in
+files; tests/production/stack.py): gunicorn as deploy/systemd/voipadmin-portal.service starts it
+(deploy/gunicorn.conf.py, N workers x 4 threads), and ``manage.py runserver`` (threaded; what ``make run``
+serves), both up at once and their cells alternated. Each client is a thread with a keep-alive connection
+that sends its next request when the last one answered, for S seconds per cell; clients, servers and
+PostgreSQL share the machine, so the table also gives each server's CPU per request (its process group's
+user + system time over the cell) and the load average; on a machine shared with other work, run it under
+``nice -n -10`` (as root: the servers' and the bench's scheduling groups get that niceness too; PostgreSQL
+keeps its own). Goal: the users list at <= 150 ms p95 with 10 clients on gunicorn.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import http.client
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.production.crawler import Browser  # noqa: E402
+from tests.production.stack import HOST, VENV_BIN, ProductionStack, free_port, with_database  # noqa: E402
+
+USERS = 10_000
+CDRS, KAMAILIO_RECORDS = 1_000_000, 100_000
+BENCH_SITE, FIRST_EXTENSION = "bench", 100_000
+GOAL_P95_MS = 150
+
+
+def prepare(stack: ProductionStack) -> None:
+    """Migrate and fill the bench database once (kept between runs)."""
+    import psycopg
+
+    with psycopg.connect(stack.admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [stack.database_name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{stack.database_name}"')
+    stack.manage("migrate", "--noinput")
+    stack.manage("load_demo_estate")
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        users = conn.execute("SELECT count(*) FROM users_sipuser u JOIN sites_site s ON s.id = u.site_id "
+                             "WHERE s.slug = %s", [BENCH_SITE]).fetchone()[0]
+        cdrs = conn.execute("SELECT (SELECT count(*) FROM cdr), (SELECT count(*) FROM acc_cdrs)").fetchone()
+    if users < USERS:
+        t0 = time.perf_counter()
+        stack.manage("shell", "-c", (
+            "from sites import actions; from sites.models import Site; from voipadmin.actors import Actor\n"
+            f"Site.objects.filter(slug='{BENCH_SITE}').exists() or actions.create_site("
+            f"actor=Actor.command('bench/production.py'), name='Bench', slug='{BENCH_SITE}', "
+            f"sip_domain='bench.example.test', ranges=[({FIRST_EXTENSION}, {FIRST_EXTENSION + USERS - 1})])"))
+        with tempfile.TemporaryDirectory() as tmp:
+            csv = Path(tmp) / "users.csv"
+            with csv.open("w") as out:
+                out.write("extension,name,email,site\n")
+                for i in range(USERS):
+                    out.write(f"{FIRST_EXTENSION + i},Bench user {i},u{i}@example.test,{BENCH_SITE}\n")
+            stack.manage("import_users", str(csv), "--secrets-file", str(Path(tmp) / "secrets.csv"))
+        print(f"imported {USERS:,} users in {time.perf_counter() - t0:.1f} s")
+    if tuple(cdrs) != (CDRS, KAMAILIO_RECORDS):
+        t0 = time.perf_counter()
+        make_cdrs(stack.database_url)
+        print(f"generated {CDRS:,} CDRs and {KAMAILIO_RECORDS:,} Kamailio records in {time.perf_counter() - t0:.1f} s")
+    stack.manage("collectstatic", "--noinput")
+
+
+def make_cdrs(url: str) -> None:
+    """The rows of bench/cdr_api.py: Asterisk CDRs every 2 s, Kamailio records every 20 s, from 2026-01-01."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE cdr, acc_cdrs RESTART IDENTITY")
+        conn.execute("""
+            INSERT INTO cdr (start, answer, "end", clid, src, dst, dcontext, channel, dstchannel, lastapp,
+                             lastdata, duration, billsec, disposition, amaflags, accountcode, uniqueid,
+                             userfield, peeraccount, linkedid, sequence)
+            SELECT ts, CASE WHEN i %% 4 <> 0 THEN ts + interval '5 seconds' END,
+                   ts + ((i %% 600) + 5) * interval '1 second',
+                   '"User ' || (1000 + i %% 5000) || '" <' || (1000 + i %% 5000) || '>',
+                   (1000 + i %% 5000)::text, '6' || lpad((i %% 100000000)::text, 8, '0'),
+                   'site-site' || (i %% 5), 'PJSIP/' || (1000 + i %% 5000) || '-' || lpad(to_hex(i), 8, '0'),
+                   'PJSIP/itsp' || (i %% 3) || '-' || lpad(to_hex(i + 1), 8, '0'), 'Dial',
+                   'PJSIP/itsp' || (i %% 3) || '/6' || lpad((i %% 100000000)::text, 8, '0'),
+                   (i %% 600) + 5, CASE WHEN i %% 4 <> 0 THEN i %% 600 ELSE 0 END,
+                   CASE WHEN i %% 4 <> 0 THEN 'ANSWERED' WHEN i %% 8 = 0 THEN 'BUSY' ELSE 'NO ANSWER' END,
+                   'DOCUMENTATION', '', '1760000000.' || i, '', '', '1760000000.' || i, i
+            FROM (SELECT i, timestamp '2026-01-01 00:00:00' + i * interval '2 seconds' AS ts
+                  FROM generate_series(1, %s) AS i) AS g
+        """, [CDRS])
+        conn.execute("""
+            INSERT INTO acc_cdrs (start_time, end_time, duration, src_user, site, dst_user, callid, sip_code,
+                                  sip_reason, answer_time)
+            SELECT ts, CASE WHEN i %% 4 <> 0 THEN ts + ((i %% 600) + 5) * interval '1 second' ELSE ts END,
+                   CASE WHEN i %% 4 <> 0 THEN (i %% 600) + 5.25 ELSE 0 END,
+                   (1000 + i %% 5000)::text, 'site' || (i %% 5), (1000 + (i * 7) %% 5000)::text,
+                   'kam-' || i || '@bench.test', CASE WHEN i %% 4 = 0 THEN '486' END,
+                   CASE WHEN i %% 4 = 0 THEN 'Busy Here' END,
+                   CASE WHEN i %% 4 <> 0 THEN ts + interval '3 seconds' ELSE timestamp '1970-01-01' END
+            FROM (SELECT i, timestamp '2026-01-01 00:00:01' + i * interval '20 seconds' AS ts
+                  FROM generate_series(1, %s) AS i) AS g
+        """, [KAMAILIO_RECORDS])
+        conn.execute("ANALYZE cdr")
+        conn.execute("ANALYZE acc_cdrs")
+
+
+# --- load ----------------------------------------------------------------------------------------------------
+
+
+class Cell:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.errors: dict[int, int] = {}
+        self.lock = threading.Lock()
+
+
+def client(port: int, path: str, headers: dict, until: float, cell: Cell) -> None:
+    """One client: a keep-alive connection, the next request as soon as the last one answered."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    mine, errors = [], {}
+    while time.perf_counter() < until:
+        t0 = time.perf_counter()
+        try:
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            status = 0
+        elapsed = time.perf_counter() - t0
+        if status == 200:
+            mine.append(elapsed)
+        else:
+            errors[status] = errors.get(status, 0) + 1
+    conn.close()
+    with cell.lock:
+        cell.latencies += mine
+        for status, n in errors.items():
+            cell.errors[status] = cell.errors.get(status, 0) + n
+
+
+def run_cell(port: int, path: str, headers: dict, clients: int, seconds: float) -> dict:
+    for _ in range(3):  # warm-up: connections, caches, the first request of each thread
+        client(port, path, headers, time.perf_counter() + 0.001, Cell())
+    cell = Cell()
+    started = time.perf_counter()
+    until = started + seconds
+    threads = [threading.Thread(target=client, args=(port, path, headers, until, cell)) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    lat = sorted(cell.latencies)
+    p95 = lat[max(0, int(round(0.95 * len(lat))) - 1)] * 1000 if lat else float("nan")
+    return {"rps": len(lat) / wall, "p50": statistics.median(lat) * 1000 if lat else float("nan"), "p95": p95,
+            "n": len(lat), "errors": cell.errors}
+
+
+# --- servers ---------------------------------------------------------------------------------------------------
+
+
+def start_runserver(stack: ProductionStack, port: int) -> subprocess.Popen:
+    log = open(stack.log_dir / "runserver.log", "ab")
+    proc = subprocess.Popen([str(VENV_BIN / "python"), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+                            cwd=ROOT, env=stack.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    stack.processes["runserver"] = proc
+    return proc
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz?check=database", headers={"Host": HOST})
+            conn.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"nothing answers on port {port}")
+
+
+def share_niceness(pid: int) -> None:
+    """Give ``pid``'s scheduling group the bench's niceness: with the kernel's autogroups each session (a
+    server started in its own session, the bench's shell) shares the CPU as one group, and a process's own
+    niceness only counts inside its group. Best effort (a negative value needs root)."""
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(str(os.nice(0)))
+    except OSError:
+        pass
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every process in the server's process group (gunicorn's master and workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields 5 (pgrp), 14-17 (utime, stime, and of reaped children: recycled workers)
+            total += sum(int(f) for f in fields[11:15])
+    return total / ticks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 1))
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--clients", default="1,10")
+    args = parser.parse_args()
+    clients = [int(c) for c in args.clients.split(",")]
+
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/voipadmin")
+    if not base.startswith(("postgres://", "postgresql://")):
+        sys.exit("bench/production.py needs DATABASE_URL=postgres://… (it creates <name>_bench beside it)")
+    name = (urlsplit(base).path.lstrip("/") or "voipadmin") + "_bench"
+    broker = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+    workdir = Path(tempfile.mkdtemp(prefix="voipadmin-bench-"))
+    # the bench database is kept between runs: its node secrets need the same key every run (a bench key,
+    # derived from the database's name; never a production one)
+    key = base64.urlsafe_b64encode(hashlib.sha256(f"voipadmin-bench:{name}".encode()).digest()).decode()
+    stack = ProductionStack(workdir, database_url=base, broker_url=broker, database_name=name,
+                            overrides={"GUNICORN_WORKERS": str(args.workers)}, credentials_key=key)
+    stack.write_configuration()
+    print(f"database {with_database(base, name)}; work directory {workdir}")
+    prepare(stack)
+    user = f"bench-admin-{os.getpid()}"
+    password = re.search(r"password: (\S+)", stack.manage("ensure_admin", "--username", user)).group(1)
+    token = re.search(r"\bva_\S+", stack.manage("create_api_token", "--name", f"bench-{os.getpid()}",
+                                                "--scope", "read")).group(0)
+
+    pages = [("dashboard", "/dashboard/", "session"), (f"users list ({USERS:,} users)", "/users/", "session"),
+             ("/api/v1/cdrs/ (1.1M rows)", "/api/v1/cdrs/", "token")]
+    base_headers = {"Host": HOST, "X-Forwarded-Proto": "https", "X-Forwarded-For": "127.0.0.1"}
+    results: dict[tuple[str, str, int], dict] = {}
+    servers = {}
+    loads = [os.getloadavg()[0]]
+    try:
+        # both servers up at once, their cells alternated: a change in the machine's other load hits both alike
+        runserver_port = free_port()
+        servers["gunicorn"] = (stack.start("voipadmin-portal.service"), stack.port)
+        servers["runserver"] = (start_runserver(stack, runserver_port), runserver_port)
+        for proc in [*(p for p, _ in servers.values()), None]:
+            share_niceness(proc.pid if proc else os.getpid())
+        sessions = {}
+        for server, (proc, port) in servers.items():
+            wait_port(port)
+            browser = Browser(f"http://127.0.0.1:{port}", HOST)
+            assert browser.log_in(user, password).status_code == 302, "bench login failed"
+            sessions[server] = {"Cookie": "; ".join(f"{k}={v}" for k, v in browser.cookies.items())}
+            browser.close()
+        for page, path, auth in pages:
+            for n in clients:
+                for server, (proc, port) in servers.items():
+                    headers = base_headers | (sessions[server] if auth == "session"
+                                              else {"Authorization": f"Token {token}"})
+                    cpu_before = group_cpu_seconds(proc.pid)
+                    r = run_cell(port, path, headers, n, args.seconds)
+                    r["cpu_ms"] = (group_cpu_seconds(proc.pid) - cpu_before) * 1000 / max(1, r["n"])
+                    loads.append(os.getloadavg()[0])
+                    results[(server, page, n)] = r
+                    label = f"gunicorn {args.workers}x4" if server == "gunicorn" else server
+                    print(f"  {label:14} {page:28} {n:>2} client(s): {r['rps']:7.1f} req/s  p50 {r['p50']:7.1f} ms  "
+                          f"p95 {r['p95']:7.1f} ms  server CPU {r['cpu_ms']:5.1f} ms/req  n={r['n']}"
+                          + (f"  errors {r['errors']}" if r["errors"] else ""), flush=True)
+    finally:
+        stack.stop()
+        stack.purge_broker()  # the changes the bench made queued push nudges under its own queue names
+        stack.manage("shell", "-c", (
+            "from django.contrib.auth import get_user_model; from voipadmin.models import ApiToken\n"
+            f"get_user_model().objects.filter(username='{user}').delete(); "
+            f"ApiToken.objects.filter(name='bench-{os.getpid()}').delete()"))
+
+    print()
+    print(f"production stack (gunicorn, {args.workers} workers x 4 threads) vs runserver: {os.cpu_count()} cores, "
+          f"{args.seconds:g} s per cell, same database, DEBUG=false for both; 1-min load average "
+          f"{min(loads):.1f}-{max(loads):.1f} during the run, bench and servers at niceness {os.nice(0)}")
+    print(f"{'page':28} {'clients':>7} | {'gunicorn req/s':>14} {'p95 ms':>8} {'CPU ms/req':>10} | "
+          f"{'runserver req/s':>15} {'p95 ms':>8} {'CPU ms/req':>10}")
+    for page, _, _ in pages:
+        for n in clients:
+            g, d = results[("gunicorn", page, n)], results[("runserver", page, n)]
+            print(f"{page:28} {n:>7} | {g['rps']:>14.1f} {g['p95']:>8.1f} {g['cpu_ms']:>10.1f} | "
+                  f"{d['rps']:>15.1f} {d['p95']:>8.1f} {d['cpu_ms']:>10.1f}")
+    users = results.get(("gunicorn", pages[1][0], 10))
+    if users:
+        verdict = "met" if users["p95"] <= GOAL_P95_MS else "NOT met"
+        print(f"users list p95 at 10 clients on gunicorn: {users['p95']:.1f} ms (goal <= {GOAL_P95_MS} ms: {verdict})")
+
+
+if __name__ == "__main__":
+    main()

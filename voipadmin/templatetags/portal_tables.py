@@ -1,0 +1,48 @@
+"""``{{ rows|table_rows }}``: the ``<tr>`` rows of a list page (generic/object_list.html), built in Python.
+
+A page of 50 objects x 8 columns is 400 cells; looping over them in the template cost about half of the users
+list's time (bench/production.py). The output is the template loop's: the first cell links to the object,
+booleans are icons, None is empty, every other value is localised and escaped exactly as ``{{ cell }}``.
+A filter (not a value computed by the view) so that a view that rewrites ``rows`` after the generic view
+(cdrs) is rendered with its own rows.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.conf import settings
+from django.template.base import render_value_in_context
+from django.utils.html import conditional_escape, escape
+from django.utils.safestring import SafeString, mark_safe
+
+register = template.Library()
+
+_YES = mark_safe('<td><i class="bi bi-check-circle-fill text-success" title="yes"></i></td>')
+_NO = mark_safe('<td><i class="bi bi-x-circle text-muted" title="no"></i></td>')
+
+
+def _text(value: Any, context: template.Context) -> str:
+    """``{{ value }}``: strings and integers (most cells) the quick way; anything else localised as templates do."""
+    if isinstance(value, str):
+        return conditional_escape(value)
+    if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:  # what localize() makes of an int
+        return str(value)
+    return render_value_in_context(value, context)
+
+
+@register.filter(needs_autoescape=False)
+def table_rows(rows: list[tuple[Any, list[Any]]]) -> SafeString:
+    context = template.Context()  # autoescape on, the active time zone and formats: what {{ cell }} uses
+    out = []
+    for obj, cells in rows:
+        tds = [f'<td><a href="{escape(obj.get_absolute_url())}">{_text(cells[0], context)}</a></td>'] if cells else []
+        for cell in cells[1:]:
+            if cell is True:
+                tds.append(_YES)
+            elif cell is False:
+                tds.append(_NO)
+            else:
+                tds += ["<td>", _text("" if cell is None else cell, context), "</td>"]
+        out.append("<tr>" + "".join(tds) + "</tr>")
+    return mark_safe("\n".join(out))
