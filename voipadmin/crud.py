@@ -59,15 +59,8 @@ class Hook:
     def __call__(self, *args: Any, **kwargs: Any) -> list[Any]:
         return [fn(*args, **kwargs) for fn in self._callables]
 
-    def check(self, *args: Any, **kwargs: Any) -> None:
-        errors: list[ValidationError] = []
-        for fn in self._callables:
-            try:
-                fn(*args, **kwargs)
-            except ValidationError as exc:
-                errors.append(exc)
-        if errors:
-            raise merge(errors)
+    def check(self, *args: Any) -> None:
+        check_all(self._callables, *args)
 
     def __repr__(self) -> str:
         return f"<Hook {self.name}: {[getattr(f, '__qualname__', f) for f in self._callables]}>"
@@ -117,17 +110,23 @@ def _snapshot(obj: models.Model, extra: Snapshot | None) -> dict[str, Any]:
     return {**audit.snapshot(obj), **(extra(obj) if extra else {})}
 
 
-def _validate(obj: models.Model, checks: Iterable[Check]) -> None:
-    """``full_clean`` first (the model's own rules), then every check; all refusals in one error."""
-    obj.full_clean()
+def check_all(checks: Iterable[Callable[..., Any]], *args: Any) -> None:
+    """Run every check, even after one refuses, and raise one error carrying all refusals (a form shows
+    them all at once, not one per submit)."""
     errors = []
     for check in checks:
         try:
-            check(obj)
+            check(*args)
         except ValidationError as exc:
             errors.append(exc)
     if errors:
         raise merge(errors)
+
+
+def _validate(obj: models.Model, checks: Iterable[Check]) -> None:
+    """``full_clean`` first (the model's own rules), then every check; all refusals in one error."""
+    obj.full_clean()
+    check_all(checks, obj)
 
 
 def lock(obj: M) -> M:
@@ -207,14 +206,7 @@ def delete(obj: models.Model, *, actor: Actor, message: str = "", checks: Iterab
     with transaction.atomic():
         old = lock(obj)
         before = _snapshot(old, snapshot)
-        errors = []
-        for check in checks:
-            try:
-                check(old)
-            except ValidationError as exc:
-                errors.append(exc)
-        if errors:
-            raise merge(errors)
+        check_all(checks, old)
         if related:
             related(old)
         pk = obj.pk

@@ -1,4 +1,5 @@
 from django.db.models import Prefetch
+from rest_framework.parsers import JSONParser
 
 from voipadmin.api.viewsets import EstateViewSet
 
@@ -9,6 +10,11 @@ from .serializers import DispatcherSetSerializer, InboundNumberSerializer, Servi
 
 
 class DispatcherSetViewSet(EstateViewSet):
+    """A set's ``destinations`` is a list of objects: only JSON carries it faithfully. Form and multipart
+    bodies would drop a malformed ``destinations[N]…`` part silently and save a set without it, so they
+    are refused (415, as documented) rather than half-read."""
+
+    parser_classes = [JSONParser]
     queryset = DispatcherSet.objects.prefetch_related(
         Prefetch("destinations", queryset=DispatcherDestination.objects.order_by("-priority", "node__name")))
     serializer_class = DispatcherSetSerializer

@@ -143,3 +143,13 @@ def test_the_api_refuses_a_malformed_code_with_a_400(admin_client, estate, code)
     response = admin_client.post(reverse("api:servicecode-list"), {
         "code": code, "name": "Bad", "kind": "echo", "route_to": "home"}, content_type="application/json")
     assert response.status_code == 400 and response.json()["code"], response.content
+
+
+def test_a_dispatcher_set_is_written_only_from_json_never_half_read_from_a_form(admin_client, estate):
+    """A form or multipart body would lose a malformed ``destinations[N]`` part and create a set without it."""
+    from services.models import DispatcherSet
+
+    response = admin_client.post(reverse("api:dispatcherset-list"), {  # (multipart, the test client's default)
+        "setid": 77, "name": "form", "algorithm": 4, "destinations[0]node": "nope"})
+    assert response.status_code == 415, response.content
+    assert not DispatcherSet.objects.filter(setid=77).exists()
