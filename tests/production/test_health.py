@@ -289,7 +289,7 @@ def test_behind_the_proxy_the_client_address_is_the_one_nginx_wrote(settings):
 
     assert addr("127.0.0.1", "203.0.113.9, 192.0.2.7") == "192.0.2.7"  # the last entry: nginx's own
     assert addr("::1", "2001:db8::7") == "2001:db8::7"
-    assert addr("192.0.2.50", "10.0.0.1") == "192.0.2.50"  # not from the proxy: the header is the client's word
+    assert addr("192.0.2.50", "198.51.100.1") == "192.0.2.50"  # not from the proxy: the header is the client's word
     assert addr("127.0.0.1", "garbage") == "127.0.0.1"
     assert addr("127.0.0.1", None) == "127.0.0.1"
 
