@@ -25,6 +25,7 @@ demo: migrate
 	$(PY) manage.py load_demo_estate
 
 ## Serve the portal on http://127.0.0.1:8000 with a Celery worker and beat (embedded SQLite + filesystem broker).
+## HOST=... PORT=8080 make run listens elsewhere; Ctrl-C stops everything and make reports no error.
 run: demo
 	$(PY) manage.py ensure_admin
 	bin/run-portal

@@ -27,6 +27,8 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import callrecords  # noqa: E402
+
 
 def bench_database_url() -> str:
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/voipadmin")
@@ -100,41 +102,7 @@ def main() -> None:
     if have != (args.rows, args.kamailio_rows):
         t0 = time.perf_counter()
         with connection.cursor() as cur:
-            # both at once: acc_cdrs numbers its records from cdr's sequence (one id space)
-            cur.execute("TRUNCATE cdr, acc_cdrs RESTART IDENTITY")
-            cur.execute("""
-                INSERT INTO cdr (start, answer, "end", clid, src, dst, dcontext, channel, dstchannel, lastapp,
-                                 lastdata, duration, billsec, disposition, amaflags, accountcode, uniqueid,
-                                 userfield, peeraccount, linkedid, sequence)
-                SELECT ts, CASE WHEN i %% 4 <> 0 THEN ts + interval '5 seconds' END,
-                       ts + ((i %% 600) + 5) * interval '1 second',
-                       '"User ' || (1000 + i %% 5000) || '" <' || (1000 + i %% 5000) || '>',
-                       (1000 + i %% 5000)::text, '6' || lpad((i %% 100000000)::text, 8, '0'),
-                       'site-site' || (i %% 5), 'PJSIP/' || (1000 + i %% 5000) || '-' || lpad(to_hex(i), 8, '0'),
-                       'PJSIP/itsp' || (i %% 3) || '-' || lpad(to_hex(i + 1), 8, '0'), 'Dial',
-                       'PJSIP/itsp' || (i %% 3) || '/6' || lpad((i %% 100000000)::text, 8, '0'),
-                       (i %% 600) + 5, CASE WHEN i %% 4 <> 0 THEN i %% 600 ELSE 0 END,
-                       CASE WHEN i %% 4 <> 0 THEN 'ANSWERED' WHEN i %% 8 = 0 THEN 'BUSY' ELSE 'NO ANSWER' END,
-                       'DOCUMENTATION', '', '1760000000.' || i, '', '', '1760000000.' || i, i
-                FROM (SELECT i, timestamp '2026-01-01 00:00:00' + i * interval '2 seconds' AS ts
-                      FROM generate_series(1, %s) AS i) AS g
-            """, [args.rows])
-            # Kamailio's dialog CDRs (acc cdr_extra columns), one every 20 s between Asterisk's: 3 in 4 answered
-            # (answer 3 s after the INVITE), the others refused with 486 (end = start, duration 0)
-            cur.execute("""
-                INSERT INTO acc_cdrs (start_time, end_time, duration, src_user, site, dst_user, callid, sip_code,
-                                      sip_reason, answer_time)
-                SELECT ts, CASE WHEN i %% 4 <> 0 THEN ts + ((i %% 600) + 5) * interval '1 second' ELSE ts END,
-                       CASE WHEN i %% 4 <> 0 THEN (i %% 600) + 5.25 ELSE 0 END,
-                       (1000 + i %% 5000)::text, 'site' || (i %% 5), (1000 + (i * 7) %% 5000)::text,
-                       'kam-' || i || '@bench.test', CASE WHEN i %% 4 = 0 THEN '486' END,
-                       CASE WHEN i %% 4 = 0 THEN 'Busy Here' END,
-                       CASE WHEN i %% 4 <> 0 THEN ts + interval '3 seconds' ELSE timestamp '1970-01-01' END
-                FROM (SELECT i, timestamp '2026-01-01 00:00:01' + i * interval '20 seconds' AS ts
-                      FROM generate_series(1, %s) AS i) AS g
-            """, [args.kamailio_rows])
-            cur.execute("ANALYZE cdr")
-            cur.execute("ANALYZE acc_cdrs")
+            callrecords.fill(cur.execute, args.rows, args.kamailio_rows)
         print(f"generated {args.rows:,} CDR rows and {args.kamailio_rows:,} Kamailio records in "
               f"{time.perf_counter() - t0:.1f} s")
     total = args.rows + args.kamailio_rows

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import callrecords  # noqa: E402
 from tests.production.crawler import Browser  # noqa: E402
 from tests.production.stack import HOST, VENV_BIN, ProductionStack, free_port, with_database  # noqa: E402
 
@@ -84,42 +85,11 @@ def prepare(stack: ProductionStack) -> None:
 
 
 def make_cdrs(url: str) -> None:
-    """The rows of bench/cdr_api.py: Asterisk CDRs every 2 s, Kamailio records every 20 s, from 2026-01-01."""
+    """The rows of bench/cdr_api.py (bench/callrecords.py)."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE cdr, acc_cdrs RESTART IDENTITY")
-        conn.execute("""
-            INSERT INTO cdr (start, answer, "end", clid, src, dst, dcontext, channel, dstchannel, lastapp,
-                             lastdata, duration, billsec, disposition, amaflags, accountcode, uniqueid,
-                             userfield, peeraccount, linkedid, sequence)
-            SELECT ts, CASE WHEN i %% 4 <> 0 THEN ts + interval '5 seconds' END,
-                   ts + ((i %% 600) + 5) * interval '1 second',
-                   '"User ' || (1000 + i %% 5000) || '" <' || (1000 + i %% 5000) || '>',
-                   (1000 + i %% 5000)::text, '6' || lpad((i %% 100000000)::text, 8, '0'),
-                   'site-site' || (i %% 5), 'PJSIP/' || (1000 + i %% 5000) || '-' || lpad(to_hex(i), 8, '0'),
-                   'PJSIP/itsp' || (i %% 3) || '-' || lpad(to_hex(i + 1), 8, '0'), 'Dial',
-                   'PJSIP/itsp' || (i %% 3) || '/6' || lpad((i %% 100000000)::text, 8, '0'),
-                   (i %% 600) + 5, CASE WHEN i %% 4 <> 0 THEN i %% 600 ELSE 0 END,
-                   CASE WHEN i %% 4 <> 0 THEN 'ANSWERED' WHEN i %% 8 = 0 THEN 'BUSY' ELSE 'NO ANSWER' END,
-                   'DOCUMENTATION', '', '1760000000.' || i, '', '', '1760000000.' || i, i
-            FROM (SELECT i, timestamp '2026-01-01 00:00:00' + i * interval '2 seconds' AS ts
-                  FROM generate_series(1, %s) AS i) AS g
-        """, [CDRS])
-        conn.execute("""
-            INSERT INTO acc_cdrs (start_time, end_time, duration, src_user, site, dst_user, callid, sip_code,
-                                  sip_reason, answer_time)
-            SELECT ts, CASE WHEN i %% 4 <> 0 THEN ts + ((i %% 600) + 5) * interval '1 second' ELSE ts END,
-                   CASE WHEN i %% 4 <> 0 THEN (i %% 600) + 5.25 ELSE 0 END,
-                   (1000 + i %% 5000)::text, 'site' || (i %% 5), (1000 + (i * 7) %% 5000)::text,
-                   'kam-' || i || '@bench.test', CASE WHEN i %% 4 = 0 THEN '486' END,
-                   CASE WHEN i %% 4 = 0 THEN 'Busy Here' END,
-                   CASE WHEN i %% 4 <> 0 THEN ts + interval '3 seconds' ELSE timestamp '1970-01-01' END
-            FROM (SELECT i, timestamp '2026-01-01 00:00:01' + i * interval '20 seconds' AS ts
-                  FROM generate_series(1, %s) AS i) AS g
-        """, [KAMAILIO_RECORDS])
-        conn.execute("ANALYZE cdr")
-        conn.execute("ANALYZE acc_cdrs")
+        callrecords.fill(conn.execute, CDRS, KAMAILIO_RECORDS)
 
 
 # --- load ----------------------------------------------------------------------------------------------------

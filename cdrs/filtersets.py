@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from sites.models import Site
 from trunks.models import Trunk
 from voipadmin.filtersets import EstateFilterSet
+from voipadmin.widgets import PeriodInput
 
 from . import attribution
 from .models import CallRecord, Disposition, Source
@@ -18,8 +19,10 @@ class NameChoiceFilter(django_filters.ModelChoiceFilter):
 
 
 class CdrFilterSet(EstateFilterSet):
-    since = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="gte", label="From (start ≥)")
-    until = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt", label="Until (start <)")
+    since = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="gte", label="From (start ≥)",
+                                        widget=PeriodInput)
+    until = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt", label="Until (start <)",
+                                        widget=PeriodInput)
     site = NameChoiceFilter(queryset=Site.objects.all(), to_field_name="slug", method="filter_site",
                             label="Site (slug)")
     trunk = NameChoiceFilter(queryset=Trunk.objects.select_related("e1trunk__asterisk_node__site"),
@@ -29,8 +32,8 @@ class CdrFilterSet(EstateFilterSet):
     disposition = django_filters.ChoiceFilter(choices=Disposition.choices)
     min_billsec = django_filters.NumberFilter(field_name="billsec", lookup_expr="gte",
                                               label="Minimum billable seconds")
-    accountcode = django_filters.CharFilter()
-    uniqueid = django_filters.CharFilter()
+    accountcode = django_filters.CharFilter(label="Account code")
+    uniqueid = django_filters.CharFilter(label="Unique ID")
     source = django_filters.ChoiceFilter(
         choices=Source.choices, label="Written by (asterisk: Asterisk's CDR, kamailio: a call Kamailio rang on a phone)")
 

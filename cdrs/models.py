@@ -39,7 +39,7 @@ class Source(models.TextChoices):
 class CdrColumns(models.Model):
     """Asterisk's CDR columns, shared by the table and the merged view."""
 
-    id = models.BigAutoField(primary_key=True)
+    id = models.BigAutoField("ID", primary_key=True)
     accountcode = _text(80)
     src = _text(80)
     dst = _text(80)
@@ -129,15 +129,15 @@ class Cel(models.Model):
     what it writes, and an event refused by the database would be lost.
     """
 
-    id = models.BigAutoField(primary_key=True)
+    id = models.BigAutoField("ID", primary_key=True)
     eventtype = models.CharField(max_length=30)
     eventtime = NaiveDateTimeField()
     userdeftype = models.TextField(null=True, blank=True)
-    cid_name = models.TextField(null=True, blank=True)
-    cid_num = models.TextField(null=True, blank=True)
-    cid_ani = models.TextField(null=True, blank=True)
-    cid_rdnis = models.TextField(null=True, blank=True)
-    cid_dnid = models.TextField(null=True, blank=True)
+    cid_name = models.TextField("caller ID name", null=True, blank=True)
+    cid_num = models.TextField("caller ID number", null=True, blank=True)
+    cid_ani = models.TextField("caller ID ANI", null=True, blank=True)
+    cid_rdnis = models.TextField("caller ID RDNIS", null=True, blank=True)
+    cid_dnid = models.TextField("caller ID DNID", null=True, blank=True)
     exten = models.TextField(null=True, blank=True)
     context = models.TextField(null=True, blank=True)
     channame = models.TextField(null=True, blank=True)

@@ -6,6 +6,9 @@ them: a few queries per batch of nodes, whatever the number of channels.  Nodes
 are written in batches as they answer, so a hung node delays nobody else's data.  Nothing here is audited —
 looking at the estate changes nothing — but every entry point still takes
 ``actor=`` so logs can say who asked.
+
+Call control (hang up, click-to-call, listen in: ``live.callcontrol``) is the exception: it changes what
+happens on the estate, so every attempt, done or refused, is in the audit log on the user it concerns.
 """
 from __future__ import annotations
 
@@ -19,12 +22,15 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count
 
+from push import api as push_api
 from sites.choices import NodeRole
-from sites.models import AsteriskNode, KamailioNode, Site
+from sites.models import AsteriskNode, ExtensionRange, KamailioNode, Site
+from users.models import SipUser
+from voipadmin import audit
 from voipadmin.actors import Actor
 from voipadmin.fields import misconfiguration
 
-from . import poller
+from . import callcontrol, poller
 from .choices import Health, NodeKind
 from .models import (ActiveCall, Bridge, CallSample, DestinationState, DeviceState, ExtensionState, NodeState,
                      Registration, TrunkState)
@@ -270,9 +276,11 @@ def _upsert_node_states(ast: list[NodeResult], kam: list[NodeResult], now: datet
             | NodeState.objects.filter(kamailio_node_id__in=[r.node_id for r in kam]))
     existing = {(s.kind, s.asterisk_node_id or s.kamailio_node_id): s
                 for s in rows.order_by("pk").select_for_update()}
-    to_create, to_update = [], []
+    to_create, to_update, back = [], [], []
     for r in (*ast, *kam):
         state = existing.get((r.kind, r.node_id))
+        if state is not None and state.state == Health.DOWN and r.answered:
+            back.append((r.kind, r.node_id))
         if state is None:
             state = NodeState(kind=r.kind, asterisk_node_id=r.node_id if r.kind == NodeKind.ASTERISK else None,
                               kamailio_node_id=r.node_id if r.kind == NodeKind.KAMAILIO else None)
@@ -293,6 +301,8 @@ def _upsert_node_states(ast: list[NodeResult], kam: list[NodeResult], now: datet
         NodeState.objects.bulk_update(to_update, ["state", "reason", "latency_ms", "uptime_seconds", "version",
                                                   "last_seen", "last_polled", "state_since", "ari_state",
                                                   "ari_latency_ms"], batch_size=BATCH)
+    for kind, node_id in back:  # its backed-off reloads go out now, not at their next retry (up to minutes away)
+        push_api.retry_node(kind, node_id)
 
 
 def _record_call_samples(now: datetime) -> dict[int, int]:
@@ -316,3 +326,88 @@ def prune_history(*, actor: Actor, days: int | None = None, now: datetime | None
     if deleted:
         log.info("%s pruned %d call sample(s)", actor.label, deleted)
     return deleted
+
+
+# -- call control (the user page) ---------------------------------------------------------------------
+
+
+def serving_node(extension: int | str, *, role: str = NodeRole.PBX) -> AsteriskNode:
+    """The enabled Asterisk of the site that owns ``extension``, one with ``role`` first (then by name)."""
+    try:
+        number = int(extension)
+    except (TypeError, ValueError):
+        raise callcontrol.CallControlError(f"{extension!r} is not an extension (digits only).") from None
+    block = ExtensionRange.objects.filter(start__lte=number, end__gte=number).select_related("site").first()
+    if block is None:
+        raise callcontrol.CallControlError(f"No site owns extension {number}.")
+    nodes = sorted(AsteriskNode.objects.filter(site=block.site, enabled=True),
+                   key=lambda n: (role not in n.role_list, n.name))
+    if not nodes:
+        raise callcontrol.CallControlError(f"Site {block.site} has no enabled Asterisk node.")
+    return nodes[0]
+
+
+def _operate(user: SipUser, *, actor: Actor, what: str, details: dict, run) -> str:
+    """Run one call-control operation and log it on ``user`` whatever happened; re-raise a refusal."""
+    try:
+        done = run()
+    except callcontrol.CallControlError as exc:
+        audit.record_operation(actor=actor, obj=user, message=f"{what} failed: {exc.message}",
+                               details={**details, "outcome": "failed"})
+        log.info("%s: %s on %s failed: %s", actor.label, what, user, exc.message)
+        raise
+    audit.record_operation(actor=actor, obj=user, message=f"{what}: {done}", details={**details, "outcome": "done"})
+    log.info("%s: %s on %s: %s", actor.label, what, user, done)
+    return done
+
+
+def hangup_call(user: SipUser, *, node: AsteriskNode, channel: str, actor: Actor) -> str:
+    """Hang up a call of ``user``: the channel on the node that carries it (the node checks it is still
+    there and the user's). Raises ``CallControlError``."""
+    def run() -> str:
+        callcontrol.hangup(node, channel=channel, extension=str(user.extension))
+        return f"hung up {channel} on {node.name}"
+
+    done = _operate(user, actor=actor, what="Hang-up", details={"node": node.name, "channel": channel}, run=run)
+    # poll that node now, so the user's page stops listing the call at once (not at the next beat cycle)
+    run_cycle([asterisk_target(node)], actor=actor, full_cycle=False)
+    return done
+
+
+def originate_call(user: SipUser, *, from_extension: str, actor: Actor) -> str:
+    """Click-to-call: the node serving ``from_extension`` rings it, then connects it to ``user``."""
+    details = {"from": str(from_extension), "to": str(user.extension)}
+
+    def run() -> str:
+        caller = SipUser.objects.filter(extension=int(from_extension)).first() \
+            if str(from_extension).isdigit() else None
+        if caller is None or not caller.enabled:
+            raise callcontrol.CallControlError(f"{from_extension or 'That'} is not an enabled user of the estate.")
+        if caller.pk == user.pk:
+            raise callcontrol.CallControlError("Pick another extension: a user cannot be rung to call itself.")
+        node = serving_node(caller.extension)
+        details["node"] = node.name
+        callcontrol.originate(node, from_extension=str(caller.extension), to_extension=str(user.extension),
+                              to_name=user.name)
+        return f"{node.name} rings {caller.extension}, then connects it to {user.extension}"
+
+    return _operate(user, actor=actor, what="Click-to-call", details=details, run=run)
+
+
+def listen_in(user: SipUser, *, node: AsteriskNode, channel: str, listener_extension: str, actor: Actor) -> str:
+    """Listen in on a call of ``user`` (ChanSpy, quiet, no whisper) from ``listener_extension``, which
+    the node carrying the call rings."""
+    details = {"node": node.name, "channel": channel, "listener": str(listener_extension)}
+
+    def run() -> str:
+        if not str(listener_extension).isdigit() or not SipUser.objects.filter(
+                extension=int(listener_extension), enabled=True).exists():
+            raise callcontrol.CallControlError(
+                f"{listener_extension or 'That'} is not an enabled user of the estate.")
+        if str(listener_extension) == str(user.extension):
+            raise callcontrol.CallControlError("Pick another extension to listen from than the user's own.")
+        callcontrol.listen_in(node, channel=channel, extension=str(user.extension),
+                              listener_extension=str(listener_extension))
+        return f"{node.name} rings {listener_extension} to listen to {channel}"
+
+    return _operate(user, actor=actor, what="Listen-in", details=details, run=run)

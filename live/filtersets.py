@@ -22,7 +22,7 @@ class ActiveCallFilterSet(django_filters.FilterSet):
 
 class RegistrationFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
-    nat = django_filters.BooleanFilter()
+    nat = django_filters.BooleanFilter(label="Behind NAT")
 
     class Meta:
         model = Registration

@@ -32,9 +32,9 @@ class NodeState(models.Model):
     last_seen = models.DateTimeField(null=True, blank=True, help_text="Last time the node answered.")
     last_polled = models.DateTimeField(null=True, blank=True, help_text="Last time we asked.")
     state_since = models.DateTimeField(null=True, blank=True, help_text="When the state last changed.")
-    ari_state = models.CharField(max_length=16, blank=True, choices=Health.choices,
+    ari_state = models.CharField("ARI state", max_length=16, blank=True, choices=Health.choices,
                                  help_text="Whether the Asterisk's ARI answered (empty: the node has no ARI URL).")
-    ari_latency_ms = models.FloatField(null=True, blank=True, help_text="Round trip of an ARI ping, in milliseconds.")
+    ari_latency_ms = models.FloatField("ARI latency (ms)", null=True, blank=True, help_text="Round trip of an ARI ping, in milliseconds.")
 
     class Meta:
         verbose_name = "node state"
@@ -81,6 +81,10 @@ class ActiveCall(models.Model):
     class Meta:
         ordering = ["node", "linkedid", "channel"]
         indexes = [models.Index(fields=["site", "linkedid"])]
+        permissions = [
+            ("control_call", "Can hang up calls and ring a user from another extension (click-to-call)"),
+            ("listen_in", "Can listen in on calls (ChanSpy, without being heard)"),
+        ]
 
     def __str__(self) -> str:
         return self.channel
@@ -101,7 +105,7 @@ class Registration(models.Model):
     contact = models.CharField(max_length=512)
     user_agent = models.CharField(max_length=255, blank=True)
     source = models.CharField(max_length=128, blank=True, help_text="Address the REGISTER came from.")
-    nat = models.BooleanField(default=False, help_text="The contact differs from the source address.")
+    nat = models.BooleanField("behind NAT", default=False, help_text="The contact differs from the source address.")
     expires = models.DateTimeField(null=True, blank=True)
     seen_at = models.DateTimeField()
 
@@ -144,7 +148,7 @@ class Bridge(models.Model):
     """A bridge on an Asterisk as ARI lists it: a ConfBridge room (``creator`` ConfBridge) or a call's."""
 
     node = models.ForeignKey("sites.AsteriskNode", on_delete=models.CASCADE, related_name="live_bridges")
-    bridge_id = models.CharField(max_length=64)
+    bridge_id = models.CharField("bridge ID", max_length=64)
     name = models.CharField(max_length=80, blank=True, help_text="The conference room, for ConfBridge.")
     creator = models.CharField(max_length=80, blank=True, help_text="The application that made it.")
     technology = models.CharField(max_length=32, blank=True)
@@ -208,7 +212,7 @@ class DestinationState(models.Model):
     kamailio_node = models.ForeignKey("sites.KamailioNode", on_delete=models.CASCADE,
                                       related_name="live_destinations")
     setid = models.PositiveIntegerField(help_text="Dispatcher set: 1-999 the portal's sets, 1000+ PSTN routes.")
-    uri = models.CharField(max_length=255)
+    uri = models.CharField("URI", max_length=255)
     asterisk_node = models.ForeignKey("sites.AsteriskNode", on_delete=models.SET_NULL, null=True, blank=True,
                                       related_name="live_destinations", help_text="The node with this SIP URI.")
     state = models.CharField(max_length=16, choices=DestinationHealth.choices)

@@ -4,21 +4,27 @@ Views only read (live.overview) or call live.actions; they never talk to a node 
 """
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.db.models import Q
 from django.http import HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.generic import TemplateView, View
 
+from cdrs.models import CallRecord
+from sites.choices import NodeRole
 from sites.models import AsteriskNode, KamailioNode
+from users.models import SipUser
 from voipadmin.actors import Actor
 from voipadmin.views import Column, ObjectListView
 
-from . import actions, overview
+from . import actions, callcontrol, overview
 from .filtersets import ActiveCallFilterSet, RegistrationFilterSet
-from .models import ActiveCall, Bridge, DeviceState, Registration, TrunkState
-from .state import extension_states
+from .models import ActiveCall, Bridge, DeviceState, NodeState, Registration, TrunkState
+from .state import extension_states, label as state_label
 
 
 class LivePermissionMixin(LoginRequiredMixin, PermissionRequiredMixin):
@@ -210,3 +216,194 @@ def _duration(seconds: int) -> str:
     h, rest = divmod(int(seconds), 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+# -- a user's whole picture (the users app's detail page loads it) ----------------------------------------
+
+
+def user_calls(extension: str):
+    """Channels of the calls ``extension`` is in, as last polled: its own channels and every channel sharing
+    their ``linkedid`` (the other legs). One query."""
+    own = Q(caller=extension) | Q(callee=extension)
+    linked = ActiveCall.objects.filter(own).exclude(linkedid="").values("linkedid")
+    return (ActiveCall.objects.filter(own | Q(linkedid__in=linked)).select_related("node", "site")
+            .order_by("node__name", "linkedid", "channel"))
+
+
+class UserPanelView(LivePermissionMixin, TemplateView):
+    """``/live/users/<pk>/panel/``: what the estate says about one user now, for the user's page (which
+    loads it with HTMX, so ``users`` need not import this app; the panel then refreshes itself).
+
+    Registrations, calls and extension state are what the poller stored seconds ago; the voicemail counts
+    are asked of the user's voicemail node now (nothing stores them), within the poll's short timeout.
+    Each part shows only to those whose role may see it; a constant number of queries. Helpdesk, whose
+    role is finding users and resetting PINs, does not get it (the page shows it the state badge only).
+    """
+
+    model = SipUser  # (the persona tests find a <pk> for the URL by it)
+    template_name = "live/_user_panel.html"
+    permission_required = ("users.view_sipuser", "live.view_activecall")
+    RECENT = 10
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        subject = get_object_or_404(SipUser.objects.select_related("site"), pk=self.kwargs["pk"])
+        ext, who = str(subject.extension), self.request.user
+        state = extension_states([ext])[ext]
+        ctx.update(subject=subject, state=state, state_label=state_label(state),
+                   can_control=who.has_perm("live.control_call"), can_listen=who.has_perm("live.listen_in"),
+                   stale_after=overview.stale_after())
+        if who.has_perm("live.view_registration"):
+            ctx["registrations"] = list(Registration.objects.filter(user=ext)
+                                        .select_related("kamailio_node", "asterisk_node")[:50])
+        if who.has_perm("live.view_activecall"):
+            ctx["calls"] = list(user_calls(ext)[:100])
+        if who.has_perm("cdrs.view_callrecord"):
+            ctx["recent_calls"] = list(CallRecord.objects.filter(Q(src=ext) | Q(dst=ext), start__isnull=False)
+                                       .order_by("-start", "-id")[: self.RECENT])
+            cdr_list = reverse("cdrs:cdr_list")
+            ctx["cdrs_made_url"] = f"{cdr_list}?{urlencode({'src': ext})}"
+            ctx["cdrs_received_url"] = f"{cdr_list}?{urlencode({'dst': ext})}"
+        ctx.update(self._voicemail(subject))
+        return ctx
+
+    def _voicemail(self, subject: SipUser) -> dict:
+        if not (subject.enabled and subject.voicemail_enabled):
+            return {"voicemail": None}
+        try:
+            node = actions.serving_node(subject.extension, role=NodeRole.VOICEMAIL)
+            counts = callcontrol.mailbox_counts(node, subject.mailbox, within=actions.node_timeout())
+        except callcontrol.CallControlError as exc:
+            return {"voicemail": {"error": exc.message}}
+        return {"voicemail": {"node": node, **counts}}
+
+
+def _digits(value: str) -> str:
+    value = (value or "").strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 20:
+        raise forms.ValidationError("An extension: digits only, such as 1002.")
+    return value
+
+
+class HangupForm(forms.Form):
+    node = forms.ModelChoiceField(queryset=AsteriskNode.objects.all(), widget=forms.HiddenInput)
+    channel = forms.CharField(max_length=255, widget=forms.HiddenInput)
+
+    def clean_channel(self):
+        channel = self.cleaned_data["channel"]
+        if not callcontrol.CHANNEL_NAME.match(channel):
+            raise forms.ValidationError("Not an Asterisk channel name.")
+        return channel
+
+
+class ListenInForm(HangupForm):
+    listener = forms.CharField(max_length=20, label="Listen from extension",
+                               help_text="The extension the node rings; when answered it hears the call, unheard.")
+
+    def clean_listener(self):
+        return _digits(self.cleaned_data["listener"])
+
+
+class OriginateForm(forms.Form):
+    from_extension = forms.CharField(max_length=20, label="From extension",
+                                     help_text="This extension rings first; when answered, it calls the user.")
+
+    def clean_from_extension(self):
+        return _digits(self.cleaned_data["from_extension"])
+
+
+class UserCallOperationView(LivePermissionMixin, TemplateView):
+    """GET: what is about to happen, and a button (POST, CSRF) to do it; POST: do it through
+    ``live.actions`` (audited) and go back to the user's page. A node that is down, a call that has
+    ended: the same page again with the reason (503 / 409), never a 500."""
+
+    model = SipUser
+    template_name = "live/user_call_confirm.html"
+    permission_required = "live.control_call"
+    form_class: type[forms.Form] = HangupForm
+    operation = "hangup"
+    title = "Hang up a call"
+    button = "Hang up"
+
+    def get_permission_required(self):
+        return ["users.view_sipuser", self.permission_required]
+
+    def subject(self) -> SipUser:
+        return get_object_or_404(SipUser.objects.select_related("site"), pk=self.kwargs["pk"])
+
+    #: the fields naming what is acted on (the rest, e.g. the listener's extension, are asked on the page)
+    target_fields: tuple[str, ...] = ("node", "channel")
+
+    def render_form(self, subject: SipUser, form: forms.Form, *, error: str = "", status: int = 200):
+        target = self._target(form)
+        call = node_state = None
+        if target and "channel" in target:
+            call = (ActiveCall.objects.filter(node=target["node"], channel=target["channel"])
+                    .select_related("node").first())
+            node_state = NodeState.objects.filter(asterisk_node=target["node"]).first()
+        return self.render_to_response(self.get_context_data(
+            subject=subject, form=form, error=error, target=target, call=call, node_state=node_state,
+            operation=self.operation, title=self.title, button=self.button), status=status)
+
+    def _target(self, form: forms.Form) -> dict | None:
+        """What is acted on, when the form names it validly (even before the rest is filled in)."""
+        if not form.is_bound:
+            return getattr(form, "target", None)
+        form.is_valid()
+        data = {name: form.cleaned_data[name] for name in self.target_fields if name in form.cleaned_data}
+        return data if len(data) == len(self.target_fields) else None
+
+    def get(self, request, *args, **kwargs):
+        subject = self.subject()
+        form = self.form_class(request.GET or None)
+        if form.is_bound and not form.is_valid():
+            asked = [name for name in form.errors if name not in self.target_fields and name not in request.GET]
+            if self._target(form) is None or len(asked) != len(form.errors):
+                return self.render_form(subject, form, status=400)
+            # what to act on is named; what is left to fill in is asked on the page, without errors yet
+            form = self.form_class(initial=request.GET.dict())
+            form.target = self._target(self.form_class(request.GET))
+            return self.render_form(subject, form)
+        return self.render_form(subject, form)
+
+    def post(self, request, *args, **kwargs):
+        subject = self.subject()
+        form = self.form_class(request.POST)
+        if not form.is_valid():
+            return self.render_form(subject, form, status=400)
+        try:
+            done = self.perform(subject, form.cleaned_data, Actor.from_request(request))
+        except callcontrol.CallControlError as exc:
+            return self.render_form(subject, form, error=exc.message, status=503 if exc.node_down else 409)
+        messages.success(request, done[:1].upper() + done[1:] + ".")
+        return HttpResponseRedirect(subject.get_absolute_url())
+
+    def perform(self, subject: SipUser, data: dict, actor: Actor) -> str:
+        return actions.hangup_call(subject, node=data["node"], channel=data["channel"], actor=actor)
+
+
+class UserHangupView(UserCallOperationView):
+    pass
+
+
+class UserOriginateView(UserCallOperationView):
+    form_class = OriginateForm
+    target_fields = ("from_extension",)
+    operation = "originate"
+    title = "Call this user from another extension"
+    button = "Ring and connect"
+
+    def perform(self, subject: SipUser, data: dict, actor: Actor) -> str:
+        return actions.originate_call(subject, from_extension=data["from_extension"], actor=actor)
+
+
+class UserListenInView(UserCallOperationView):
+    form_class = ListenInForm
+    permission_required = "live.listen_in"
+    operation = "listen"
+    title = "Listen in on a call"
+    button = "Listen in"
+
+    def perform(self, subject: SipUser, data: dict, actor: Actor) -> str:
+        return actions.listen_in(subject, node=data["node"], channel=data["channel"],
+                                 listener_extension=data["listener"], actor=actor)

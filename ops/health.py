@@ -23,10 +23,11 @@ from datetime import datetime, timezone as dt_timezone
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Exists, Min, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from push.delivery import paused_queues
 from push.models import PushJob, PushState
 
 from .models import ScheduledTaskRun
@@ -132,6 +133,7 @@ def check_push(now: datetime) -> Check:
         return Check("push", True, "live reload is off: changes are held, by design", threshold_seconds=limit)
     due = (PushJob.objects.filter(state=PushState.PENDING)
            .filter(Q(kamailio_node__enabled=True) | Q(asterisk_node__enabled=True))
+           .exclude(Exists(paused_queues()))  # (held by an administrator, by design)
            .aggregate(pending=Count("id"), oldest_due=Min("next_attempt_at")))
     if not due["pending"]:
         return Check("push", True, "nothing pending", 0.0, limit)

@@ -3,17 +3,16 @@
     push.api.request(KAMAILIO, "dispatcher.reload", reason="dispatcher set 'all' changed")
     push.api.request(ASTERISK, "dialplan reload", site_ids=[site.pk])
 
-Called inside an action's transaction: the intent is written to the outbox (a PENDING
-``PushJob`` per node and command) in the same transaction, deduplicated per (node,
-command), and sent after commit. Ten edits in one transaction therefore give one job,
-and one reload, per target; a rollback takes the rows with it, so nothing is sent.
-Pending jobs of several transactions for the same (node, command) share one reload.
+Called inside an action's transaction: the intent is written to the outbox in the same
+transaction -- joining the node's open job for that command, or opening it -- and sent
+after commit. Ten edits (in one transaction or in ten) therefore give one job, and one
+reload, per target; a rollback takes its share with it, so nothing is sent for it.
 """
 from __future__ import annotations
 
 from typing import Iterable
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -72,10 +71,12 @@ def _node_filter(kind: str, node_id: int) -> dict:
     return {"kamailio_node_id": node_id} if kind == NodeKind.KAMAILIO else {"asterisk_node_id": node_id}
 
 
-def _merge_reasons(current: str, reason: str) -> str:
+def merge_reasons(current: str, reason: str) -> str:
+    """``current`` with the lines of ``reason`` it does not have yet, newest kept when too long."""
     lines = current.splitlines()
-    if reason and reason not in lines:
-        lines.append(reason)
+    for line in (reason or "").splitlines():
+        if line and line not in lines:
+            lines.append(line)
     text = "\n".join(lines)
     if len(text) > MAX_REASONS_CHARS:  # keep the newest reasons; the count stays exact in ``requests``
         text = "…\n" + text[-MAX_REASONS_CHARS:].split("\n", 1)[-1]
@@ -83,35 +84,49 @@ def _merge_reasons(current: str, reason: str) -> str:
 
 
 def add_job(kind: str, node, command: str, reason: str = "") -> PushJob:
-    """Record that this transaction needs ``command`` on ``node``: one row per (node, command) per transaction.
+    """Record that this transaction needs ``command`` on ``node``, joining the job the node already owes.
 
-    The first request of a transaction inserts a PENDING row; later ones in the same
-    transaction fold into it (``requests`` + 1, reason appended). Only rows this
-    transaction itself inserted are ever updated here, so concurrent transactions never
-    wait on each other's locks (no lock-order deadlocks between two saves), and a row
-    a worker can see is always complete. Coalescing *across* transactions happens at
-    delivery: one reload serves every pending job of the same (node, command).
+    The node's *open* job for the command (PENDING, not in flight: at most one, by constraint)
+    is locked and joined (``requests`` + 1, reason appended, ``last_requested_at``); without
+    one, a job is inserted. All of it happens in the caller's transaction, so a rollback takes
+    the change's share back with it.
+
+    Races: two transactions joining the same open job queue on its row lock (held until each
+    commits; actions' transactions are short). Two inserting the first open job at once: the
+    second waits on the unique index, gets an ``IntegrityError`` when the first commits, and
+    joins the row that won (inside a savepoint, so the caller's transaction goes on). A worker
+    claiming the job (``in_flight``) waits for the joiners' commits, so every change it claims
+    was committed before the reload went out; a change after the claim opens the next job.
     """
     reason = (reason or "").strip().replace("\n", " ")[:500]
     outbox = _outbox()
     key = (kind, node.pk, command)
-    known = outbox.jobs.get(key)
-    if known is not None:
-        job_id, reasons, requests = known
-        reasons = _merge_reasons(reasons, reason)
-        now = timezone.now()
-        # (0 rows: the row was inserted in a savepoint that rolled back; insert it again below.
-        # A reason added in a savepoint that rolled back stays listed: harmless over-reporting.)
-        if PushJob.objects.filter(pk=job_id, state=PushState.PENDING).update(
-                reasons=reasons, requests=F("requests") + 1, updated=now):
-            outbox.jobs[key] = (job_id, reasons, requests + 1)
-            outbox.nodes.add((kind, node.pk))
-            return PushJob(pk=job_id, node_kind=kind, node_name=node.name[:100], command=command,
-                           reasons=reasons, requests=requests + 1, updated=now,
-                           **{_node_attr(kind): node})
-    job = PushJob.objects.create(node_kind=kind, node_name=node.name[:100], command=command, reasons=reason,
-                                 next_attempt_at=timezone.now(), **{_node_attr(kind): node})
-    outbox.jobs[key] = (job.pk, job.reasons, job.requests)
+    now = timezone.now()
+    open_jobs = PushJob.objects.filter(state=PushState.PENDING, in_flight=False, command=command,
+                                       **_node_filter(kind, node.pk))
+    for _ in range(5):
+        known = outbox.jobs.get(key)
+        # This transaction already holds the open job's lock: no need to look it up again.
+        job = (open_jobs.filter(pk=known).select_for_update().first() if known is not None
+               else open_jobs.select_for_update().order_by("id").first())
+        if job is not None:
+            job.reasons = merge_reasons(job.reasons, reason)
+            job.requests += 1
+            job.last_requested_at = now
+            PushJob.objects.filter(pk=job.pk).update(reasons=job.reasons, requests=F("requests") + 1,
+                                                     last_requested_at=now, updated=now)
+            break
+        try:
+            with transaction.atomic():
+                job = PushJob.objects.create(node_kind=kind, node_name=node.name[:100], command=command,
+                                             reasons=reason, next_attempt_at=now, last_requested_at=now,
+                                             **{_node_attr(kind): node})
+            break
+        except IntegrityError:
+            outbox.jobs.pop(key, None)  # another transaction opened it first: join theirs
+    else:  # pragma: no cover - would need the open job to vanish five times in a row
+        raise RuntimeError(f"push: could not queue {command} for {node}")
+    outbox.jobs[key] = job.pk
     outbox.nodes.add((kind, node.pk))
     return job
 
@@ -131,7 +146,7 @@ class _Outbox:
     """
 
     def __init__(self) -> None:
-        self.jobs: dict[tuple[str, int, str], tuple[int, str, int]] = {}  # key -> (id, reasons, requests)
+        self.jobs: dict[tuple[str, int, str], int] = {}  # (kind, node id, command) -> open job id
         self.nodes: set[tuple[str, int]] = set()
         self.fired = False  # (test helpers run callbacks without committing; never reuse a fired one)
 

@@ -1,6 +1,8 @@
 """Push settings with their defaults (overridable in settings.py / tests)."""
 from __future__ import annotations
 
+import random
+
 from django.conf import settings
 
 from .intents import ASTERISK, KAMAILIO
@@ -29,11 +31,18 @@ def node_timeout() -> float:
 
 
 def retry_base() -> float:
-    return float(getattr(settings, "PUSH_RETRY_BASE_SECONDS", 1.0))
+    return float(getattr(settings, "PUSH_RETRY_BASE_SECONDS", 2.0))
 
 
 def retry_max() -> float:
-    return float(getattr(settings, "PUSH_RETRY_MAX_SECONDS", 3.0))
+    """The backoff's ceiling: a node down for a day is tried about every this many seconds."""
+    return float(getattr(settings, "PUSH_RETRY_MAX_SECONDS", 300.0))
+
+
+def retry_jitter() -> float:
+    """The fraction of each delay taken off at random, so nodes (and workers) that failed together
+    do not all retry in the same second (0 = no jitter)."""
+    return min(max(float(getattr(settings, "PUSH_RETRY_JITTER", 0.2)), 0.0), 1.0)
 
 
 def max_attempts() -> int:
@@ -46,6 +55,8 @@ def lease_seconds(kind: str) -> float:
     return node_timeout() + min_interval(kind) + 5.0
 
 
-def backoff(attempts: int) -> float:
-    """Delay before attempt ``attempts + 1``: base, 2×base, 4×base, ... capped at retry_max()."""
-    return min(retry_base() * (2 ** max(attempts - 1, 0)), retry_max())
+def backoff(attempts: int, *, rng: random.Random | None = None) -> float:
+    """Delay before attempt ``attempts + 1``: base, 2×base, 4×base, ... capped at retry_max(), each
+    shortened by up to ``retry_jitter()`` of itself at random (never longer than the ceiling)."""
+    ceiling = min(retry_base() * (2 ** min(max(attempts - 1, 0), 32)), retry_max())
+    return ceiling * (1.0 - retry_jitter() * (rng or random).random())

@@ -6,17 +6,23 @@ The shape of one delivery run for a node (``deliver_node``):
    if another worker holds it, stop: that worker re-checks for due jobs under the same
    row lock before it lets go (``_release_if_idle``), so a job committed meanwhile is
    never stranded;
-2. loop: renew the lease and read the oldest due PENDING job plus every other PENDING
-   job of the same command for that node (short transaction) -- one reload serves them
-   all; wait out the node's rate limit; send the command with **no transaction open**
-   (a node that hangs costs one node timeout, and never holds row locks that a user's
-   save would wait on); record the outcome on exactly the jobs read (short transaction);
-3. when no job is due, release the lease (atomically with that check).
+2. loop: renew the lease and claim the oldest due PENDING job plus every other PENDING
+   job of the same command for that node, marking them ``in_flight`` (short transaction) --
+   one reload serves them all; wait out the node's rate limit; send the command with **no
+   transaction open** (a node that hangs costs one node timeout, and never holds row locks
+   that a user's save would wait on); record the outcome on exactly the jobs claimed (short
+   transaction);
+3. when no job is due (or the node's queue is paused), release the lease (atomically with
+   that check).
 
-A job committed while its command is on the wire was not read, so it stays PENDING and
-gets the next reload: nothing is marked done that the node may not have seen. Transient
-errors back off exponentially (``next_attempt_at``) and never give up unless
-PUSH_MAX_ATTEMPTS says so; permanent ones mark the jobs FAILED (retryable from the UI).
+A change committed while its command is on the wire cannot join a claimed job: it opens the
+next one, which gets the next reload -- nothing is marked done that the node may not have
+seen. Transient errors back off exponentially with jitter up to a ceiling
+(``conf.backoff``, stored in ``next_attempt_at``) and never give up unless
+PUSH_MAX_ATTEMPTS says so; the failed jobs and any job opened meanwhile are folded back into
+one, which later changes join without earning a try of their own. Permanent errors mark the
+jobs FAILED (retryable from the UI). A paused node (``PushNodeState.paused``) is skipped
+until an administrator resumes it (push/actions.py).
 
 **Several workers, and workers that die.** Any number of push workers may run: the lease makes
 one of them the node's sender at a time, and jobs go out oldest first. The row lock behind the
@@ -41,15 +47,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable
 
-from django.db import transaction
-from django.db.models import F, Q
-from django.db.models.functions import Now
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 
 from sites.models import AsteriskNode, KamailioNode
 from voipadmin.connectors.errors import NodeError
 
 from . import conf, gateway
+from .api import merge_reasons
 from .models import NodeKind, PushJob, PushNodeState, PushState
 
 log = logging.getLogger(__name__)
@@ -127,7 +134,7 @@ def _release_if_idle(kind: str, node_id: int, token: str) -> bool:
         state = _locked_state(kind, node_id)
         if state.lease_token != token:
             raise _LeaseLost
-        if _due(kind, node_id).exists():
+        if not state.paused and _due(kind, node_id).exists():
             return False
         state.leased_until, state.lease_token = None, ""
         state.save(update_fields=["leased_until", "lease_token"])
@@ -140,7 +147,13 @@ def _release(kind: str, node_id: int, token: str) -> None:
 
 
 def _claim_next(kind: str, node_id: int, token: str) -> tuple[list[PushJob], PushNodeState]:
-    """The oldest due job and every other pending job of its command (one reload serves them all)."""
+    """The oldest due job and every other pending job of its command, marked in flight.
+
+    Marking them in flight closes the open job: a change committed from now on opens the next
+    one (the reload about to go out may not cover it). The UPDATE waits for transactions still
+    joining the open job, so what is claimed was all committed before the send. Jobs already in
+    flight here were left by a dead worker (we hold the lease now): they are claimed again.
+    """
     with transaction.atomic():
         now = timezone.now()
         renewed = PushNodeState.objects.filter(node_kind=kind, node_id=node_id, lease_token=token).update(
@@ -148,12 +161,15 @@ def _claim_next(kind: str, node_id: int, token: str) -> tuple[list[PushJob], Pus
         if not renewed:
             raise _LeaseLost
         state = PushNodeState.objects.get(node_kind=kind, node_id=node_id)
+        if state.paused:
+            return [], state
         first = _due(kind, node_id).order_by("id").first()
         if first is None:
             return [], state
-        group = list(PushJob.objects.filter(state=PushState.PENDING, command=first.command,
-                                            **node_filter(kind, node_id)).order_by("id"))
-        return [first] + [job for job in group if job.pk != first.pk], state
+        group = PushJob.objects.filter(state=PushState.PENDING, command=first.command, **node_filter(kind, node_id))
+        group.update(in_flight=True)
+        jobs = list(group.order_by("id"))
+        return [first] + [job for job in jobs if job.pk != first.pk], state
 
 
 def _wait_rate_limit(kind: str, state: PushNodeState) -> None:
@@ -175,7 +191,8 @@ def _record_success(jobs: list[PushJob], detail: str, token: str) -> list[int]:
     with transaction.atomic():
         _stamp_reload(first, token, now)
         PushJob.objects.filter(pk__in=ids, state=PushState.PENDING).update(
-            state=PushState.SENT, sent_at=now, attempts=F("attempts") + 1, updated=now)
+            state=PushState.SENT, sent_at=now, attempts=F("attempts") + 1, updated=now, in_flight=False)
+        PushJob.objects.filter(pk__in=ids, in_flight=True).update(in_flight=False)  # (cancelled meanwhile)
         # A reload reloads everything: older failed jobs of the same command are now live too.
         PushJob.objects.filter(state=PushState.FAILED, command=first.command, id__lt=max(ids),
                                **node_filter(first.node_kind, first.node_id)).update(
@@ -187,29 +204,64 @@ def _record_success(jobs: list[PushJob], detail: str, token: str) -> list[int]:
 def _record_failure(jobs: list[PushJob], exc: NodeError, token: str) -> tuple[str, float | None]:
     """Back the jobs off (or give up): they shared the reload, they share its fate.
 
-    The backoff follows the longest failure streak among them, so a node that stays down
-    is tried less and less often even while new changes keep arriving (each of which
-    still earns one immediate try).
+    They are folded into one job again (the oldest), together with the open job changes opened
+    while the reload was on the wire: a node that stays down owes one row per command. The
+    backoff follows the longest failure streak among them, and changes that join the job wait
+    for it, so a node that stays down is tried less and less often (up to the ceiling) however
+    many changes arrive.
     """
     now, first = timezone.now(), jobs[0]
     attempts = max(job.attempts for job in jobs) + 1
     limit = conf.max_attempts()
     give_up = exc.permanent or bool(limit and attempts >= limit)
     reason = ("permanent: " if exc.permanent else "") + (str(exc) or exc.reason)
-    pending = PushJob.objects.filter(pk__in=[job.pk for job in jobs], state=PushState.PENDING)
     with transaction.atomic():
         _stamp_reload(first, token, now)
+        mine = list(PushJob.objects.select_for_update().filter(
+            pk__in=[job.pk for job in jobs], state=PushState.PENDING).order_by("id"))
+        if not mine:  # (all cancelled while on the wire)
+            PushJob.objects.filter(pk__in=[job.pk for job in jobs]).update(in_flight=False)
+            return PushState.CANCELLED, None
         if give_up:
-            pending.update(state=PushState.FAILED, attempts=F("attempts") + 1, last_error=reason[:2000],
-                           updated=now)
+            PushJob.objects.filter(pk__in=[job.pk for job in mine]).update(
+                state=PushState.FAILED, attempts=F("attempts") + 1, last_error=reason[:2000], updated=now,
+                in_flight=False)
             delay = None
         else:
             delay = conf.backoff(attempts)
-            pending.update(attempts=F("attempts") + 1, last_error=reason[:2000], updated=now,
-                           next_attempt_at=Now() + timedelta(seconds=delay))
+            _fold_back(first, mine, attempts=attempts, error=reason[:2000], delay=delay, now=now)
     log.warning("push %s to %s (%d job(s)) failed (%s): %s", first.command, first.node_name, len(jobs),
                 "given up" if give_up else f"retry in {delay:g}s", reason)
     return (PushState.FAILED if give_up else PushState.PENDING), delay
+
+
+def _fold_back(first: PushJob, mine: list[PushJob], *, attempts: int, error: str, delay: float, now) -> None:
+    """Make the oldest of ``mine`` the node's open job again, backed off, with every other job of the command
+    that is not on the wire folded into it (theirs: ``requests``, reasons, latest request time)."""
+    keep = mine[0]
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                opened = list(PushJob.objects.select_for_update().filter(
+                    state=PushState.PENDING, in_flight=False, command=first.command,
+                    **node_filter(first.node_kind, first.node_id)))
+                folded = mine[1:] + opened
+                reasons = keep.reasons
+                for job in folded:
+                    reasons = merge_reasons(reasons, job.reasons)
+                requested = [j.last_requested_at for j in (keep, *folded) if j.last_requested_at]
+                if folded:
+                    PushJob.objects.filter(pk__in=[job.pk for job in folded]).delete()
+                PushJob.objects.filter(pk=keep.pk).update(
+                    attempts=attempts, last_error=error, updated=now, in_flight=False, reasons=reasons,
+                    next_attempt_at=Now() + timedelta(seconds=delay),
+                    requests=keep.requests + sum(job.requests for job in folded),
+                    last_requested_at=max(requested) if requested else None)
+            return
+        except IntegrityError:
+            # a change opened the next job and committed while we folded: fold that one in too
+            continue
+    raise RuntimeError(f"push: could not fold the jobs of {first.command} on {first.node_name}")  # pragma: no cover
 
 
 def _stamp_reload(job: PushJob, token: str, now) -> None:
@@ -229,6 +281,9 @@ def deliver_node(kind: str, node_id: int) -> Outcome:
     node = _load_node(kind, node_id)
     if node is None or not node.enabled:
         out.skipped = "node deleted" if node is None else "node disabled"
+        return out
+    if PushNodeState.objects.filter(node_kind=kind, node_id=node_id, paused=True).exists():
+        out.skipped = "queue paused"
         return out
     token = lease_token()
     if not _acquire(kind, node_id, token):
@@ -266,9 +321,21 @@ def deliver_node(kind: str, node_id: int) -> Outcome:
     return out
 
 
+def paused_queues():
+    """The paused queue of a job's node (for ``Exists``: a job of a paused node waits)."""
+    return PushNodeState.objects.filter(node_kind=OuterRef("node_kind"), paused=True, node_id=Coalesce(
+        OuterRef("kamailio_node_id"), OuterRef("asterisk_node_id")))
+
+
+def with_queue_state(queryset):
+    """Jobs annotated with ``queue_paused`` (what ``held_reason`` reads), so list pages stay one query."""
+    return queryset.annotate(queue_paused=Exists(paused_queues()))
+
+
 def due_nodes() -> list[tuple[str, int]]:
-    """Enabled nodes with a PENDING job whose time has come (the sweep's work list)."""
-    base = PushJob.objects.filter(DUE, state=PushState.PENDING).order_by()  # (no ordering: DISTINCT ids)
+    """Enabled nodes with a PENDING job whose time has come and whose queue is not paused (the sweep's work list)."""
+    base = (PushJob.objects.filter(DUE, state=PushState.PENDING).order_by()  # (no ordering: DISTINCT ids)
+            .exclude(Exists(paused_queues())))
     kamailio = base.filter(kamailio_node__enabled=True).values_list("kamailio_node_id", flat=True).distinct()
     asterisk = base.filter(asterisk_node__enabled=True).values_list("asterisk_node_id", flat=True).distinct()
     return ([(NodeKind.KAMAILIO.value, pk) for pk in sorted(kamailio)]
@@ -304,6 +371,13 @@ def held_reason(job: PushJob) -> str:
         return "node deleted"
     if not node.enabled:
         return "held: node disabled"
+    paused = getattr(job, "queue_paused", None)  # (annotated by list pages: no query per row)
+    if paused is None:
+        paused = PushNodeState.objects.filter(node_kind=job.node_kind, node_id=job.node_id, paused=True).exists()
+    if paused:
+        return "held: queue paused"
+    if job.in_flight:
+        return "sending"
     return ""
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
+
+from voipadmin.paths import object_url
 
 
 class NodeKind(models.TextChoices):
@@ -22,20 +23,26 @@ class PushState(models.TextChoices):
     PENDING = "pending", "Pending"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class PushJob(models.Model):
-    """One reload command for one node, asked for by one committed transaction (one change).
+    """One reload command owed to one node, covering every change that asked for it since the last one.
 
-    Every request of a transaction for the same (node, command) folds into its one job
-    (``requests`` counts them, ``reasons`` lists them). Jobs of different transactions
-    stay separate rows -- the UI shows each change's push -- but share the wire: one
-    reload sent to a node marks SENT every PENDING job of that (node, command) that was
-    committed before it went out. A job committed while a reload is in flight is not
-    covered by it and gets the next one.
+    **Coalescing.** A node has at most one *open* job per command: PENDING and not in flight
+    (a partial unique constraint says so). A change that needs a reload the node already owes
+    joins that job (``requests`` + 1, its reason appended, ``last_requested_at``) in the
+    change's own transaction (``push.api.add_job``), so a node that is down for an hour owes one
+    row per command, not one per change. A job on the wire (``in_flight``) is never joined: a
+    change committed while the reload is being sent may not be covered by it, so it opens the
+    next job; when a send fails, the worker folds that next job back into the one that failed.
+
+    CANCELLED: an administrator dropped the node's pending jobs (the node may now be stale
+    until the next reload of that command).
 
     FAILED means the node refused for good (bad credentials, unknown method) or
-    ``PUSH_MAX_ATTEMPTS`` ran out; "retry now" puts it back to PENDING. A later successful
+    ``PUSH_MAX_ATTEMPTS`` ran out; "retry now" puts it back to PENDING (or, when the node
+    already owes that command in an open job, makes that job due now). A later successful
     reload of the same command also marks older failed ones SENT (a reload reloads
     everything). ``last_error`` is kept after success: it shows what went wrong before.
 
@@ -53,7 +60,11 @@ class PushJob(models.Model):
     command = models.CharField(max_length=64)
     reasons = models.TextField(blank=True, help_text="The changes that asked for this reload, one per line.")
     requests = models.PositiveIntegerField(default=1, help_text="How many changes were coalesced into this job.")
+    last_requested_at = models.DateTimeField(null=True, blank=True,
+                                             help_text="When the latest change joined this job.")
     state = models.CharField(max_length=16, choices=PushState.choices, default=PushState.PENDING)
+    in_flight = models.BooleanField(default=False, help_text="A worker is sending it now: new changes open "
+                                                             "the next job instead of joining this one.")
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     created = models.DateTimeField(auto_now_add=True)
@@ -72,16 +83,23 @@ class PushJob(models.Model):
                 condition=(Q(node_kind=NodeKind.KAMAILIO, asterisk_node__isnull=True)
                            | Q(node_kind=NodeKind.ASTERISK, kamailio_node__isnull=True)),
                 name="push_job_node_matches_kind"),
+            # One open job per (node, command): the row new changes join (see the class docstring).
+            models.UniqueConstraint(fields=["kamailio_node", "command"],
+                                    condition=Q(state="pending", in_flight=False, kamailio_node__isnull=False),
+                                    name="push_job_one_open_per_kamailio_command"),
+            models.UniqueConstraint(fields=["asterisk_node", "command"],
+                                    condition=Q(state="pending", in_flight=False, asterisk_node__isnull=False),
+                                    name="push_job_one_open_per_asterisk_command"),
         ]
 
     # The audit log records state changes made by operators, not the coalescing bookkeeping.
-    audit_exclude_fields = ("reasons", "updated")
+    audit_exclude_fields = ("reasons", "updated", "last_requested_at", "in_flight")
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.command} on {self.node_name}"
 
     def get_absolute_url(self) -> str:
-        return reverse("push:pushjob_detail", args=[self.pk])
+        return object_url("push:pushjob_detail", self.pk)
 
     @property
     def node(self):
@@ -105,15 +123,22 @@ class PushNodeState(models.Model):
     leaves a lease that simply expires (it is longer than one node timeout plus the rate
     limit), so a node is never locked for good. ``last_reload_at`` is read by whichever
     worker holds the lease to space reloads (Asterisk can deadlock on rapid reloads).
+
+    ``paused``: an administrator stopped delivery to the node (push/actions.py); its jobs keep
+    collecting changes and wait, and resuming sends them at once.
     """
 
     node_kind = models.CharField(max_length=16, choices=NodeKind.choices)
-    node_id = models.PositiveBigIntegerField()
+    node_id = models.PositiveBigIntegerField("node ID")
     leased_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.CharField(max_length=32, blank=True)
     last_reload_at = models.DateTimeField(null=True, blank=True)
+    paused = models.BooleanField(default=False, help_text="Nothing is sent to the node; its jobs wait.")
+
+    audit_exclude_fields = ("leased_until", "lease_token", "last_reload_at")
 
     class Meta:
+        verbose_name = "node push queue"
         constraints = [models.UniqueConstraint(fields=["node_kind", "node_id"], name="push_node_state_unique")]
 
     def __str__(self) -> str:

@@ -11,8 +11,10 @@ Retries are driven by the sweep, not by ETA tasks: a job that failed carries its
 ``next_attempt_at`` (exponential backoff) and the next sweep after that time sends it.
 ETA messages would sit unacknowledged in the worker (acks_late, prefetch 1) and a node
 down for an hour would leave one per failed change; the sweep is one indexed query.
-With the defaults (backoff capped at 3 s, sweep every 5 s) a node that comes back has
-every pending change live within 8 s; any new change to it is tried at once anyway.
+With the defaults (backoff from 2 s doubling, with jitter, up to PUSH_RETRY_MAX_SECONDS =
+5 minutes; sweep every 5 s) a node that comes back has every pending change live within its
+current backoff plus one sweep -- at once when an administrator resumes its queue or retries a
+job. New changes join the node's backed-off job instead of each earning a try of its own.
 """
 from __future__ import annotations
 

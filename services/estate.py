@@ -9,7 +9,10 @@ Two kinds of difference are reported:
   is reported here too, with the reason: only the operator can fix that.
 * **memory** — Kamailio's tables versus the live caches of every enabled Kamailio node, read over
   JSON-RPC (``dispatcher.list``, ``permissions.addressDump``/``subnetDump``, ``dialplan.dump``,
-  ``uac.reg_dump``). Repair asks for the reloads through ``push.api`` (sent after commit).
+  ``uac.reg_dump``). Repair asks for the reloads through ``push.api`` (sent after commit). A node that
+  does not answer is "unreachable"; one that answers a method with an error is reported with the
+  method and Kamailio's words (``permissions.subnetDump failed: Method Not Found (is the permissions
+  module loaded?)``).
 
 Only the columns Kamailio keeps in memory are compared (dispatcher's runtime state flags are not).
 
@@ -63,8 +66,9 @@ class Difference:
 @dataclass
 class NodeReport:
     node: str
-    error: str = ""
+    error: str = ""  # for people: "unreachable (connection refused)", "permissions.subnetDump failed: ..."
     differences: list[Difference] = field(default_factory=list)
+    unreachable: bool = False  # nothing came back (as opposed to a method or a login the node refused)
 
     @property
     def ok(self) -> bool:
@@ -203,6 +207,11 @@ def table_rows(table: str) -> list[tuple]:
     raise ValueError(table)
 
 
+def _memory_tag(tag: str | None) -> str | None:
+    """permissions prints a NULL ``tag`` column as the string "NULL" (kamailio 5.6): the table's NULL."""
+    return None if tag == "NULL" else tag
+
+
 def memory_rows(rpc: KamailioRpc, table: str, dpids: Iterable[int] = KNOWN_DPIDS) -> list[tuple]:
     """The same table as one Kamailio holds it in memory."""
     if table == "dispatcher":
@@ -211,9 +220,9 @@ def memory_rows(rpc: KamailioRpc, table: str, dpids: Iterable[int] = KNOWN_DPIDS
                 for t in dispatcher_targets(rpc.dispatcher_list())]
     if table == "address":
         rows = [_norm_address(e["group"], e["item"]["ip"], _host_mask(e["item"]["ip"]), e["item"].get("port"),
-                              e["item"].get("tag")) for e in rpc.address_dump() or []]
+                              _memory_tag(e["item"].get("tag"))) for e in rpc.address_dump() or []]
         rows += [_norm_address(e["group"], e["item"]["ip"], e["item"]["mask"], e["item"].get("port"),
-                               e["item"].get("tag")) for e in rpc.call("permissions.subnetDump") or []]
+                               _memory_tag(e["item"].get("tag"))) for e in rpc.subnet_dump() or []]
         return rows
     if table == "dialplan":
         rows = []
@@ -283,7 +292,8 @@ def check_node(node: KamailioNode, *, timeout: float = 2.0) -> NodeReport:
                 report.differences += compare(table, table_rows(table), memory_rows(rpc, table, dpids),
                                               missing="only in database", extra="only in Kamailio")
     except NodeError as exc:
-        report.error = exc.reason
+        # A node that answered with an error is up: say which method failed and why, not "unreachable".
+        report.error, report.unreachable = exc.describe(), not exc.answered
     return report
 
 

@@ -1,9 +1,13 @@
+import json
+
 from django import forms
 from django.core.exceptions import ValidationError
 
+from voipadmin.showwhen import ShowWhenMixin
 from voipadmin.views import ActionFormMixin
 
 from . import actions
+from .choices import InboundTarget, RouteTo, ServiceKind
 from .models import DispatcherSet, InboundNumber, ServiceCode
 
 
@@ -25,9 +29,15 @@ class DispatcherSetForm(ActionFormMixin, forms.ModelForm):
             "again, and a set that stands in for a code's own node is used by priority.")}
 
     def __init__(self, *args, **kwargs):
+        from sites.models import AsteriskNode
+
         super().__init__(*args, **kwargs)
         if self.instance.pk and not self.is_bound:
             self.initial["destination_lines"] = actions.format_destinations(self.instance)
+        # static/js/destinations-picker.js turns the lines into rows whose node is picked from this list
+        nodes = AsteriskNode.objects.select_related("site").order_by("site__name", "name")
+        self.fields["destination_lines"].widget.attrs["data-nodes"] = json.dumps(
+            [{"name": n.name, "label": f"{n.name} ({n.site.name}, {n.sip_uri})"} for n in nodes])
 
     def clean_destination_lines(self):
         try:
@@ -39,14 +49,30 @@ class DispatcherSetForm(ActionFormMixin, forms.ModelForm):
         return {**super().action_fields(), "destinations": self.cleaned_data["destination_lines"]}
 
 
-class ServiceCodeForm(ActionFormMixin, forms.ModelForm):
+#: which kinds take a parameter (projection.code_steps): a room, an IVR context, a sound file, Dial() targets
+PARAMETER_KINDS = {ServiceKind.CONFERENCE.value, ServiceKind.IVR.value, ServiceKind.ANNOUNCEMENT.value,
+                   ServiceKind.DOUBLE_DIAL.value}
+
+
+class ServiceCodeForm(ShowWhenMixin, ActionFormMixin, forms.ModelForm):
+    """Only the target the code is routed to (a set, a node, or the caller's home: neither) and only the
+    settings its kind uses; the others are hidden and saved empty."""
+
+    show_when = {"dispatcher_set": ("route_to", {RouteTo.DISPATCHER_SET.value}),
+                 "node": ("route_to", {RouteTo.NODE.value}),
+                 "announcement": ("kind", {ServiceKind.ANNOUNCEMENT.value}),
+                 "parameter": ("kind", PARAMETER_KINDS)}
+
     class Meta:
         model = ServiceCode
         fields = ["code", "name", "kind", "enabled", "route_to", "dispatcher_set", "node", "announcement",
                   "parameter", "description"]
 
 
-class InboundNumberForm(ActionFormMixin, forms.ModelForm):
+class InboundNumberForm(ShowWhenMixin, ActionFormMixin, forms.ModelForm):
+    show_when = {"user": ("target", {InboundTarget.USER.value}),
+                 "service_code": ("target", {InboundTarget.SERVICE.value})}
+
     class Meta:
         model = InboundNumber
         fields = ["number", "trunk", "target", "user", "service_code", "enabled", "description"]

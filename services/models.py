@@ -8,9 +8,9 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.urls import reverse
 
 from voipadmin import grammar
+from voipadmin.paths import object_url
 
 from .choices import Announcement, DispatcherAlgorithm, InboundTarget, RouteTo, ServiceKind
 
@@ -35,8 +35,9 @@ attrs_validator = RegexValidator(r"^[A-Za-z0-9_.:=;-]*\Z", "Use name=value pairs
 class DispatcherSet(models.Model):
     """A Kamailio dispatcher set of Asterisk nodes and the algorithm that picks among them."""
 
-    setid = models.PositiveIntegerField(unique=True, validators=[MinValueValidator(1), MaxValueValidator(SETID_MAX)],
-                                        help_text=f"Kamailio set id, 1–{SETID_MAX} (routes use 1000 and up).")
+    setid = models.PositiveIntegerField("set ID", unique=True,
+                                        validators=[MinValueValidator(1), MaxValueValidator(SETID_MAX)],
+                                        help_text=f"Kamailio set ID, 1–{SETID_MAX} (routes use 1000 and up).")
     name = models.CharField(max_length=64, unique=True, validators=[grammar.validate_single_line])
     algorithm = models.PositiveSmallIntegerField(choices=DispatcherAlgorithm.choices,
                                                  default=DispatcherAlgorithm.ROUND_ROBIN)
@@ -52,7 +53,7 @@ class DispatcherSet(models.Model):
         return f"{self.name} (set {self.setid})"
 
     def get_absolute_url(self) -> str:
-        return reverse("services:dispatcherset_detail", args=[self.pk])
+        return object_url("services:dispatcherset_detail", self.pk)
 
 
 class DispatcherDestination(models.Model):
@@ -116,7 +117,7 @@ class ServiceCode(models.Model):
         return f"{self.code} {self.name}"
 
     def get_absolute_url(self) -> str:
-        return reverse("services:servicecode_detail", args=[self.pk])
+        return object_url("services:servicecode_detail", self.pk)
 
     def clean(self) -> None:
         errors = {}
@@ -170,7 +171,7 @@ class InboundNumber(models.Model):
         return self.number
 
     def get_absolute_url(self) -> str:
-        return reverse("services:inboundnumber_detail", args=[self.pk])
+        return object_url("services:inboundnumber_detail", self.pk)
 
     @property
     def destination(self) -> str:
@@ -197,7 +198,7 @@ class AsteriskExtension(models.Model):
     portal writes here yet.
     """
 
-    id = models.BigAutoField(primary_key=True)
+    id = models.BigAutoField("ID", primary_key=True)
     context = models.CharField(max_length=40)
     exten = models.CharField(max_length=40)
     priority = models.IntegerField()

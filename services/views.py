@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
@@ -7,7 +8,7 @@ from django.views.generic import TemplateView
 from trunks.views import TabsMixin as _TrunkTabsMixin
 from voipadmin.views import Column, ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectListView, PortalView
 
-from . import actions, estate
+from . import actions, estate, trace
 from .choices import RouteTo
 from .filtersets import DispatcherSetFilterSet, InboundNumberFilterSet, ServiceCodeFilterSet
 from .forms import DispatcherSetForm, InboundNumberForm, ServiceCodeForm
@@ -17,7 +18,8 @@ from .projection import code_attrs, code_steps, fallback_setid, fallback_sets
 TABS = [("Service codes", "services:servicecode_list", "services.view_servicecode"),
         ("Dispatcher sets", "services:dispatcherset_list", "services.view_dispatcherset"),
         ("Inbound numbers", "services:inboundnumber_list", "services.view_inboundnumber"),
-        ("Estate check", "services:estate_check", "services.change_servicecode")]
+        ("Estate check", "services:estate_check", "services.change_servicecode"),
+        ("Trace a call", "services:trace", "services.view_servicecode")]
 
 
 class TabsMixin(_TrunkTabsMixin):
@@ -37,8 +39,9 @@ def _target(code: ServiceCode) -> str:
 class ServiceCodeListView(TabsMixin, ObjectListView):
     model = ServiceCode
     filterset_class = ServiceCodeFilterSet
-    columns = [Column("Code", "code", link=True), Column("Name", "name"), Column("Kind", "kind"),
-               Column("Served by", _target), Column("Announcement", "announcement"), Column("Enabled", "enabled")]
+    columns = [Column("Code", "code", link=True, order_by=True), Column("Name", "name", order_by=True),
+               Column("Kind", "kind", order_by=True), Column("Served by", _target),
+               Column("Announcement", "announcement", order_by=True), Column("Enabled", "enabled", order_by=True)]
 
     def get_queryset(self):
         return ServiceCode.objects.select_related("dispatcher_set", "node")
@@ -87,7 +90,8 @@ _DESTS = Prefetch("destinations", queryset=DispatcherDestination.objects.select_
 class DispatcherSetListView(TabsMixin, ObjectListView):
     model = DispatcherSet
     filterset_class = DispatcherSetFilterSet
-    columns = [Column("Name", "name", link=True), Column("Set id", "setid"), Column("Algorithm", "algorithm"),
+    columns = [Column("Name", "name", link=True, order_by=True), Column("Set ID", "setid", order_by=True),
+               Column("Algorithm", "algorithm", order_by=True),
                Column("Destinations", _destinations), Column("Description", "description")]
 
     def get_queryset(self):
@@ -132,8 +136,9 @@ def _answered_by(ddi: InboundNumber) -> str:
 class InboundNumberListView(TabsMixin, ObjectListView):
     model = InboundNumber
     filterset_class = InboundNumberFilterSet
-    columns = [Column("Number", "number", link=True), Column("Answered by", _answered_by),
-               Column("Trunk", "trunk"), Column("Enabled", "enabled"), Column("Description", "description")]
+    columns = [Column("Number", "number", link=True, order_by=True), Column("Answered by", _answered_by),
+               Column("Trunk", "trunk", order_by="trunk__name"), Column("Enabled", "enabled", order_by=True),
+               Column("Description", "description")]
 
     def get_queryset(self):
         return InboundNumber.objects.select_related("user", "service_code", "trunk")
@@ -184,3 +189,89 @@ class EstateCheckView(PortalView, TemplateView):
         for line in done.not_repaired:
             messages.warning(request, f"Not repaired: {line}")
         return HttpResponseRedirect(reverse("services:estate_check"))
+
+
+# --- what happens when X dials Y ---------------------------------------------------------------------------------
+
+
+class TraceForm(forms.Form):
+    """A caller (a user, or a trunk for a carrier's call to a DDI) and the number it dials. ``caller`` takes
+    ``user:<id>``, ``trunk:<id>`` or a bare extension (links from elsewhere)."""
+
+    #: up to this many users the caller is picked from a list; more, and a page of 10,000 options is no help
+    PICK_LIMIT = 500
+
+    caller = forms.CharField(label="Caller", widget=forms.Select(attrs={"class": "form-select"}))
+    number = forms.CharField(label="Dials", strip=True, widget=forms.TextInput(
+                                 attrs={"class": "form-control", "placeholder": "*125", "autocomplete": "off"}),
+                             help_text="A service code (*125), an extension, a PSTN number, or a DDI for a trunk.")
+
+    def __init__(self, *args, **kwargs):
+        from trunks.models import Trunk
+        from users.models import SipUser
+
+        super().__init__(*args, **kwargs)
+        users = [(f"user:{u.pk}", f"{u.extension} {u.name}") for u in
+                 SipUser.objects.only("pk", "extension", "name").order_by("extension")[:self.PICK_LIMIT + 1]]
+        trunks = [(f"trunk:{t.pk}", f"{t.name} ({t.get_kind_display()})") for t in
+                  Trunk.objects.only("pk", "name", "kind").order_by("name")]
+        if len(users) > self.PICK_LIMIT:  # an estate of thousands: typed, with the trunks offered
+            self.fields["caller"].widget = forms.TextInput(attrs={
+                "class": "form-control", "list": "trace-callers", "autocomplete": "off",
+                "placeholder": "an extension (1001), or pick a trunk"})
+            self.fields["caller"].help_text = "The caller's extension, or a trunk from the list."
+            self.suggestions = trunks
+        else:
+            self.fields["caller"].widget.choices = [("", "— pick a user or a trunk —"), ("Users", users),
+                                                    ("Trunks (a carrier's call to a DDI)", trunks)]
+            self.suggestions = []
+
+    def clean_caller(self):
+        from trunks.models import Trunk
+        from users.models import SipUser
+
+        value = self.cleaned_data["caller"].strip()
+        kind, sep, key = value.partition(":")
+        if not sep:
+            kind, key = "extension", value
+        if not key.isdigit() or len(key) > 12:
+            raise forms.ValidationError("Pick a user or a trunk from the list.")
+        found = {"user": lambda: SipUser.objects.filter(pk=int(key)).first(),
+                 "extension": lambda: SipUser.objects.filter(extension=int(key)).first(),
+                 "trunk": lambda: Trunk.objects.filter(pk=int(key)).first()}.get(kind, lambda: None)()
+        if found is None:
+            raise forms.ValidationError("No such user or trunk: pick one from the list.")
+        return found
+
+    def clean_number(self):
+        try:
+            return trace.clean_number(self.cleaned_data["number"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class TraceView(PortalView, TemplateView):
+    """The path the estate gives a call, computed from the portal's objects (services.trace) and checked
+    against every Kamailio (dialplan.translate, dispatcher.list). Read-only: a GET form."""
+
+    model = ServiceCode
+    template_name = "services/trace.html"
+
+    def get_permission_required(self):
+        return ["services.view_servicecode", "services.view_dispatcherset", "trunks.view_trunk"]
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        bound = "number" in self.request.GET  # (a link with only ?caller= picks the caller, asks for the number)
+        form = TraceForm(self.request.GET if bound else None, initial={"caller": self.request.GET.get("caller", "")})
+        ctx.update(form=form, add_url=None)
+        if bound and form.is_valid():
+            caller = form.cleaned_data["caller"]
+            is_user = caller._meta.model_name == "sipuser"
+            result = trace.trace_call(form.cleaned_data["number"], user=caller if is_user else None,
+                                      trunk=None if is_user else caller)
+            verdicts = trace.check_live(result, trace.ask_kamailio(result))
+            ctx.update(trace=result, verdicts=verdicts, path=[
+                (step, [f for v in verdicts for f in v.findings if f.step == index])
+                for index, step in enumerate(result.steps)])
+        return ctx

@@ -18,6 +18,7 @@ from voipadmin.actors import Actor
 
 from . import guards
 from .models import AsteriskNode, ExtensionRange, KamailioNode, Site
+from .ranges import prefix_of
 
 
 def parse_ranges(text: str) -> list[tuple[int, int]]:
@@ -50,6 +51,26 @@ site_changed = crud.Hook("sites.site_changed")
 node_changed = crud.Hook("sites.node_changed")
 
 
+def _refuse_prefix_shadowing(site: Site, start: int, end: int) -> None:
+    """Refuse a range whose numbers begin another site's numbers, or begin with them (2000 and 20000-20999).
+
+    Overlap is refused by ``ExtensionRange.clean``; numbers of different lengths clash too when one begins
+    the other: a phone sends what was dialled digit by digit, and Kamailio's dialplan and Asterisk's
+    pattern matching then cannot tell 2000 from the start of 20000 — the call goes to whichever matched
+    first, on the wrong site. Within one site its own Asterisk sorts it out, so only other sites count.
+    """
+    for other in ExtensionRange.objects.exclude(site=site).select_related("site").order_by("start"):
+        for short, long, short_site, long_site in (((start, end), (other.start, other.end), site, other.site),
+                                                   ((other.start, other.end), (start, end), other.site, site)):
+            clash = prefix_of(short, long)
+            if clash:
+                raise ValidationError(
+                    f"{start}–{end} would make routing ambiguous with {other.start}–{other.end} of site "
+                    f"{other.site}: {clash[0]} ({short_site}) is the beginning of {clash[1]} ({long_site}), "
+                    f"and numbers are matched digit by digit. Choose numbers that "
+                    "neither begin another site's numbers nor begin with them.")
+
+
 def _set_ranges(site: Site, ranges: Iterable[tuple[int, int]]) -> None:
     wanted = set(ranges)
     current = {(r.start, r.end): r for r in site.extension_ranges.all()}
@@ -59,6 +80,7 @@ def _set_ranges(site: Site, ranges: Iterable[tuple[int, int]]) -> None:
     for start, end in sorted(wanted - set(current)):
         rng = ExtensionRange(site=site, start=start, end=end)
         rng.full_clean()
+        _refuse_prefix_shadowing(site, start, end)
         rng.save()
 
 

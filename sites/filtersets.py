@@ -22,7 +22,8 @@ class SiteFilterSet(django_filters.FilterSet):
 class AsteriskNodeFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
     site = django_filters.ModelChoiceFilter(queryset=Site.objects.all(), field_name="site")
-    role = django_filters.ChoiceFilter(choices=NodeRole.choices, method="filter_role")
+    # a method filter has no field path to take its label from: django-filter would print "[invalid name]"
+    role = django_filters.ChoiceFilter(choices=NodeRole.choices, method="filter_role", label="Role")
     enabled = django_filters.BooleanFilter()
 
     class Meta:

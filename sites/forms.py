@@ -1,6 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from voipadmin import grammar
 from voipadmin.fields import UNDECRYPTABLE, is_undecryptable
 from voipadmin.views import ActionFormMixin
 
@@ -33,6 +34,20 @@ class SiteForm(ActionFormMixin, forms.ModelForm):
         fields = super().action_fields()
         fields["ranges"] = self.cleaned_data["extension_ranges"]
         return fields
+
+
+class FullURLField(forms.URLField):
+    """A URL as typed, scheme included: Django's URLField would turn ``pbx:8088/ari`` into a guessed
+    ``https://pbx:8088/ari`` (Asterisk's HTTP server is plain HTTP unless told otherwise); this one asks."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**{**kwargs, "assume_scheme": "https"})  # never applied: to_python refuses first
+
+    def to_python(self, value):
+        text = forms.CharField.to_python(self, value)
+        if text:
+            grammar.validate_http_url(text)
+        return super().to_python(text)
 
 
 class SecretInput(forms.PasswordInput):
@@ -74,6 +89,7 @@ class AsteriskNodeForm(SecretFieldsMixin, ActionFormMixin, forms.ModelForm):
                   "ami_secret", "ari_url", "ari_username", "ari_password", "notes"]
         widgets = {"ami_secret": SecretInput(), "ari_password": SecretInput(),
                    "notes": forms.Textarea(attrs={"rows": 3})}
+        field_classes = {"ari_url": FullURLField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -91,3 +107,4 @@ class KamailioNodeForm(SecretFieldsMixin, ActionFormMixin, forms.ModelForm):
         model = KamailioNode
         fields = ["name", "enabled", "sip_address", "jsonrpc_url", "jsonrpc_username", "jsonrpc_password", "notes"]
         widgets = {"jsonrpc_password": SecretInput(), "notes": forms.Textarea(attrs={"rows": 3})}
+        field_classes = {"jsonrpc_url": FullURLField}

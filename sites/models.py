@@ -4,19 +4,17 @@ from __future__ import annotations
 import zoneinfo
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
-from django.urls import reverse
 
 from voipadmin import grammar
 from voipadmin.fields import EncryptedTextField
+from voipadmin.paths import object_url
 
 from .choices import NodeRole, SiteKind
 
-sip_domain_validator = RegexValidator(
-    r"^(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\Z",
-    "Enter a lower-case DNS name such as voip.example.test.",
-)
+#: A site's SIP domain: a lower-case DNS name or an IPv4 address (never 999.1.1.1; see voipadmin.grammar).
+sip_domain_validator = grammar.validate_domain_name
 #: The host of a SIP URI (RFC 3261 ``host``, see voipadmin.grammar); trunks use it too.
 host_validator = grammar.validate_sip_host
 
@@ -35,7 +33,7 @@ class Site(models.Model):
     slug = models.SlugField(max_length=50, unique=True, validators=[MaxLengthValidator(30)],
                             help_text="Short name used in Asterisk contexts and CSV files (e.g. branch1).")
     kind = models.CharField(max_length=16, choices=SiteKind.choices, default=SiteKind.DELEGATION)
-    sip_domain = models.CharField(max_length=64, validators=[sip_domain_validator],
+    sip_domain = models.CharField("SIP domain", max_length=64, validators=[sip_domain_validator],
                                   help_text="SIP domain of this site's users; Kamailio's realm for them.")
     address = models.CharField(max_length=200, blank=True, validators=[grammar.validate_single_line],
                                help_text="Postal address of the office.")
@@ -51,7 +49,7 @@ class Site(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("sites:site_detail", args=[self.pk])
+        return object_url("sites:site_detail", self.pk)
 
     @property
     def asterisk_context(self) -> str:
@@ -111,16 +109,20 @@ class AsteriskNode(Node):
 
     site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="asterisk_nodes")
     host = models.CharField(max_length=255, validators=[host_validator], help_text="SIP address Kamailio sends to.")
-    sip_port = models.PositiveIntegerField(default=5060, validators=[MinValueValidator(1), MaxValueValidator(65535)])
-    ami_host = models.CharField(max_length=255, blank=True, validators=[grammar.validate_network_host],
+    sip_port = models.PositiveIntegerField("SIP port", default=5060,
+                                           validators=[MinValueValidator(1), MaxValueValidator(65535)])
+    ami_host = models.CharField("AMI host", max_length=255, blank=True, validators=[grammar.validate_network_host],
                                 help_text="Defaults to the node's host.")
-    ami_port = models.PositiveIntegerField(default=5038, validators=[MinValueValidator(1), MaxValueValidator(65535)])
-    ami_username = models.CharField(max_length=64, blank=True, validators=[grammar.validate_account_name])
-    ami_secret = EncryptedTextField(blank=True, validators=[grammar.validate_secret])
-    ari_url = models.URLField(blank=True, validators=[grammar.validate_single_line],
-                              help_text="Base URL, e.g. http://pbx.example.test:8088/ari")
-    ari_username = models.CharField(max_length=64, blank=True, validators=[grammar.validate_account_name])
-    ari_password = EncryptedTextField(blank=True, validators=[grammar.validate_secret])
+    ami_port = models.PositiveIntegerField("AMI port", default=5038,
+                                           validators=[MinValueValidator(1), MaxValueValidator(65535)])
+    ami_username = models.CharField("AMI username", max_length=64, blank=True,
+                                    validators=[grammar.validate_account_name])
+    ami_secret = EncryptedTextField("AMI secret", blank=True, validators=[grammar.validate_secret])
+    ari_url = models.URLField("ARI URL", blank=True, validators=[grammar.validate_http_url],
+                              help_text="Base URL with its scheme, e.g. http://pbx.example.test:8088/ari")
+    ari_username = models.CharField("ARI username", max_length=64, blank=True,
+                                    validators=[grammar.validate_account_name])
+    ari_password = EncryptedTextField("ARI password", blank=True, validators=[grammar.validate_secret])
     roles = models.CharField(max_length=100, blank=True,
                              help_text="Comma-separated: " + ", ".join(NodeRole.values))
 
@@ -128,7 +130,7 @@ class AsteriskNode(Node):
         verbose_name = "Asterisk node"
 
     def get_absolute_url(self) -> str:
-        return reverse("sites:asterisknode_detail", args=[self.pk])
+        return object_url("sites:asterisknode_detail", self.pk)
 
     @property
     def role_list(self) -> list[str]:
@@ -157,15 +159,16 @@ class AsteriskNode(Node):
 class KamailioNode(Node):
     """The Kamailio in front of the estate, managed over JSON-RPC (jsonrpcs over HTTP)."""
 
-    sip_address = models.CharField(max_length=255, validators=[grammar.validate_hostport],
+    sip_address = models.CharField("SIP address", max_length=255, validators=[grammar.validate_hostport],
                                    help_text="host:port where phones register.")
-    jsonrpc_url = models.URLField(validators=[grammar.validate_single_line],
-                                  help_text="e.g. http://127.0.0.1:5071/RPC")
-    jsonrpc_username = models.CharField(max_length=64, blank=True, validators=[grammar.validate_account_name])
-    jsonrpc_password = EncryptedTextField(blank=True, validators=[grammar.validate_secret])
+    jsonrpc_url = models.URLField("JSON-RPC URL", validators=[grammar.validate_http_url],
+                                  help_text="With its scheme, e.g. http://127.0.0.1:5071/RPC")
+    jsonrpc_username = models.CharField("JSON-RPC username", max_length=64, blank=True,
+                                        validators=[grammar.validate_account_name])
+    jsonrpc_password = EncryptedTextField("JSON-RPC password", blank=True, validators=[grammar.validate_secret])
 
     class Meta(Node.Meta):
         verbose_name = "Kamailio node"
 
     def get_absolute_url(self) -> str:
-        return reverse("sites:kamailionode_detail", args=[self.pk])
+        return object_url("sites:kamailionode_detail", self.pk)

@@ -16,9 +16,10 @@ def _ranges(site):
 class SiteListView(ObjectListView):
     model = Site
     filterset_class = SiteFilterSet
-    columns = [Column("Name", "name", link=True), Column("Slug", "slug"), Column("Kind", "kind"),
-               Column("SIP domain", "sip_domain"), Column("Extensions", _ranges),
-               Column("Asterisk nodes", "node_count"), Column("Time zone", "time_zone")]
+    columns = [Column("Name", "name", link=True, order_by=True), Column("Slug", "slug", order_by=True),
+               Column("Kind", "kind", order_by=True), Column("SIP domain", "sip_domain", order_by=True),
+               Column("Extensions", _ranges), Column("Asterisk nodes", "node_count", order_by=True),
+               Column("Time zone", "time_zone", order_by=True)]
 
     def get_queryset(self):
         return (Site.objects.annotate(node_count=Count("asterisk_nodes")).order_by("kind", "name")
@@ -53,9 +54,10 @@ class AsteriskNodeListView(ObjectListView):
     model = AsteriskNode
     template_name = "sites/node_list.html"
     filterset_class = AsteriskNodeFilterSet
-    columns = [Column("Name", "name", link=True), Column("Site", "site"), Column("Host", "host"),
-               Column("SIP port", "sip_port"), Column("Roles", "roles"), Column("AMI", lambda n: f"{n.effective_ami_host}:{n.ami_port}"),
-               Column("Enabled", "enabled")]
+    columns = [Column("Name", "name", link=True, order_by=True), Column("Site", "site", order_by="site__name"),
+               Column("Host", "host", order_by=True), Column("SIP port", "sip_port", order_by=True),
+               Column("Roles", "roles"), Column("AMI", lambda n: f"{n.effective_ami_host}:{n.ami_port}"),
+               Column("Enabled", "enabled", order_by=True)]
 
     def get_queryset(self):
         return AsteriskNode.objects.select_related("site")
@@ -96,8 +98,8 @@ class AsteriskNodeDeleteView(ObjectDeleteView):
 class KamailioNodeListView(ObjectListView):
     model = KamailioNode
     filterset_class = KamailioNodeFilterSet
-    columns = [Column("Name", "name", link=True), Column("SIP address", "sip_address"),
-               Column("JSON-RPC", "jsonrpc_url"), Column("Enabled", "enabled")]
+    columns = [Column("Name", "name", link=True, order_by=True), Column("SIP address", "sip_address", order_by=True),
+               Column("JSON-RPC", "jsonrpc_url"), Column("Enabled", "enabled", order_by=True)]
 
 
 class KamailioNodeDetailView(ObjectDetailView):

@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from django.db import connection
 
 pytest_plugins = ["tests.kamailio_fixtures", "tests.asterisk_fixtures", "tests.routing_fixtures",
-                  "tests.process_fixtures"]
+                  "tests.process_fixtures", "tests.browser_fixtures"]
 
 
 @pytest.fixture

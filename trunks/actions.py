@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any, Iterable, Sequence
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
-from voipadmin import crud
+from voipadmin import audit, crud
 from voipadmin.actors import Actor
 
 from . import notifier, projection
@@ -114,3 +115,72 @@ def update_route(route: OutboundRoute, *, actor: Actor, trunks: Iterable[Trunk |
 
 def delete_route(route: OutboundRoute, *, actor: Actor) -> None:
     crud.delete(route, actor=actor, snapshot=_trunk_snapshot, effects=[_projected])
+
+
+# --- many trunks from a list page (enable, disable, delete) -----------------------------------------------------
+
+
+def _locked_trunks(trunks: Iterable[Trunk]) -> list[E1Trunk | ItspTrunk]:
+    """The E1/ITSP rows of these trunks, locked in pk order (audited as the single-object pages audit them)."""
+    pks = [t.pk for t in trunks]
+    found: list[E1Trunk | ItspTrunk] = []
+    for model in (E1Trunk, ItspTrunk):
+        found += crud.lock_many(model.objects.all(), pks)
+    return sorted(found, key=lambda t: t.pk)
+
+
+def plan_bulk_update(trunks: Iterable[Trunk], *, enabled: bool) -> list[crud.Planned]:
+    """Each trunk and whether it changes (a disabled trunk is left out of every route, which stays)."""
+    label = str(Trunk._meta.get_field("enabled").verbose_name)
+    yes_no = {True: "yes", False: "no"}
+    return [crud.Planned(obj=t, changes={label: (yes_no[t.enabled], yes_no[enabled])} if t.enabled != enabled else {})
+            for t in trunks]
+
+
+def bulk_update_trunks(trunks: Iterable[Trunk], *, actor: Actor, enabled: bool,
+                       message: str = "Bulk change") -> int:
+    """Enable or disable many trunks in ONE transaction: one audit entry per changed trunk, then one
+    re-projection of Kamailio's tables (one set of reloads, not one per trunk)."""
+    with transaction.atomic():
+        changed = [t for t in _locked_trunks(trunks) if t.enabled != enabled]
+        for model in (E1Trunk, ItspTrunk):
+            objs = [t for t in changed if isinstance(t, model)]
+            befores = [audit.snapshot(t) for t in objs]
+            for t in objs:
+                t.enabled = enabled
+            crud.bulk_update(objs, actor=actor, befores=befores, fields={"enabled"}, message=message)
+        if changed:
+            _project(f"{message}: {len(changed)} trunk(s)")
+            itsps = [t for t in changed if isinstance(t, ItspTrunk)]
+            if itsps:
+                itsp_changed(crud.Write(obj=itsps[0], actor=actor, action="update", message=message))
+    return len(changed)
+
+
+def plan_bulk_delete(trunks: Iterable[Trunk]) -> list[crud.Planned]:
+    """Each trunk deleted, or refused while a route uses it or a DDI arrives on it (two queries in all)."""
+    trunks = list(trunks)
+    pks = [t.pk for t in trunks]
+    routes: dict[int, set[str]] = {}
+    for trunk_id, name in RouteTrunk.objects.filter(trunk_id__in=pks).values_list("trunk_id", "route__name"):
+        routes.setdefault(trunk_id, set()).add(name)
+    others = crud.protected_by(Trunk, pks, skip=[RouteTrunk])
+    plan = []
+    for t in trunks:
+        reasons = ([f"used by route(s) {', '.join(sorted(routes[t.pk]))}"] if t.pk in routes else []) + \
+            ([f"still used by {', '.join(others[t.pk])}"] if t.pk in others else [])
+        plan.append(crud.Planned(obj=t, deleted=True, refused="; ".join(reasons) + ("; change that first."
+                                                                                     if reasons else "")))
+    return plan
+
+
+def bulk_delete_trunks(trunks: Iterable[Trunk], *, actor: Actor) -> int:
+    """Delete many trunks in ONE transaction, each through ``delete_trunk``; one refusal refuses them all."""
+    with transaction.atomic():
+        locked = _locked_trunks(trunks)
+        refused = [f"{p.obj}: {p.refused}" for p in plan_bulk_delete(locked) if p.refused]
+        if refused:
+            raise ValidationError(refused)
+        for trunk in locked:
+            delete_trunk(trunk, actor=actor)
+    return len(locked)

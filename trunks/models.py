@@ -15,11 +15,11 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.urls import reverse
 
 from sites.models import host_validator
 from voipadmin import grammar, numbers
 from voipadmin.fields import EncryptedTextField
+from voipadmin.paths import object_url
 
 from .choices import (CallerIdPresentation, E1Role, E1Signalling, ItspAuth, RouteKind, SwitchType, Transport,
                       TrunkKind)
@@ -101,7 +101,7 @@ class Trunk(models.Model):
         return self.e1trunk if self.kind == TrunkKind.E1 else self.itsptrunk
 
     def get_absolute_url(self) -> str:
-        return reverse(f"trunks:{self.kind}trunk_detail", args=[self.pk])
+        return object_url(f"trunks:{self.kind}trunk_detail", self.pk)
 
     @property
     def dispatcher_uri(self) -> str:
@@ -111,7 +111,8 @@ class Trunk(models.Model):
 class E1Trunk(Trunk):
     """An E1 (PRI) line on an Asterisk node: to the PSTN or to the legacy PBX."""
 
-    asterisk_node = models.ForeignKey("sites.AsteriskNode", on_delete=models.PROTECT, related_name="e1_trunks")
+    asterisk_node = models.ForeignKey("sites.AsteriskNode", on_delete=models.PROTECT, related_name="e1_trunks",
+                                      verbose_name="Asterisk node")
     span = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(128)])
     channels = models.CharField(max_length=64, default="1-15,17-31", validators=[channels_validator],
                                 help_text="B channels of the span, e.g. 1-15,17-31 (16 is the D channel).")
@@ -173,7 +174,7 @@ class ItspTrunk(Trunk):
     transport = models.CharField(max_length=4, choices=Transport.choices, default=Transport.UDP)
     auth_mode = models.CharField(max_length=16, choices=ItspAuth.choices, default=ItspAuth.IP)
     # by IP: rows in Kamailio's `address` table
-    ip_addresses = models.TextField(blank=True, validators=[validate_ip_list],
+    ip_addresses = models.TextField("IP addresses", blank=True, validators=[validate_ip_list],
                                     help_text="Addresses/subnets the ITSP sends from, one per line.")
     address_group = models.PositiveIntegerField(
         default=2, validators=[MinValueValidator(2), MaxValueValidator(999)],
@@ -189,9 +190,10 @@ class ItspTrunk(Trunk):
                              help_text="Outbound proxy for the REGISTER (sip:host:port); defaults to the trunk's.")
     expires = models.PositiveIntegerField(default=3600, validators=[MinValueValidator(60), MaxValueValidator(86400)])
     # caller ID
-    caller_id_presentation = models.CharField(max_length=16, choices=CallerIdPresentation.choices,
+    caller_id_presentation = models.CharField("caller ID presentation", max_length=16,
+                                              choices=CallerIdPresentation.choices,
                                               default=CallerIdPresentation.ALLOWED)
-    caller_id_number = models.CharField(max_length=32, blank=True, validators=[
+    caller_id_number = models.CharField("caller ID number", max_length=32, blank=True, validators=[
         RegexValidator(r"^\+?[0-9]+\Z", "Digits only, optionally with a leading +.")],
                                         help_text="The trunk's main number, presented when asked to.")
 
@@ -269,7 +271,7 @@ class OutboundRoute(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("trunks:outboundroute_detail", args=[self.pk])
+        return object_url("trunks:outboundroute_detail", self.pk)
 
     @property
     def setid(self) -> int:

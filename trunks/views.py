@@ -5,7 +5,8 @@ from django.urls import reverse
 from django.views import View
 
 from voipadmin.fields import secret_state
-from voipadmin.views import Column, ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectListView, PortalView
+from voipadmin.views import (BulkAction, BulkView, Column, ObjectDeleteView, ObjectDetailView, ObjectEditView,
+                             ObjectListView, PortalView)
 
 from . import actions
 from .choices import TrunkKind
@@ -55,11 +56,35 @@ def _trunk_routes(trunk: Trunk) -> str:
 _LINKS = Prefetch("route_trunks", queryset=RouteTrunk.objects.select_related("route"))
 
 
+TRUNK_BULK_ACTIONS = [
+    BulkAction("enable", "Enable", "change", icon="bi-toggle-on", done="Enabled",
+               plan=lambda trunks: actions.plan_bulk_update(trunks, enabled=True),
+               apply=lambda trunks, *, actor: actions.bulk_update_trunks(trunks, actor=actor, enabled=True,
+                                                                           message="Bulk enable")),
+    BulkAction("disable", "Disable", "change", icon="bi-toggle-off", done="Disabled",
+               plan=lambda trunks: actions.plan_bulk_update(trunks, enabled=False),
+               apply=lambda trunks, *, actor: actions.bulk_update_trunks(trunks, actor=actor, enabled=False,
+                                                                           message="Bulk disable")),
+    BulkAction("delete", "Delete", "delete", icon="bi-trash", style="outline-danger", done="Deleted",
+               plan=actions.plan_bulk_delete, apply=actions.bulk_delete_trunks),
+]
+
+
+class TrunkBulkView(BulkView):
+    """Enable, disable or delete the trunks selected on the "All trunks" list (confirmation first)."""
+
+    model = Trunk
+    bulk_actions = TRUNK_BULK_ACTIONS
+
+
 class TrunkListView(TabsMixin, ObjectListView):
     model = Trunk
     filterset_class = TrunkFilterSet
-    columns = [Column("Name", "name", link=True), Column("Kind", "kind"), Column("Where", _trunk_summary),
-               Column("Routes", _trunk_routes), Column("Enabled", "enabled")]
+    columns = [Column("Name", "name", link=True, order_by=True), Column("Kind", "kind", order_by=True),
+               Column("Where", _trunk_summary), Column("Routes", _trunk_routes),
+               Column("Enabled", "enabled", order_by=True)]
+    bulk_actions = TRUNK_BULK_ACTIONS
+    bulk_url_name = "trunks:trunk_bulk"
 
     def get_queryset(self):
         return (Trunk.objects.select_related("e1trunk__asterisk_node", "itsptrunk")
@@ -69,10 +94,12 @@ class TrunkListView(TabsMixin, ObjectListView):
 class E1TrunkListView(TabsMixin, ObjectListView):
     model = E1Trunk
     filterset_class = E1TrunkFilterSet
-    columns = [Column("Name", "name", link=True), Column("Asterisk node", "asterisk_node"), Column("Span", "span"),
-               Column("Channels", "channels"), Column("Group", "group"), Column("Signalling", "signalling"),
-               Column("Switch type", "switch_type"), Column("Role", "role"), Column("Routes", _trunk_routes),
-               Column("Enabled", "enabled")]
+    columns = [Column("Name", "name", link=True, order_by=True),
+               Column("Asterisk node", "asterisk_node", order_by="asterisk_node__name"),
+               Column("Span", "span", order_by=True), Column("Channels", "channels", order_by=True),
+               Column("Group", "group", order_by=True), Column("Signalling", "signalling", order_by=True),
+               Column("Switch type", "switch_type", order_by=True), Column("Role", "role", order_by=True),
+               Column("Routes", _trunk_routes), Column("Enabled", "enabled", order_by=True)]
 
     def get_queryset(self):
         return E1Trunk.objects.select_related("asterisk_node").prefetch_related(_LINKS)
@@ -113,9 +140,10 @@ def _itsp_auth(trunk: ItspTrunk) -> str:
 class ItspTrunkListView(TabsMixin, ObjectListView):
     model = ItspTrunk
     filterset_class = ItspTrunkFilterSet
-    columns = [Column("Name", "name", link=True), Column("SIP", "dispatcher_uri"), Column("Auth", "auth_mode"),
-               Column("Caller ID", "caller_id_presentation"), Column("Routes", _trunk_routes),
-               Column("Enabled", "enabled")]
+    columns = [Column("Name", "name", link=True, order_by=True), Column("SIP", "dispatcher_uri", order_by="host"),
+               Column("Auth", "auth_mode", order_by=True),
+               Column("Caller ID", "caller_id_presentation", order_by=True), Column("Routes", _trunk_routes),
+               Column("Enabled", "enabled", order_by=True)]
 
     def get_queryset(self):
         return ItspTrunk.objects.prefetch_related(_LINKS)
@@ -157,9 +185,10 @@ def _rewrite(route: OutboundRoute) -> str:
 class OutboundRouteListView(TabsMixin, ObjectListView):
     model = OutboundRoute
     filterset_class = OutboundRouteFilterSet
-    columns = [Column("Name", "name", link=True), Column("Kind", "kind"), Column("Pattern", "pattern"),
-               Column("Rewrite", _rewrite), Column("Trunks (in order)", _route_trunks),
-               Column("Priority", "priority"), Column("Enabled", "enabled")]
+    columns = [Column("Name", "name", link=True, order_by=True), Column("Kind", "kind", order_by=True),
+               Column("Pattern", "pattern", order_by=True), Column("Rewrite", _rewrite),
+               Column("Trunks (in order)", _route_trunks), Column("Priority", "priority", order_by=True),
+               Column("Enabled", "enabled", order_by=True)]
 
     def get_queryset(self):
         return OutboundRoute.objects.prefetch_related(

@@ -344,3 +344,103 @@ def import_users(batches: Iterable[Batch] | Iterator[Batch], *, actor: Actor, me
         raise ValidationError(f"Nothing was imported: the database refused the import ({exc}). "
                               "Run the import again.") from None
     return result
+
+
+# --- many users from a list page (enable, disable, move to another site, delete) --------------------------------
+
+#: what a bulk change may set (the rest of a user is changed on its own page)
+BULK_FIELDS = {"enabled", "site"}
+
+
+def _label(name: str) -> str:
+    return str(SipUser._meta.get_field(name).verbose_name)
+
+
+def plan_bulk_update(users: Iterable[SipUser], **fields: Any) -> list[crud.Planned]:
+    """What ``bulk_update_users`` would do to each user: before → after, or why it is refused.
+
+    A user moves only to a site whose extension ranges admit its extension, and only within its SIP domain
+    (a new domain needs new digest hashes, i.e. a new password to hand out: that is the user's own page).
+    Queries: the target site's ranges once, whatever the number of users (``users`` come with their site).
+    """
+    unknown = set(fields) - BULK_FIELDS
+    if unknown:
+        raise TypeError(f"not a bulk field: {', '.join(sorted(unknown))}")
+    site = fields.get("site")
+    if site is not None:
+        ranges = list(site.extension_ranges.all())
+        site_ranges = ", ".join(str(r) for r in ranges) or "none"
+    plan = []
+    for user in users:
+        row = crud.Planned(obj=user)
+        if "enabled" in fields and user.enabled != fields["enabled"]:
+            row.changes[_label("enabled")] = ("yes" if user.enabled else "no", "yes" if fields["enabled"] else "no")
+        if site is not None and user.site_id != site.pk:
+            if not any(r.start <= user.extension <= r.end for r in ranges):
+                row.refused = f"{user.extension} is outside {site}'s extension ranges ({site_ranges})."
+            elif user.site.sip_domain != site.sip_domain:
+                row.refused = (f"{site} has another SIP domain ({site.sip_domain}): the user would need a new "
+                               "SIP password; move it on its own page.")
+            else:
+                row.changes[_label("site")] = (str(user.site), str(site))
+        plan.append(row)
+    return plan
+
+
+def _refusals(plan: list[crud.Planned]) -> None:
+    refused = [f"{p.obj}: {p.refused}" for p in plan if p.refused]
+    if refused:
+        raise ValidationError(refused)
+
+
+def _locked(users: Iterable[SipUser]) -> list[SipUser]:
+    """The stored rows of these users, locked (in pk order: two bulk changes never wait on each other)."""
+    return crud.lock_many(SipUser.objects.select_related("site"), [u.pk for u in users])
+
+
+def bulk_update_users(users: Iterable[SipUser], *, actor: Actor, message: str = "Bulk change",
+                      **fields: Any) -> int:
+    """Enable, disable or move (``site``) many users in ONE transaction, all or nothing: if any user is
+    refused (``plan_bulk_update``), nothing changes. One audit entry per changed user, their ``subscriber``
+    rows (a disabled user cannot register), the ``users_changed`` hook. Returns how many changed."""
+    with transaction.atomic():
+        locked = _locked(users)
+        plan = plan_bulk_update(locked, **fields)
+        _refusals(plan)
+        changed = [p.obj for p in plan if p.changes]
+        if not changed:
+            return 0
+        befores = [audit.snapshot(u) for u in changed]
+        site_ids = {u.site_id for u in changed}
+        for user in changed:
+            for name, value in fields.items():
+                setattr(user, name, value)
+        crud.bulk_update(changed, actor=actor, befores=befores, fields=set(fields), message=message)
+        sync_subscribers({"username": u.username, "domain": u.site.sip_domain, "enabled": u.enabled,
+                          "ha1": u.ha1, "ha1b": u.ha1b} for u in changed)
+        reason = f"{message}: {len(changed)} user(s) changed"
+        request_reload(site_ids | {u.site_id for u in changed}, voicemail=True, reason=reason)
+        users_changed({u.pk for u in changed}, set(fields), reason=reason)
+    return len(changed)
+
+
+def plan_bulk_delete(users: Iterable[SipUser]) -> list[crud.Planned]:
+    """What ``bulk_delete_users`` would do: each user deleted, or refused while something still points at it
+    (a DDI that rings it). One query per protecting relation, whatever the number of users."""
+    users = list(users)
+    protected = crud.protected_by(SipUser, [u.pk for u in users])
+    return [crud.Planned(obj=u, deleted=True,
+                         refused=f"still used by {', '.join(protected[u.pk])}; change that first."
+                         if u.pk in protected else "")
+            for u in users]
+
+
+def bulk_delete_users(users: Iterable[SipUser], *, actor: Actor) -> int:
+    """Delete many users in ONE transaction, each through ``delete_user`` (its subscriber row, its audit
+    entry): if any is refused, none is deleted."""
+    with transaction.atomic():
+        locked = _locked(users)
+        _refusals(plan_bulk_delete(locked))
+        for user in locked:
+            delete_user(user, actor=actor)
+    return len(locked)

@@ -4,9 +4,9 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.urls import reverse
 
 from voipadmin import grammar
+from voipadmin.paths import object_url
 
 from .validators import validate_codecs, validate_pin_digits
 
@@ -31,15 +31,15 @@ class SipUser(models.Model):
     site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="sip_users",
                              verbose_name="home site")
     enabled = models.BooleanField(default=True, help_text="A disabled user cannot register or call.")
-    caller_id = models.CharField(max_length=40, blank=True, validators=[grammar.validate_caller_id],
+    caller_id = models.CharField("caller ID", max_length=40, blank=True, validators=[grammar.validate_caller_id],
                                  help_text='A name, a number or both ("Front desk" <+34911234567>); empty means '
                                            '"display name" <extension>.')
     nat = models.BooleanField("behind NAT", default=False,
                               help_text="Remote extension: symmetric RTP, rport, contact rewrite, no direct media.")
     codecs = models.CharField(max_length=200, blank=True, validators=[validate_codecs],
                               help_text=f"Comma-separated Asterisk codec names; empty means {DEFAULT_CODECS}.")
-    ha1 = models.CharField(max_length=32, editable=False)
-    ha1b = models.CharField(max_length=32, editable=False)
+    ha1 = models.CharField("HA1", max_length=32, editable=False)
+    ha1b = models.CharField("HA1b", max_length=32, editable=False)
     voicemail_enabled = models.BooleanField("voicemail", default=True)
     voicemail_pin = models.CharField("voicemail PIN", max_length=80, blank=True, validators=[validate_pin_digits],
                                      help_text="Stored in clear: Asterisk's realtime voicemail needs it.")
@@ -72,7 +72,7 @@ class SipUser(models.Model):
             raise ValidationError(errors)
 
     def get_absolute_url(self) -> str:
-        return reverse("users:sipuser_detail", args=[self.pk])
+        return object_url("users:sipuser_detail", self.pk)
 
     @property
     def username(self) -> str:
@@ -134,8 +134,8 @@ class AsteriskContact(models.Model):
     reads it (the live view gets contacts over AMI); per-site schemas have a table of their own.
     """
 
-    id = models.CharField(max_length=255, primary_key=True)
-    uri = models.CharField(max_length=511, null=True, blank=True)
+    id = models.CharField("ID", max_length=255, primary_key=True)
+    uri = models.CharField("URI", max_length=511, null=True, blank=True)
     expiration_time = models.BigIntegerField(null=True, blank=True)
     qualify_frequency = models.IntegerField(null=True, blank=True)
     outbound_proxy = models.CharField(max_length=255, null=True, blank=True)
@@ -146,7 +146,7 @@ class AsteriskContact(models.Model):
     authenticate_qualify = AsteriskEnumField(null=True, blank=True)
     via_addr = models.CharField(max_length=40, null=True, blank=True)
     via_port = models.IntegerField(null=True, blank=True)
-    call_id = models.CharField(max_length=255, null=True, blank=True)
+    call_id = models.CharField("call ID", max_length=255, null=True, blank=True)
     endpoint = models.CharField(max_length=255, null=True, blank=True)
     prune_on_boot = AsteriskEnumField(null=True, blank=True)
     qualify_2xx_only = AsteriskEnumField(null=True, blank=True)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/reset-password/", views.SipUserResetPasswordView.as_view(), name="sipuser_reset_password"),
     path("<int:pk>/reset-pin/", views.SipUserResetPinView.as_view(), name="sipuser_reset_pin"),
     path("", views.SipUserListView.as_view(), name="sipuser_list"),
+    path("bulk/<slug:action>/", views.SipUserBulkView.as_view(), name="sipuser_bulk"),
     path("add/", views.SipUserEditView.as_view(), name="sipuser_add"),
     path("<int:pk>/", views.SipUserDetailView.as_view(), name="sipuser_detail"),
     path("<int:pk>/edit/", views.SipUserEditView.as_view(), name="sipuser_edit"),

@@ -129,3 +129,18 @@ def record(*, actor: Actor, obj: models.Model, action: str, before: dict | None 
     return ChangeLogEntry.objects.create(**entry_values(
         actor=actor, content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
         object_id=obj.pk, object_repr=str(obj), action=action, changes=changes, message=message))
+
+
+def record_operation(*, actor: Actor, obj: models.Model, message: str,
+                     details: Mapping[str, Any] | None = None) -> ChangeLogEntry:
+    """Log an operation on the live estate that writes no row of ours (hanging up a call, click-to-call,
+    listening in): on the object it concerns, so it shows in that object's history, as action "other".
+
+    ``message`` says what was done and how it ended; ``details`` (node, channel, …) are kept as
+    ``{name: [None, value]}``, the log's own before/after shape, so the history pages show them unchanged.
+    Failed attempts are logged too: who tried to listen in on a call matters even when the node was down.
+    """
+    return ChangeLogEntry.objects.create(**entry_values(
+        actor=actor, content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
+        object_id=obj.pk, object_repr=str(obj), action=ChangeLogEntry.Action.OTHER,
+        changes={k: [None, _plain(v)] for k, v in (details or {}).items()}, message=message))

@@ -1,5 +1,7 @@
+from functools import lru_cache
+
 from django.conf import settings
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, reverse
 
 NAV = [
     # (label, url name, permission, bootstrap icon)
@@ -24,10 +26,18 @@ def portal(request):
         for label, name, perm, icon in NAV:
             if not user.has_perm(perm):
                 continue
-            try:
-                url = reverse(name)
-            except NoReverseMatch:
+            url = _nav_url(name, get_script_prefix())
+            if url is None:
                 continue
             nav.append({"label": label, "url": url, "icon": icon,
                         "active": request.path.startswith(url) and (url != "/" or request.path == "/")})
     return {"portal_nav": nav, "portal_debug": settings.DEBUG, "live_reload": settings.LIVE_RELOAD}
+
+
+@lru_cache(maxsize=64)
+def _nav_url(name: str, script_prefix: str) -> str | None:
+    """The nav's addresses never change while the process runs: reversed once per mount point, not per page."""
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return None

@@ -139,6 +139,14 @@ def lock(obj: M) -> M:
     return model._default_manager.select_for_update(of=("self", *parents)).get(pk=obj.pk)
 
 
+def lock_many(queryset: models.QuerySet, pks: Iterable[Any]) -> list:
+    """``lock`` for many rows (a bulk change from a list): the stored rows, locked in key order — two bulk
+    changes of overlapping rows queue up instead of deadlocking. Rows gone meanwhile are simply not returned."""
+    model = queryset.model
+    parents = tuple(link.name for link in model._meta.parents.values() if link is not None)
+    return list(queryset.select_for_update(of=("self", *parents)).filter(pk__in=sorted(set(pks))).order_by("pk"))
+
+
 def create(model: type[M], *, actor: Actor, fields: dict[str, Any], message: str = "",
            prepare: Callable[[Write], Any] | None = None, checks: Iterable[Check] = (),
            related: Callable[[M], Any] | None = None, snapshot: Snapshot | None = None,
@@ -378,3 +386,34 @@ def bulk_update(objs: Sequence[M], *, actor: Actor, befores: Sequence[dict[str, 
             entries.append(audit.entry_values(actor=actor, content_type=ct, object_id=o.pk, object_repr=str(o),
                                               action=ChangeLogEntry.Action.UPDATE, changes=changes, message=msg))
     _copy_rows(ChangeLogEntry._meta.db_table, _LOG_COLUMNS, _log_rows(entries, now))
+
+
+# --- a bulk operation's plan (list pages: "what will change", shown before it is done) ----------------------------
+
+
+@dataclass
+class Planned:
+    """One selected object and what a bulk operation would do to it: ``changes`` (field label → (before,
+    after)), ``deleted``, or why it is ``refused`` (then the whole operation is)."""
+
+    obj: Any
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    deleted: bool = False
+    refused: str = ""
+
+
+def protected_by(model: type[models.Model], pks: Iterable[Any], *,
+                 skip: Iterable[type[models.Model]] = ()) -> dict[Any, list[str]]:
+    """Which of these rows other rows still point at with ``on_delete=PROTECT`` (pk → "inbound number
+    +34911…", …): one query per protecting relation, however many rows — so a lower app can say why a
+    delete would be refused without importing the higher apps that point at it. ``skip``: relations the caller
+    reports itself."""
+    pks, skip = list(pks), set(skip)
+    found: dict[Any, list[str]] = {}
+    for rel in model._meta.related_objects:
+        if rel.on_delete is not models.PROTECT or not pks or rel.related_model in skip:
+            continue
+        name = rel.related_model._meta.verbose_name
+        for ref in rel.related_model._default_manager.filter(**{f"{rel.field.name}__in": pks}):
+            found.setdefault(getattr(ref, rel.field.attname), []).append(f"{name} {ref}")
+    return found

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .models import ChangeLogEntry
+from .widgets import PeriodInput
 
 
 #: the times a filter can compare with: a day inside Python's calendar at each end, so that no zone a column
@@ -50,23 +51,51 @@ class EstateFilterSet(django_filters.FilterSet):
         form = EstateFilterForm
 
 
+#: the apps whose objects the audit log records (auth: an account locked after failed log-ins, voipadmin.lockout)
+AUDITED_APPS = ("sites", "users", "trunks", "services", "voipadmin", "auth")
+
+
+def audit_object_types() -> list[tuple[str, str]]:
+    """``app_label.model`` → name, for the objects the audit log can hold (from the app registry: no query)."""
+    from django.apps import apps
+
+    types = []
+    for label in AUDITED_APPS:
+        for model in apps.get_app_config(label).get_models():
+            meta = model._meta
+            if meta.managed and model is not ChangeLogEntry and (label != "auth" or meta.model_name == "user"):
+                types.append((f"{meta.app_label}.{meta.model_name}", str(meta.verbose_name).capitalize()))
+    return sorted(types, key=lambda t: t[1])
+
+
 class ChangeLogFilterSet(EstateFilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
     action = django_filters.ChoiceFilter(choices=ChangeLogEntry.Action.choices)
-    content_type = django_filters.ModelChoiceFilter(
-        queryset=ContentType.objects.filter(  # (auth: an account locked after failed log-ins, voipadmin.lockout)
-            app_label__in=["sites", "users", "trunks", "services", "voipadmin", "auth"]),
-        label="Object type")
+    object_type = django_filters.ChoiceFilter(choices=audit_object_types, method="filter_object_type",
+                                              label="Object type")
     actor = django_filters.CharFilter(lookup_expr="icontains")
     source = django_filters.ChoiceFilter(choices=[("ui", "Web UI"), ("api", "API"), ("command", "Command"),
                                                   ("system", "System")])
-    since = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="lte")
-    object_id = django_filters.CharFilter()
+    since = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte", label="From", widget=PeriodInput)
+    until = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="lte", label="Until", widget=PeriodInput)
+    object_id = django_filters.CharFilter(label="Object ID")
+    # The API's first filter by object type (a content type's numeric id): kept for the clients that use it,
+    # hidden in the page's form (object_type says the same thing in words).
+    content_type = django_filters.NumberFilter(field_name="content_type", widget=forms.HiddenInput,
+                                               label="Content type ID (deprecated: use object_type)")
 
     class Meta(EstateFilterSet.Meta):
         model = ChangeLogEntry
-        fields = ["q", "action", "content_type", "object_id", "actor", "source", "since", "until"]
+        fields = ["q", "action", "object_type", "object_id", "actor", "source", "since", "until", "content_type"]
+
+    def filter_object_type(self, queryset, name: str, value: str):
+        """``users.sipuser``: the API's ``object_type``, and the object pages' "history" links."""
+        app_label, _, model = value.partition(".")
+        try:
+            content_type = ContentType.objects.get_by_natural_key(app_label, model)  # (cached)
+        except ContentType.DoesNotExist:
+            return queryset.none()
+        return queryset.filter(content_type=content_type)
 
     def search(self, queryset, name, value):
         return queryset.filter(Q(object_repr__icontains=value) | Q(actor__icontains=value) |

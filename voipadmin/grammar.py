@@ -28,6 +28,11 @@ SIP user          RFC 3261 ``user`` = 1*( unreserved / escaped / user-unreserved
 SIP host          RFC 3261 ``host`` = hostname / IPv4address / IPv6reference (``[2001:db8::1]``);
                   labels of at most 63 characters, no trailing dot, at most 253 characters.
 network host      a host to open a TCP connection to (AMI): a hostname, IPv4 or IPv6, brackets optional.
+                  In every host a name made of digits and dots only (``999.1.1.1``) must be an IPv4
+                  address: a host name's last label has a letter (RFC 1123 §2.1, RFC 3261 ``toplabel``).
+domain name       a site's SIP domain (Kamailio's realm): a lower-case host name, or an IPv4 address.
+HTTP URL          a service's base URL (ARI): ``http://`` or ``https://`` written out — a URL without
+                  one is refused, never completed with a guess.
 host:port         RFC 3261 ``hostport`` (Kamailio's SIP address).
 SIP URI           ``sip:``/``sips:`` [user ``@``] hostport *( ``;`` uri-parameter ): no headers (``?``).
 quoted text       realm, auth username: the inside of a quoted-string Kamailio writes into a digest
@@ -197,6 +202,16 @@ def _is_ipv4(value: str) -> bool:
     return True
 
 
+def _looks_like_ipv4(value: str) -> bool:
+    """Digits and dots only: RFC 1123 says such a name is read as an IPv4 address, never as a host name."""
+    return bool(value) and all(ch.isascii() and (ch.isdigit() or ch == ".") for ch in value)
+
+
+#: the message for a name of digits and dots that is no IPv4 address (999.1.1.1, 10.1.1, 010.0.0.1)
+NOT_IPV4 = ("A host made of digits and dots must be an IPv4 address: four numbers from 0 to 255 without leading "
+            "zeros, e.g. 192.0.2.10 (a host name's last part has a letter).")
+
+
 def _is_ipv6(value: str) -> bool:
     if "%" in value:  # a zone id names an interface of one machine: meaningless in a URI others read
         return False
@@ -220,6 +235,8 @@ def validate_sip_host(value: str) -> None:
     """A host as a SIP URI writes it (``sip:<host>:5060``)."""
     if not is_sip_host(value):
         _refuse_unsafe(value)
+        if _looks_like_ipv4(value):
+            raise ValidationError(NOT_IPV4, code="sip_host")
         if value.isascii() and _is_ipv6(value):
             raise ValidationError(f"Write an IPv6 address in brackets, e.g. [{value}]: it goes into SIP URIs.",
                                   code="sip_host")
@@ -231,7 +248,29 @@ def validate_network_host(value: str) -> None:
     bare = value[1:-1] if value.startswith("[") and value.endswith("]") else value
     if not (value.isascii() and (is_sip_host(value) or _is_ipv6(bare))):
         _refuse_unsafe(value)
+        if _looks_like_ipv4(value):
+            raise ValidationError(NOT_IPV4, code="network_host")
         raise ValidationError(f"Enter {HOST_HINT}.", code="network_host")
+
+
+_DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN_NAME_RE = re.compile(rf"(?:{_DNS_LABEL}\.)*[a-z](?:[a-z0-9-]{{0,61}}[a-z0-9])?\Z")
+
+
+def validate_domain_name(value: str) -> None:
+    """A SIP domain (a site's; Kamailio's realm for its users): a lower-case host name or an IPv4 address.
+
+    Lower case because Kamailio compares domains as stored (``subscriber.domain``), and a realm in
+    another case would be another realm to the phones' digest.
+    """
+    if _is_ipv4(value):
+        return
+    if _looks_like_ipv4(value):
+        raise ValidationError(NOT_IPV4, code="domain_name")
+    if not (value.isascii() and len(value) <= 253 and _DOMAIN_NAME_RE.match(value)):
+        _refuse_unsafe(value)
+        raise ValidationError("Enter a lower-case DNS name such as voip.example.test: labels of letters, digits "
+                              "and hyphens, separated by dots, the last one with a letter.", code="domain_name")
 
 
 def _port_problem(port: str) -> str | None:
@@ -259,6 +298,8 @@ def validate_hostport(value: str) -> None:
     host, port = split_hostport(value)
     if not is_sip_host(host):
         _refuse_unsafe(value)
+        if _looks_like_ipv4(host):
+            raise ValidationError(NOT_IPV4, code="hostport")
         raise ValidationError(f"Enter host or host:port, the host being {HOST_HINT}.", code="hostport")
     if port is not None and (problem := _port_problem(port)):
         raise ValidationError(problem, code="hostport")
@@ -280,8 +321,30 @@ def validate_sip_uri(value: str) -> None:
         if is_sip_host(host) and (port is None or _port_problem(port) is None):
             return
     _refuse_unsafe(value, where=" (it goes into SIP messages)")
+    if match and _looks_like_ipv4(split_hostport(match.group("hostport"))[0]):
+        raise ValidationError(NOT_IPV4, code="sip_uri")
     raise ValidationError("Enter a SIP URI such as sip:proxy.example.test:5060 (sip: or sips:, a host, an "
                           "optional port and ;parameters).", code="sip_uri")
+
+
+# --- URLs of the services voipadmin calls -----------------------------------------------------------------------
+
+#: what the message asks for when a URL lacks its scheme
+URL_SCHEME_HINT = "Give the full URL with its scheme, e.g. http://127.0.0.1:8088/ari"
+
+
+def validate_http_url(value: str) -> None:
+    """A service's base URL with its scheme written out (``http://`` or ``https://``).
+
+    Django's form URLField would complete ``pbx:8088/ari`` to ``https://pbx:8088/ari``: Asterisk's
+    built-in HTTP server speaks plain HTTP unless configured otherwise, so the guess is wrong more often
+    than not, and silently so. The URL's other parts are checked by Django's ``URLValidator``.
+    """
+    _refuse_unsafe(value)
+    _refuse_outer_space(value)
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest:
+        raise ValidationError(URL_SCHEME_HINT + " (http:// or https://).", code="url_scheme")
 
 
 # --- credentials and the like -----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ class ChangeLogEntry(models.Model):
     source = models.CharField(max_length=16, default="system")
     action = models.CharField(max_length=16, choices=Action.choices)
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
-    object_id = models.CharField(max_length=64, db_index=True)
+    object_id = models.CharField("object ID", max_length=64, db_index=True)
     object_repr = models.CharField(max_length=200)
     message = models.CharField(max_length=200, blank=True)
     changes = models.JSONField(default=dict, blank=True, help_text="{field: [before, after]}")
@@ -60,7 +60,7 @@ class ApiToken(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     last_used_at = models.DateTimeField(null=True, blank=True)
-    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField("last used from (IP)", null=True, blank=True)
 
     audit_exclude_fields = ("key_hash", "last_used_at", "last_used_ip")
 

@@ -115,6 +115,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "voipadmin.urls"
 WSGI_APPLICATION = "voipadmin.wsgi.application"
 
+# Plain widgets written in Python, byte for byte what Django's widget templates write (voipadmin/formrender.py)
+FORM_RENDERER = "voipadmin.formrender.FormRenderer"
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -133,6 +136,15 @@ TEMPLATES = [
 
 DATABASE_URL = envsecret("DATABASE_URL", f"sqlite:///{VAR_DIR / 'voipadmin.sqlite3'}")
 DATABASES = {"default": parse_database_url(DATABASE_URL, base_dir=BASE_DIR)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded mode has five processes on one file (portal, two workers, beat, simulator). WAL lets
+    # readers go on while one writes; IMMEDIATE takes the write lock when a transaction starts, so a
+    # transaction that read first and then writes waits (up to `timeout` seconds) instead of failing at
+    # once with "database is locked" (SQLite cannot upgrade a read lock while another process writes).
+    DATABASES["default"]["OPTIONS"].update({
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    })
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -164,6 +176,12 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = envstr("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# One way to write a moment on every page, in TIME_ZONE: 2026-11-30 14:05:09 (voipadmin/formats/en/formats.py,
+# which wins over Django's "Nov. 30, 2026, 2:05 p.m."; these settings are the fallback for other languages).
+FORMAT_MODULE_PATH = ["voipadmin.formats"]
+DATETIME_FORMAT = SHORT_DATETIME_FORMAT = "Y-m-d H:i:s"
+DATE_FORMAT = SHORT_DATE_FORMAT = "Y-m-d"
+TIME_FORMAT = "H:i:s"
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -261,14 +279,17 @@ CELERY_BEAT_SCHEDULE["live-prune-history"] = {"task": "live.tasks.prune_history"
 LIVE_RELOAD = envbool("VOIPADMIN_LIVE_RELOAD", True)
 
 # --- push (app `push`): reloads wait in an outbox until the node acknowledges them. Reloads to one
-# Asterisk are spaced (it can deadlock on rapid reloads); transient errors back off exponentially up
-# to PUSH_RETRY_MAX_SECONDS and are retried by the sweep (every PUSH_SWEEP_SECONDS) until the node
-# answers (PUSH_MAX_ATTEMPTS=0): a node back from an outage has every change live within cap + sweep.
+# Asterisk are spaced (it can deadlock on rapid reloads); transient errors back off exponentially (with
+# jitter) from PUSH_RETRY_BASE_SECONDS up to PUSH_RETRY_MAX_SECONDS and are retried by the sweep (every
+# PUSH_SWEEP_SECONDS) until the node answers (PUSH_MAX_ATTEMPTS=0): a node back from an outage has every
+# change live within cap + sweep, or at once: when the poller sees the node answer again (live.actions), or
+# when an administrator resumes its queue or retries its jobs.
 PUSH_MIN_INTERVAL_SECONDS = {"asterisk": envint("VOIPADMIN_PUSH_ASTERISK_INTERVAL_MS", 2000, minimum=0) / 1000,
                              "kamailio": envint("VOIPADMIN_PUSH_KAMAILIO_INTERVAL_MS", 0, minimum=0) / 1000}
 PUSH_NODE_TIMEOUT_SECONDS = envint("VOIPADMIN_PUSH_NODE_TIMEOUT_MS", 5000, minimum=100) / 1000
-PUSH_RETRY_BASE_SECONDS = 1.0
-PUSH_RETRY_MAX_SECONDS = envint("VOIPADMIN_PUSH_RETRY_MAX", 3, minimum=1)
+PUSH_RETRY_BASE_SECONDS = 2.0
+PUSH_RETRY_MAX_SECONDS = envint("VOIPADMIN_PUSH_RETRY_MAX", 300, minimum=1)
+PUSH_RETRY_JITTER = 0.2  # up to 20% of each delay taken off at random
 PUSH_MAX_ATTEMPTS = envint("VOIPADMIN_PUSH_MAX_ATTEMPTS", 0, minimum=0)
 CELERY_BEAT_SCHEDULE["push-sweep"] = {"task": "push.tasks.sweep", "schedule": PUSH_SWEEP_SECONDS,
                                       "options": {"expires": PUSH_SWEEP_SECONDS}}

@@ -5,7 +5,8 @@ Writes always go through the app's actions (passed in as ``create_action`` etc.)
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
@@ -14,21 +15,38 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import DatabaseError
 from django.db.models import ProtectedError
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.generic import TemplateView, View
 
 from .actors import Actor
+from .audit_display import describe
 from .conflicts import conflict_message
 from .models import ChangeLogEntry
 
 
 class Column:
-    """One column of a list table: a header and how to read the cell."""
+    """One column of a list table: a header, how to read the cell and, optionally, how to sort by it.
 
-    def __init__(self, header: str, accessor: str | Callable[[Any], Any], *, link: bool = False):
+    ``order_by`` whitelists sorting: the ORM path(s) the list is ordered by when the header is clicked
+    (``True``: the accessor itself, dots read as ``__``). Its first path is the key in ``?sort=key`` /
+    ``?sort=-key``; a column without it is not sortable, and an unknown key is ignored.
+    """
+
+    def __init__(self, header: str, accessor: str | Callable[[Any], Any], *, link: bool = False,
+                 order_by: bool | str | Sequence[str] | None = None):
         self.header, self.accessor, self.link = header, accessor, link
+        if order_by is True:
+            if not isinstance(accessor, str):
+                raise TypeError(f"column {header!r}: order_by=True needs a field accessor")
+            order_by = accessor.replace(".", "__")
+        self.order_by: tuple[str, ...] = (order_by,) if isinstance(order_by, str) else tuple(order_by or ())
+
+    @property
+    def sort_key(self) -> str | None:
+        return self.order_by[0] if self.order_by else None
 
     def value(self, obj: Any) -> Any:
         if callable(self.accessor):
@@ -99,14 +117,59 @@ def _label_any(form) -> None:
             field.widget.choices = [("unknown", "Any"), ("true", "Yes"), ("false", "No")]
 
 
+#: the page sizes a list offers (any size from 1 to MAX_PAGE_SIZE is accepted in the query string)
+PAGE_SIZES = (25, 50, 100, 250)
+MAX_PAGE_SIZE = 500
+
+
+@dataclass
+class BulkAction:
+    """Something a list can do to the selected rows (``BulkView`` shows what will change, then does it).
+
+    ``plan(objs, **params)`` returns one ``crud.Planned`` per object (before → after, or why it is refused);
+    ``apply(objs, actor=..., **params)`` is the app's all-or-nothing action. ``form``: the parameters asked
+    for on the confirmation page (e.g. the target site).
+    """
+
+    name: str
+    label: str
+    perm_action: str
+    plan: Callable[..., list]
+    apply: Callable[..., Any]
+    icon: str = ""
+    style: str = "outline-secondary"
+    form: Any = None
+    done: str = "Done"
+    verb: str = ""  # the confirm button's verb when the label does not read as one ("Move to site…": "Move")
+
+
 class ObjectListView(PortalView, TemplateView):
     template_name = "generic/object_list.html"
     filterset_class: Any = None
     columns: list[Column] = []
     paginate_by = 50
+    #: set by pages whose model has bulk operations (the view's ``bulk_url_name`` takes the action's name)
+    bulk_actions: list[BulkAction] = []
+    bulk_url_name: str | None = None
 
     def get_queryset(self):
         return self.model.objects.all()
+
+    def sort(self) -> tuple[Column | None, bool]:
+        """The column ``?sort=`` names (whitelisted: only columns with ``order_by``) and whether descending."""
+        raw = self.request.GET.get("sort", "")
+        descending = raw.startswith("-")
+        key = raw[1:] if descending else raw
+        for column in self.columns:
+            if key and column.sort_key == key:
+                return column, descending
+        return None, False
+
+    def per_page(self) -> int:
+        try:
+            return min(max(int(self.request.GET.get("per_page", self.paginate_by)), 1), MAX_PAGE_SIZE)
+        except (TypeError, ValueError):
+            return self.paginate_by
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -116,17 +179,114 @@ class ObjectListView(PortalView, TemplateView):
         if filterset is not None:
             _label_any(filterset.form)
             qs = filterset.qs if filterset.is_bound and filterset.is_valid() else qs
-        try:
-            per_page = min(max(int(self.request.GET.get("per_page", self.paginate_by)), 1), 500)
-        except ValueError:
-            per_page = self.paginate_by
+        column, descending = self.sort()
+        if column is not None:  # the pk breaks ties: equal names never swap places between pages
+            qs = qs.order_by(*[f"-{f}" if descending else f for f in column.order_by], "pk")
+        per_page = self.per_page()
         page = Paginator(qs, per_page).get_page(self.request.GET.get("page"))
         rows = [(obj, [c.value(obj) for c in self.columns]) for obj in page.object_list]
         query = self.request.GET.copy()
         query.pop("page", None)
+        user = self.request.user
+        bulk = [a for a in self.bulk_actions if user.has_perm(_perm(self.model, a.perm_action))]
         ctx.update(filterset=filterset, page_obj=page, rows=rows, columns=self.columns,
-                   querystring=query.urlencode(), detail_url_name=self.url_name("detail"))
+                   querystring=query.urlencode(), detail_url_name=self.url_name("detail"),
+                   headers=self._headers(column, descending), sort=self.request.GET.get("sort", "") if column else "",
+                   per_page=per_page, page_sizes=_page_sizes(per_page), size_query=_without(query, "per_page"),
+                   bulk_actions=[(a, reverse(self.bulk_url_name, args=[a.name])) for a in bulk],
+                   selectable=bool(bulk), next_url=self.request.get_full_path())
         return ctx
+
+    def _headers(self, current: Column | None, descending: bool) -> list[dict[str, Any]]:
+        """Each header's label and, when sortable, the link that sorts by it (again: the other way)."""
+        base = _without(self.request.GET.copy(), "sort", "page")
+        headers = []
+        for column in self.columns:
+            header: dict[str, Any] = {"label": column.header, "url": None, "dir": None}
+            if column.sort_key:
+                active = column is current
+                header["dir"] = ("desc" if descending else "asc") if active else None
+                key = f"-{column.sort_key}" if active and not descending else column.sort_key
+                header["url"] = "?" + "&".join(p for p in (base, f"sort={key}") if p)
+            headers.append(header)
+        return headers
+
+
+def _without(query, *names: str) -> str:
+    query = query.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+def _page_sizes(current: int) -> list[int]:
+    return sorted(set(PAGE_SIZES) | {current})
+
+
+class BulkView(PortalView, TemplateView):
+    """Selected rows of a list → a confirmation page listing each object and what changes (or why it is
+    refused) → the POST that does it, all or nothing, through the app's action.
+
+    Every step is a POST of the selection (``pk`` values): nothing is written before ``confirm``, and the
+    plan is computed again on the confirming request (the action re-checks it under lock).
+    """
+
+    template_name = "generic/bulk_confirm.html"
+    bulk_actions: list[BulkAction] = []
+
+    def action(self) -> BulkAction:
+        for action in self.bulk_actions:
+            if action.name == self.kwargs["action"]:
+                return action
+        raise Http404("No such bulk action.")
+
+    def get_permission_required(self):
+        return [_perm(self.model, self.action().perm_action)]
+
+    def get_queryset(self):
+        return self.model.objects.all()
+
+    def list_url(self) -> str:
+        nxt = self.request.POST.get("next", "")
+        if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={self.request.get_host()}):
+            return nxt
+        return reverse(self.url_name("list"))
+
+    def get(self, request, *args, **kwargs):
+        self.action()
+        return HttpResponseRedirect(reverse(self.url_name("list")))
+
+    def post(self, request, *args, **kwargs):
+        action = self.action()
+        pks = sorted({int(v) for v in request.POST.getlist("pk") if v.isascii() and v.isdigit() and len(v) < 12})
+        objs = list(self.get_queryset().filter(pk__in=pks).order_by("pk")) if pks else []
+        if not objs:
+            messages.error(request, "Select at least one row first.")
+            return HttpResponseRedirect(self.list_url())
+        form = action.form(request.POST if "params" in request.POST else None) if action.form else None
+        params = form.cleaned_data if form is not None and form.is_valid() else {}
+        ready = form is None or form.is_bound and not form.errors
+        plan = action.plan(objs, **params) if ready else []
+        status = 200
+        if ready and "confirm" in request.POST and not any(p.refused for p in plan):
+            try:
+                action.apply(objs, actor=self.actor(), **params)
+            except ValidationError as exc:
+                messages.error(request, "Nothing was changed: " + " ".join(exc.messages))
+                status = 400
+            else:
+                messages.success(request, f"{action.done}: {len(objs)} {self._name(len(objs))}.")
+                return HttpResponseRedirect(self.list_url())
+        elif "confirm" in request.POST:
+            status = 400
+        refused = [p for p in plan if p.refused]
+        return self.render_to_response(self.get_context_data(
+            action=action, objects=objs, form=form, ready=ready, plan=plan, refused=refused,
+            next_url=self.list_url()), status=status)
+
+    def _name(self, count: int) -> str:
+        meta = self.model._meta
+        return str(meta.verbose_name if count == 1 else meta.verbose_name_plural)
 
 
 class ObjectDetailView(PortalView, TemplateView):
@@ -146,8 +306,8 @@ class ObjectDetailView(PortalView, TemplateView):
         ctx.update(
             object=obj,
             properties=[(c.header, c.value(obj)) for c in self.fields],
-            changelog=ChangeLogEntry.objects.filter(content_type=ct, object_id=str(obj.pk))
-            .select_related("user")[:20],
+            changelog=describe(ChangeLogEntry.objects.filter(content_type=ct, object_id=str(obj.pk))
+                               .select_related("user", "content_type")[:20]),  # (foreign keys by name)
             edit_url=self._maybe_reverse("edit", obj.pk),
             delete_url=self._maybe_reverse("delete", obj.pk),
         )
@@ -257,10 +417,19 @@ class ChangeLogListView(PortalView, TemplateView):
         if filterset.is_bound and filterset.is_valid():
             qs = filterset.qs
         page = Paginator(qs, 50).get_page(self.request.GET.get("page"))
+        page.object_list = describe(page.object_list)  # objects and foreign keys by name: queries per kind, not row
         query = self.request.GET.copy()
         query.pop("page", None)
-        ctx.update(filterset=filterset, page_obj=page, querystring=query.urlencode(), add_url=None)
+        ctx.update(filterset=filterset, page_obj=page, querystring=query.urlencode(), add_url=None,
+                   history_of=self.history_of(filterset, page.object_list))
         return ctx
+
+    @staticmethod
+    def history_of(filterset, entries) -> ChangeLogEntry | None:
+        """The newest entry when the log is filtered to one object (an object page's "history" link): the
+        page names the object by it."""
+        data = filterset.form.cleaned_data if filterset.is_bound and filterset.is_valid() else {}
+        return entries[0] if data.get("object_type") and data.get("object_id") and entries else None
 
 
 class ChangeLogDetailView(PortalView, TemplateView):
@@ -271,6 +440,7 @@ class ChangeLogDetailView(PortalView, TemplateView):
         ctx = super().get_context_data(**kwargs)
         ctx["entry"] = get_object_or_404(ChangeLogEntry.objects.select_related("content_type", "user"),
                                          pk=self.kwargs["pk"])
+        describe([ctx["entry"]])
         ctx["add_url"] = None
         return ctx
 

@@ -10,9 +10,7 @@ from typing import Iterator
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Count, Q, Sum
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -24,7 +22,7 @@ from voipadmin import csvsafe
 from voipadmin.api.pagination import KeysetPagination
 from voipadmin.api.viewsets import EstateReadOnlyViewSet
 
-from .. import attribution
+from .. import attribution, totals
 from ..filtersets import CdrFilterSet
 from ..models import CallRecord
 from .serializers import CdrSerializer, TotalsSerializer
@@ -93,20 +91,12 @@ class CdrViewSet(EstateReadOnlyViewSet):
     @action(detail=False, methods=["get"], pagination_class=None)
     def totals(self, request):
         filterset = self.filterset_class(request.query_params, queryset=CallRecord.objects.all(), request=request)
+        cleaned = filterset.form.cleaned_data if filterset.is_valid() else {}
         queryset = self.filter_queryset(self.get_queryset())
-        aggregates = {"calls": Count("id"), "answered": Count("id", filter=Q(disposition="ANSWERED")),
-                      "duration": Coalesce(Sum("duration"), 0), "billsec": Coalesce(Sum("billsec"), 0)}
-        site_names = {s.pk: s.slug for s in self._sites}
-        trunk_names = {t.pk: t.name for t in self._trunks}
-
-        def grouped(key: str, names: dict) -> list[dict]:
-            rows = queryset.order_by().values(key).annotate(**aggregates)
-            return sorted(({"name": names.get(r[key]), **{k: r[k] for k in aggregates}} for r in rows),
-                          key=lambda r: (r["name"] is None, r["name"] or ""))
-
-        data = {"since": filterset.form.cleaned_data.get("since") if filterset.is_valid() else None,
-                "until": filterset.form.cleaned_data.get("until") if filterset.is_valid() else None,
-                "sites": grouped("site_id", site_names), "trunks": grouped("trunk_id", trunk_names)}
+        bounded = cleaned.get("since") is not None  # (a start bound: the index is the way to the rows)
+        result = totals.site_and_trunk_totals(queryset, self._sites, self._trunks, period=bounded)
+        data = {"since": cleaned.get("since"), "until": cleaned.get("until"),
+                "sites": result["sites"], "trunks": result["trunks"]}
         return Response(TotalsSerializer(data).data)
 
 

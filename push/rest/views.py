@@ -6,13 +6,14 @@ from rest_framework.response import Response
 from voipadmin.api.viewsets import EstateReadOnlyViewSet, call_action
 
 from .. import actions
+from ..delivery import with_queue_state
 from ..filtersets import PushJobFilterSet
 from ..models import PushJob
 from .serializers import PushJobSerializer, RetryFailedSerializer
 
 
 class PushJobViewSet(EstateReadOnlyViewSet):
-    queryset = PushJob.objects.select_related("kamailio_node", "asterisk_node")
+    queryset = with_queue_state(PushJob.objects.select_related("kamailio_node", "asterisk_node"))
     serializer_class = PushJobSerializer
     filterset_class = PushJobFilterSet
     ordering_fields = ["id", "created", "updated", "state", "attempts", "next_attempt_at"]

@@ -32,8 +32,10 @@ from typing import Any, Iterator
 @dataclass
 class KamailioState:
     dispatcher: list[tuple] = field(default_factory=list)  # (setid, uri[, flags[, priority[, attrs]]])
-    dialplan: dict[int, list[tuple[str, str, str]]] = field(default_factory=dict)  # dpid -> (match, subst, repl)
-    addresses: list[tuple[int, str, int, str]] = field(default_factory=list)  # (group, ip, port, tag)
+    # dpid -> (match, subst, repl) or (match, subst, repl, prio, match_op, match_len, attrs)
+    dialplan: dict[int, list[tuple]] = field(default_factory=dict)
+    addresses: list[tuple[int, str, int, str]] = field(default_factory=list)  # (group, ip, port, tag): hosts
+    subnets: list[tuple[int, str, int, int, str]] = field(default_factory=list)  # (group, ip, mask, port, tag)
     contacts: list[tuple[str, str]] = field(default_factory=list)  # (aor, address)
     uac_regs: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
@@ -144,22 +146,35 @@ class KamailioFake:
             if not rules:
                 return 500, "Dialplan ID not matched", None
             if method == "dialplan.dump":
+                # (Kamailio answers null for an empty SUBSTEXP/REPLEXP of a full rule)
                 return 200, "OK", {"DPID": dpid, "ENTRIES": [{"ENTRY": {
-                    "PRIO": 0, "MATCHOP": 1, "MATCHEXP": m, "MATCHLEN": 0, "SUBSTEXP": sub,
-                    "REPLEXP": repl, "ATTRS": ""}} for m, sub, repl in rules]}
+                    "PRIO": r[3], "MATCHOP": r[4], "MATCHEXP": r[0], "MATCHLEN": r[5], "SUBSTEXP": r[1] or None,
+                    "REPLEXP": r[2] or None, "ATTRS": r[6]} if len(r) > 3 else {
+                    "PRIO": 0, "MATCHOP": 1, "MATCHEXP": r[0], "MATCHLEN": 0, "SUBSTEXP": r[1],
+                    "REPLEXP": r[2], "ATTRS": ""}} for r in rules]}
             import re
 
             number = str(params[1]) if len(params) > 1 else ""
-            for match, sub, repl in rules:
-                if re.search(match, number):
-                    return 200, "OK", {"Output": re.sub(sub, repl.replace("\\", "\\\\"), number, count=1),
-                                       "Attributes": ""}
+            for rule in rules:
+                match, sub, repl = rule[:3]
+                matched = re.search(match, number) if len(rule) < 5 or rule[4] == 1 else (
+                    match == number if len(rule) >= 5 and rule[4] == 0 else False)
+                if matched:
+                    if len(rule) == 3:
+                        output = re.sub(sub, repl.replace("\\", "\\\\"), number, count=1)
+                    else:  # a full rule: Kamailio's \1..\9 back-references; without subst_exp, repl_exp replaces
+                        # the whole number (dialplan's rule_translate: "simply replace the string")
+                        output = re.sub(sub, repl, number, count=1) if sub else (repl or number)
+                    return 200, "OK", {"Output": output, "Attributes": rule[6] if len(rule) > 6 else ""}
             return 500, "No translation", None
         if method == "permissions.addressReload":
             return self._reload(method, "Reload OK")
         if method == "permissions.addressDump":
             return 200, "OK", [{"table": 98, "group": g, "item": {"ip": ip, "port": port, "tag": tag}}
                                for g, ip, port, tag in s.addresses]
+        if method == "permissions.subnetDump":  # (captured from kamailio 5.6: "id", not "table")
+            return 200, "OK", [{"id": i, "group": g, "item": {"ip": ip, "mask": mask, "port": port, "tag": tag}}
+                               for i, (g, ip, mask, port, tag) in enumerate(s.subnets)]
         if method == "uac.reg_reload":
             if time.time() - s.started < 150:
                 return 500, "Failed to shift records - check log messages", None

@@ -45,6 +45,11 @@ def _pages():
 
 
 def _url(route: str, callback) -> str | None:
+    if "<nodekind:kind>" in route:  # a node's push queue: an Asterisk's
+        from sites.models import AsteriskNode
+
+        node = AsteriskNode.objects.order_by("pk").first()
+        return "/" + route.replace("<nodekind:kind>", "asterisk").replace("<int:pk>", str(node.pk)) if node else None
     if "<int:pk>" not in route:
         return "/" + route
     model = _model_of(callback)

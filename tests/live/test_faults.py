@@ -134,3 +134,30 @@ def test_results_of_a_node_deleted_during_its_poll_are_dropped(make_site, make_a
     node.delete()
     actions.record_poll_cycle(results, actor=ACTOR)
     assert not NodeState.objects.exists() and not ActiveCall.objects.exists()
+
+
+def test_a_node_seen_answering_again_gets_its_backed_off_reloads_at_once(make_site, make_asterisk):
+    """The push queue backs off up to minutes; the poller is the first to know the node is back."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from live.poller import NodeResult
+    from push.models import PushJob, PushState
+
+    node = make_asterisk(make_site(), None, port=closed_port())
+    later = timezone.now() + timedelta(minutes=5)
+    job = PushJob.objects.create(node_kind="asterisk", node_name=node.name, asterisk_node=node, command="module reload res_pjsip.so", attempts=6,
+                                 next_attempt_at=later)
+
+    def poll(state: str) -> None:
+        actions.record_poll_cycle([NodeResult(kind="asterisk", node_id=node.pk, name=node.name, state=state)],
+                                  actor=ACTOR)
+
+    poll(Health.DOWN)
+    poll(Health.DOWN)
+    job.refresh_from_db()
+    assert job.next_attempt_at == later, "still down: the back-off stands"
+    poll(Health.UP)
+    job.refresh_from_db()
+    assert job.state == PushState.PENDING and job.next_attempt_at <= timezone.now()

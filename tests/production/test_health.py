@@ -75,7 +75,8 @@ def estate(n_sites: int = 1, *, calls: int = 1, jobs: int = 1) -> list[AsteriskN
                                     seen_at=now)
         for j in range(jobs):
             PushJob.objects.create(node_kind="asterisk", asterisk_node=node, node_name=node.name,
-                                   command="dialplan reload", next_attempt_at=now)
+                                   command="dialplan reload", next_attempt_at=now,
+                                   in_flight=j > 0)  # (one open job per node and command; the rest on the wire)
         nodes.append(node)
     return nodes
 

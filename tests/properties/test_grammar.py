@@ -71,7 +71,25 @@ PROPERTIES = {
                               ["ana@example.test", "first.last+vm@mail.example.test", "o'brien@example.test"]),
     "validate_dial_pattern": (lambda v: re.fullmatch(r"[\x21-\x7e]+", v),
                               ["^[89][0-9]{8}$", "^(112|091)$", "^00[1-9][0-9]{4,}$"]),
+    "validate_domain_name": (lambda v: sip_uri_ok(f"sip:1000@{v}") and v == v.lower() and not dotted_but_not_ipv4(v),
+                             ["voip.example.test", "branch-1.example.test", "192.0.2.10", "localhost"]),
+    "validate_http_url": (lambda v: re.match(r"https?://.", v, re.IGNORECASE) and no_unsafe(v),
+                          ["http://127.0.0.1:8088/ari", "https://pbx.example.test/ari", "http://[::1]:5071/RPC"]),
 }
+
+
+def dotted_but_not_ipv4(value: str) -> bool:
+    """Digits and dots that are no IPv4 address (999.1.1.1): what no host validator may take."""
+    import ipaddress
+
+    if not re.fullmatch(r"[0-9.]+", value):
+        return False
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        return True
+    return False
+
 
 #: strings each validator should find acceptable now and then, so the property is not only about refusals
 PLAUSIBLE = st.one_of(

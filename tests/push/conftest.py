@@ -12,6 +12,16 @@ from tests.fakes.ami import AmiFake, _LoopThread, closed_port
 
 
 @pytest.fixture
+def dispatched(monkeypatch):
+    """Record the nudges to the push workers instead of queueing them."""
+    from push import tasks
+
+    calls: list[tuple[str, int]] = []
+    monkeypatch.setattr(tasks, "dispatch", lambda kind, node_id, **kw: calls.append((kind, node_id)))
+    return calls
+
+
+@pytest.fixture
 def fast_push(settings):
     """Short timeouts and backoff so retry tests take fractions of a second; no rate limit."""
     settings.LIVE_RELOAD = True

@@ -14,14 +14,6 @@ pytestmark = [pytest.mark.postgres]
 
 
 @pytest.fixture
-def dispatched(monkeypatch):
-    """Record the nudges instead of queueing them."""
-    calls: list[tuple[str, int]] = []
-    monkeypatch.setattr(tasks, "dispatch", lambda kind, node_id, **kw: calls.append((kind, node_id)))
-    return calls
-
-
-@pytest.fixture
 def estate(site, other_site):
     return {
         "k1": make_kamailio("kam-1", "http://127.0.0.1:1/RPC"),
@@ -79,14 +71,15 @@ def test_a_rolled_back_savepoint_drops_only_its_own_jobs(fast_push, estate, disp
     assert dispatched == [("asterisk", estate["a1"].pk)]
 
 
-def test_each_transaction_is_a_job_of_its_own(fast_push, estate, dispatched, django_capture_on_commit_callbacks):
+def test_later_transactions_join_the_job_the_node_already_owes(fast_push, estate, dispatched,
+                                                                django_capture_on_commit_callbacks):
     for reason in ("first", "second", "second"):
         with django_capture_on_commit_callbacks(execute=True):
             with transaction.atomic():
                 api.request(KAMAILIO, api.UACREG_RELOAD, node_ids=[estate["k1"].pk], reason=reason)
                 api.request(KAMAILIO, api.UACREG_RELOAD, node_ids=[estate["k1"].pk], reason=reason)
     jobs = PushJob.objects.order_by("id")
-    assert [(j.requests, j.reasons) for j in jobs] == [(2, "first"), (2, "second"), (2, "second")]
+    assert [(j.requests, j.reasons) for j in jobs] == [(6, "first\nsecond")]
     assert dispatched == [("kamailio", estate["k1"].pk)] * 3
 
 

@@ -48,7 +48,8 @@ def real_worker(fast_push, processes):
     """Two real push workers (``celery -A voipadmin worker`` processes) on the broker under test: each test
     using it runs on Redis and on RabbitMQ (tests/process_fixtures.py). The test process publishes to them.
 
-    Timings are the production defaults: backoff 1 s doubling up to 3 s, sweep every 5 s.
+    Timings: backoff from 2 s (the production default) with its ceiling lowered to 3 s (production: 300 s),
+    sweep every 5 s (the production default).
     """
     fast_push.PUSH_RETRY_BASE_SECONDS, fast_push.PUSH_RETRY_MAX_SECONDS = 1.0, 3.0
     fast_push.PUSH_SWEEP_SECONDS = 5
@@ -91,12 +92,14 @@ def test_a_kamailio_outage_loses_none_of_100_changes_and_a_real_worker_makes_the
     deadline = time.monotonic() + 10
     while jobs.filter(attempts=0).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert jobs.count() == 100, "one job per change"
+    rows = jobs.count()
+    assert rows == 1, f"100 changes coalesced into one job per (node, command), not {rows} rows (was 100)"
+    assert jobs.get().requests == 100
     assert set(jobs.values_list("state", flat=True)) == {PushState.PENDING}
     errors = set(jobs.values_list("attempts", "last_error"))
     assert all("connection refused" in e for _, e in errors), errors
     attempts_during = jobs.order_by("id").first().attempts
-    assert attempts_during > 1
+    assert attempts_during >= 1
 
     kamailio_clean.start()
     started = time.monotonic()
@@ -114,8 +117,8 @@ def test_a_kamailio_outage_loses_none_of_100_changes_and_a_real_worker_makes_the
     assert elapsed < 10
     first = jobs.order_by("id").first()
     assert first.attempts > attempts_during and "connection refused" in first.last_error
-    print(f"\noutage: 100 changes, first job {first.attempts} attempts; "
-          f"all live {elapsed:.2f}s after Kamailio came back")
+    print(f"\noutage: 100 changes in {rows} push row(s) (one per change before coalescing: 100), "
+          f"{first.attempts} attempts; all live {elapsed:.2f}s after Kamailio came back")
 
 
 def test_the_sweep_sends_what_a_lost_nudge_left_behind(eager, kamailio_clean, monkeypatch):
@@ -158,7 +161,8 @@ def test_an_outage_during_100_portal_changes_loses_none_and_the_push_jobs_tell_t
     deadline = time.monotonic() + 10
     while jobs.filter(attempts=0).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert jobs.count() == 100 and set(jobs.values_list("requests", flat=True)) == {1}, "one job per change"
+    rows = jobs.count()
+    assert rows == 1 and jobs.get().requests == 100, f"one job for 100 changes, not {rows} rows (was 100)"
     assert set(jobs.values_list("state", flat=True)) == {PushState.PENDING}
     assert all("connection refused" in e for e in jobs.values_list("last_error", flat=True))
     assert set(PushJob.objects.values_list("command", flat=True)) == {api.ADDRESS_RELOAD}, "only what they need"
@@ -182,5 +186,6 @@ def test_an_outage_during_100_portal_changes_loses_none_and_the_push_jobs_tell_t
     assert set(jobs.values_list("state", flat=True)) == {PushState.SENT}, f"after {elapsed:.1f}s"
     assert elapsed < 10
     first = jobs.order_by("id").first()
-    assert first.attempts > 1 and "connection refused" in first.last_error and first.sent_at is not None
-    assert "ITSP trunk itsp-0 created" in first.reasons
+    assert first.attempts >= 1 and "connection refused" in first.last_error and first.sent_at is not None
+    assert "ITSP trunk itsp-0 created" in first.reasons and "ITSP trunk itsp-99 created" in first.reasons
+    print(f"\noutage: 100 trunk changes in {rows} push row(s) (was 100); all live {elapsed:.2f}s after restart")

@@ -1,51 +1,14 @@
 """In a real browser: Bob (helpdesk) finds a user and resets its PIN; Alice creates one and imports a file."""
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
+from tests.browser_fixtures import SHOTS, login
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-SHOTS = Path(os.environ.get("VOIPADMIN_SCREENSHOTS", Path(__file__).resolve().parents[2] / "var" / "screenshots"))
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: apt-get install chromium (CI installs it)")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's loop runs in this thread; ORM calls from the test are safe. Set only while we need it
-    # (a leaked DJANGO_ALLOW_ASYNC_UNSAFE makes `check --deploy` fail in later tests).
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                               args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        try:
-            yield b
-        finally:
-            b.close()
-            if previous is None:
-                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-            else:
-                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-def login(browser, live_server, username):
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "correct horse battery")
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    return page
 
 
 def test_helpdesk_finds_a_user_and_resets_its_pin(browser, live_server, bob):

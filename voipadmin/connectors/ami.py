@@ -63,6 +63,9 @@ UPTIME_COMMAND = "core show uptime seconds"
 _UPTIME_LINE = re.compile(r"^\s*(System uptime|Last reload):\s*(.+?)\s*$", re.IGNORECASE)
 _UPTIME_UNITS = {"year": 365 * 86400, "week": 7 * 86400, "day": 86400, "hour": 3600, "minute": 60, "second": 1}
 
+#: What may never go into an AMI header value (CR/LF would end it and start another header).
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
 _HIDDEN_HEADERS = {"actionid", "commandid", "event", "response", "eventlist", "content"}
 
 
@@ -267,17 +270,19 @@ class AmiSession:
 
     # -- actions ------------------------------------------------------------------------
 
-    async def action(self, name: str, **headers: str) -> Message | list[Message]:
+    async def action(self, name: str, *, as_list: bool | None = None, **headers: str) -> Message | list[Message]:
         """Send one action; return panoramisk's reply (a list for event-list actions).
 
         Raises NodeError for ``Response: Error`` (permanent: Asterisk said no, asking
-        again will not change that).
+        again will not change that). ``as_list=False``: the first response is the whole answer
+        (panoramisk would otherwise wait for an asynchronous Originate's ``OriginateResponse``
+        event, which a session logged in with ``Events: off`` never gets).
         """
         if self._manager is None:
             raise self._error("AMI session is not connected")
         if self._manager.lost.done():
             raise self._error("connection closed by node")
-        fut = self._manager.send_action({"Action": name, **headers})
+        fut = self._manager.send_action({"Action": name, **headers}, as_list=as_list)
         timeout = self.timeout
         if self.deadline is not None:
             timeout = min(timeout, self.deadline - asyncio.get_running_loop().time())
@@ -361,6 +366,55 @@ class AmiSession:
         if any(marker in text for marker in _RELOAD_FAILURE_MARKERS):
             raise self._error(f"{command}: {' '.join(output)}", permanent=True)
         return output
+
+    # -- call control (the user page's hang-up, click-to-call and listen-in) -------------------------------
+
+    def _checked(self, **values: str) -> dict[str, str]:
+        """Header values as sent: a line break would end the header and smuggle in another one."""
+        for name, value in values.items():
+            if _CONTROL_CHARS.search(str(value)):
+                raise self._error(f"{name} contains a control character (a line break?) and cannot be sent",
+                                  permanent=True)
+        return {k: str(v) for k, v in values.items()}
+
+    async def hangup(self, channel: str, *, cause: int = 16) -> None:
+        """Hang up one channel (``Hangup``; cause 16 "normal clearing"). A channel bridged to others ends
+        their call too. A channel that is gone is a permanent NodeError "no such channel"."""
+        await self.action("Hangup", **self._checked(Channel=channel, Cause=str(int(cause))))
+
+    async def originate(self, channel: str, *, application: str = "", data: str = "", context: str = "",
+                        exten: str = "", priority: int = 1, caller_id: str = "", timeout_ms: int = 30000,
+                        variables: dict[str, str] | None = None) -> str:
+        """Ring ``channel``; once it answers, run ``application(data)`` or go to ``context,exten,priority``.
+
+        Asynchronous (``Async: true``): Asterisk answers "successfully queued" at once and rings in the
+        background, so a web request never waits for somebody to pick up. Needs the ``originate`` write
+        privilege (and ``system`` for applications such as System or Exec, which we never send).
+        Returns Asterisk's message.
+        """
+        if bool(application) == bool(context):
+            raise ValueError("originate needs either an application or a context")
+        headers = {"Channel": channel, "Timeout": str(int(timeout_ms)), "Async": "true"}
+        if application:
+            headers.update(Application=application, Data=data)
+        else:
+            headers.update(Context=context, Exten=exten, Priority=str(int(priority)))
+        if caller_id:
+            headers["CallerID"] = caller_id
+        for name, value in (variables or {}).items():
+            headers.setdefault("Variable", "")
+            headers["Variable"] = f"{headers['Variable']},{name}={value}".lstrip(",")
+        reply = await self.action("Originate", as_list=False, **self._checked(**headers))
+        first = reply[0] if isinstance(reply, list) else reply
+        return first.message or "Originate successfully queued"
+
+    async def mailbox_count(self, mailbox: str) -> dict[str, int]:
+        """``{"new": n, "old": n, "urgent": n}`` of a voicemail box ``<ext>@<context>`` (``MailboxCount``);
+        a box that does not exist counts zero, as Asterisk says."""
+        reply = await self.action("MailboxCount", **self._checked(Mailbox=mailbox))
+        first = reply[0] if isinstance(reply, list) else reply
+        return {"new": _int(first.get("NewMessages")), "old": _int(first.get("OldMessages")),
+                "urgent": _int(first.get("UrgMessages"))}
 
     #: GetConfig's numbered headers: Category-000001, IsTemplate-000001, Templates-000001, Line-000001-000002
     _GETCONFIG_HEADER = re.compile(r"^(Category|IsTemplate|Templates|Line)-(\d+)(?:-(\d+))?$", re.IGNORECASE)
@@ -608,3 +662,27 @@ def run_ami_commands(
 ) -> list[CommandResult]:
     """Sync wrapper of :func:`run_ami_commands_async` for Celery tasks."""
     return asyncio.run(run_ami_commands_async(host, port, username, secret, commands, timeout=timeout))
+
+
+async def run_session_async(host: str, port: int, username: str, secret: str, work: Any, *,
+                            timeout: float = 2.0) -> Any:
+    """``await work(ami)`` in one authenticated session (connect, log in, work, log off), each step bounded."""
+    async with AmiSession(host, port, username, secret, timeout=timeout) as ami:
+        return await work(ami)
+
+
+def run_session(host: str, port: int, username: str, secret: str, work: Any, *, timeout: float = 2.0) -> Any:
+    """Sync wrapper of :func:`run_session_async` for views and tasks (not from inside a running loop).
+
+    The whole session is bounded too (connect + login + the work), so a node that accepts and then
+    stalls costs at most about twice ``timeout``, never a hung request.
+    """
+    async def bounded() -> Any:
+        limit = 2 * max(timeout, LOGIN_ANSWER_SECONDS) + 0.5
+        try:
+            return await asyncio.wait_for(run_session_async(host, port, username, secret, work, timeout=timeout),
+                                          limit)
+        except asyncio.TimeoutError:
+            raise NodeError(f"{_fmt_timeout(limit)}", node=f"{host}:{port}") from None
+
+    return asyncio.run(bounded())

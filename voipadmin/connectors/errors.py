@@ -16,14 +16,60 @@ class NodeError(Exception):
     (connection refused, timeout, garbage on the wire, "Ongoing reload").
     """
 
-    def __init__(self, reason: str, *, permanent: bool = False, node: str = "") -> None:
+    #: The node answered (it is reachable): it refused the credentials, has no such endpoint, or the
+    #: method failed. False: nothing usable came back (refused, timed out, garbage on the wire).
+    answered: bool = False
+
+    def __init__(self, reason: str, *, permanent: bool = False, node: str = "", answered: bool | None = None) -> None:
         self.reason = reason
         self.permanent = permanent
         self.node = node
+        if answered is not None:
+            self.answered = answered
         super().__init__(f"{node}: {reason}" if node else reason)
 
     def __repr__(self) -> str:
         return f"NodeError({self.reason!r}, permanent={self.permanent}, node={self.node!r})"
+
+    def describe(self) -> str:
+        """The failure for an operator: "unreachable (...)" only when the node really did not answer."""
+        return self.reason if self.answered else f"unreachable ({self.reason})"
+
+
+class RpcFault(NodeError):
+    """The node is up and answered a call with an error (JSON-RPC ``error``, an AMI ``Response: Error``).
+
+    Not a transport failure: the node can be reached, the *method* failed -- a module not loaded
+    (Kamailio's ``Method Not Found``, JSON-RPC -32601), bad parameters, a busy reload. ``method``,
+    ``code`` and ``message`` are the call and the node's own answer.
+    """
+
+    answered = True
+
+    def __init__(self, reason: str, *, method: str, code: int | str | None, message: str,
+                 permanent: bool = False, node: str = "") -> None:
+        super().__init__(reason, permanent=permanent, node=node)
+        self.method = method
+        self.code = code
+        self.message = message
+
+    def __reduce__(self):  # (picklable like NodeError: keyword-only fields)
+        return _rebuild_fault, (self.reason, self.method, self.code, self.message, self.permanent, self.node)
+
+    @property
+    def method_missing(self) -> bool:
+        return self.code == -32601 or "method not found" in self.message.lower()
+
+    def describe(self) -> str:
+        """``permissions.subnetDump failed: Method Not Found (is the permissions module loaded?)``."""
+        text = f"{self.method} failed: {self.message or self.code}"
+        if self.method_missing:
+            text += f" (is the {self.method.partition('.')[0]} module loaded?)"
+        return text
+
+
+def _rebuild_fault(reason, method, code, message, permanent, node) -> RpcFault:
+    return RpcFault(reason, method=method, code=code, message=message, permanent=permanent, node=node)
 
 
 def describe_os_error(exc: OSError) -> str:

@@ -11,7 +11,12 @@ What Kamailio 5.6 really does (captured from kamailio 5.6.3 on loopback):
 * ``dispatcher.reload`` (and friends) within 5 s of the previous one answers
   ``Ongoing reload``; ``uac.reg_reload`` less than 150 s after start or after the last
   one answers ``Failed to shift records - check log messages``: both are transient;
-* an unknown method is ``500 Method Not Found``: permanent.
+* an unknown method is ``500 Method Not Found``: permanent. A method of a module that is not
+  loaded (``permissions.subnetDump`` without ``permissions.so``) answers the same.
+
+An answer with an ``error`` object raises ``RpcFault`` (a ``NodeError`` that knows the method, code
+and message: the node is reachable, the method failed); no answer at all raises a plain
+``NodeError`` (connection refused, timeout, garbage).
 
 No Django here: plain values in, JSON-decoded values out.
 """
@@ -23,7 +28,7 @@ from typing import Any, Callable, Union
 
 import httpx
 
-from .errors import NodeError, describe_connect_failure, garbage
+from .errors import NodeError, RpcFault, describe_connect_failure, garbage
 
 # Messages that mean "nothing there" for the given methods -> the empty value to return.
 _EMPTY: dict[str, tuple[tuple[str, ...], Callable[..., Any]]] = {
@@ -55,8 +60,11 @@ class _RpcCore:
         self.auth = httpx.BasicAuth(username, password or "") if username else None
         self.node = httpx.URL(url).netloc.decode()
 
-    def _error(self, reason: str, permanent: bool = False) -> NodeError:
-        return NodeError(reason, permanent=permanent, node=self.node)
+    def _error(self, reason: str, permanent: bool = False, answered: bool = False) -> NodeError:
+        return NodeError(reason, permanent=permanent, node=self.node, answered=answered)
+
+    def _fault(self, reason: str, method: str, code: Any, message: str, permanent: bool = False) -> RpcFault:
+        return RpcFault(reason, method=method, code=code, message=message, permanent=permanent, node=self.node)
 
     def _payload(self, method: str, params: tuple[Any, ...]) -> dict[str, Any]:
         return {"jsonrpc": "2.0", "method": method, "params": list(params), "id": next(_ids)}
@@ -74,12 +82,13 @@ class _RpcCore:
         method = payload["method"]
         status = response.status_code
         if status in (401, 403):
-            raise self._error(f"authentication failed (HTTP {status})", permanent=True)
+            raise self._error(f"authentication failed (HTTP {status})", permanent=True, answered=True)
         try:
             body = response.json()
         except ValueError:
             if status == 404:
-                raise self._error(f"no JSON-RPC endpoint at {response.url.path} (HTTP 404)", permanent=True)
+                raise self._error(f"no JSON-RPC endpoint at {response.url.path} (HTTP 404)", permanent=True,
+                                  answered=True)
             if status >= 400:
                 raise self._error(f"HTTP {status} {response.reason_phrase}".strip())
             raise self._error(garbage(response.content)) from None
@@ -95,12 +104,13 @@ class _RpcCore:
             return empty[1](*payload["params"])
         lowered = message.lower()
         if any(m in lowered for m in _TRANSIENT_MESSAGES):
-            raise self._error(f"{method}: {message}")
+            raise self._fault(f"{method}: {message}", method, code, message)
         permanent = any(m in lowered for m in _PERMANENT_MESSAGES) or (
             isinstance(code, int) and (400 <= code < 500 or code <= -32000)
         )
-        reason = f"unknown method {method}" if "method not found" in lowered else f"{method}: {message}"
-        raise self._error(reason, permanent=permanent)
+        missing = "method not found" in lowered or code == -32601
+        reason = f"unknown method {method}" if missing else f"{method}: {message}"
+        raise self._fault(reason, method, code, message, permanent=permanent)
 
 
 class _Methods:
@@ -140,8 +150,12 @@ class _Methods:
         return self.call("permissions.addressReload")
 
     def address_dump(self) -> Any:
-        """``[{"table": .., "group": 1, "item": {"ip": .., "port": 0, "tag": ..}}]``."""
+        """``[{"table": .., "group": 1, "item": {"ip": .., "port": 0, "tag": ..}}]`` (host entries only)."""
         return self.call("permissions.addressDump")
+
+    def subnet_dump(self) -> Any:
+        """``[{"table": .., "group": 1, "item": {"ip": .., "mask": 28, "port": 0, "tag": ..}}]`` (the rest)."""
+        return self.call("permissions.subnetDump")
 
     def uac_reg_reload(self) -> Any:
         return self.call("uac.reg_reload")

@@ -32,11 +32,15 @@ def _text(value: Any, context: template.Context) -> str:
 
 
 @register.filter(needs_autoescape=False)
-def table_rows(rows: list[tuple[Any, list[Any]]]) -> SafeString:
+def table_rows(rows: list[tuple[Any, list[Any]]], selectable: bool = False) -> SafeString:
+    """``selectable``: each row starts with a checkbox ``pk`` of the list's bulk form (``#bulk-form``)."""
     context = template.Context()  # autoescape on, the active time zone and formats: what {{ cell }} uses
     out = []
     for obj, cells in rows:
-        tds = [f'<td><a href="{escape(obj.get_absolute_url())}">{_text(cells[0], context)}</a></td>'] if cells else []
+        tds = [f'<td><input type="checkbox" class="form-check-input va-select" name="pk" value="{escape(obj.pk)}" '
+               f'form="bulk-form" aria-label="Select {escape(str(obj))}"></td>'] if selectable else []
+        if cells:
+            tds.append(f'<td><a href="{escape(obj.get_absolute_url())}">{_text(cells[0], context)}</a></td>')
         for cell in cells[1:]:
             if cell is True:
                 tds.append(_YES)

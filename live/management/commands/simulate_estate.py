@@ -4,9 +4,15 @@ It binds the demo nodes' loopback addresses (sites/demo.py): a fake AMI on
 127.0.0.11–14:5038, a fake ARI on :8088, and a fake Kamailio JSON-RPC on
 http://127.0.0.10:5071/RPC, and keeps inventing calls, registrations, an ITSP
 registration and E1 spans.  The fakes are the protocol-faithful test doubles of
-``tests/fakes`` (rebuilt from a real Asterisk's captured replies), imported from the
-repository checkout rather than copied, so the simulator and the tests can never
-drift apart.  It refuses to run with DEBUG off, and only ever binds 127.0.0.0/8.
+``tests/fakes`` (rebuilt from a real Asterisk's and a real Kamailio 5.6's captured replies),
+imported from the repository checkout rather than copied, so the simulator and the tests can
+never drift apart.  It refuses to run with DEBUG off, and only ever binds 127.0.0.0/8.
+
+The fake Kamailio holds what a real one would: it loads ``dispatcher``, ``address``, ``dialplan``
+and ``uacreg`` from the shared database when it starts, and each table again when asked for its
+reload (``dispatcher.reload``, ``permissions.addressReload``, ...), exactly as Kamailio does with
+``reload_delta 0``. So the estate check is green on a fresh demo estate, and turns red -- as on a
+real estate -- when a table changes and its reload is not pushed.
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from sites.models import AsteriskNode, KamailioNode
 
@@ -51,6 +58,87 @@ def _import_fakes():
     return ami, ari, kamailio_rpc
 
 
+def _host_entry(ip: str, mask: int) -> bool:
+    """permissions keeps a full-length mask in its address hash table (addressDump), the rest as subnets."""
+    return int(mask) == (128 if ":" in ip else 32)
+
+
+def kamailio_tables() -> dict[str, Any]:
+    """``KamailioState`` fields as a Kamailio 5.6 would hold them after loading the shared database's tables
+    (the shapes are those captured from a real one: a NULL tag prints as "NULL")."""
+    return {**_dispatcher(), **_address(), **_dialplan(), **_uacreg()}
+
+
+def _dispatcher() -> dict[str, Any]:
+    from voipadmin.kamailio.models import Dispatcher
+
+    # (every destination shows active, "AX", as a freshly loaded set does)
+    return {"dispatcher": [(r.setid, r.destination, "AX", r.priority, r.attrs or "")
+                           for r in Dispatcher.objects.order_by("id")]}
+
+
+def _address() -> dict[str, Any]:
+    from voipadmin.kamailio.models import Address
+
+    rows = list(Address.objects.order_by("id"))
+    tag = lambda r: "NULL" if r.tag is None else r.tag  # noqa: E731
+    return {"addresses": [(r.grp, r.ip_addr, r.port, tag(r)) for r in rows if _host_entry(r.ip_addr, r.mask)],
+            "subnets": [(r.grp, r.ip_addr, r.mask, r.port, tag(r)) for r in rows
+                        if not _host_entry(r.ip_addr, r.mask)]}
+
+
+def _dialplan() -> dict[str, Any]:
+    from voipadmin.kamailio.models import DialplanRule
+
+    rules: dict[int, list[tuple]] = {}
+    for r in DialplanRule.objects.order_by("dpid", "pr", "id"):
+        rules.setdefault(r.dpid, []).append((r.match_exp, r.subst_exp, r.repl_exp, r.pr, r.match_op, r.match_len,
+                                             r.attrs))
+    return {"dialplan": rules}
+
+
+def _uacreg() -> dict[str, Any]:
+    """uac.reg_dump's records; the simulator says every one is registered (flags 20, as the dashboard
+    reads them)."""
+    from voipadmin.kamailio.models import UacReg
+
+    regs = []
+    for r in UacReg.objects.order_by("id"):
+        regs.append({"l_uuid": r.l_uuid, "l_username": r.l_username, "l_domain": r.l_domain,
+                     "r_username": r.r_username, "r_domain": r.r_domain, "realm": r.realm,
+                     "auth_username": r.auth_username, "auth_password": r.auth_password,
+                     "auth_ha1": r.auth_ha1 or "none", "auth_proxy": r.auth_proxy, "expires": r.expires,
+                     "flags": 20, "diff_expires": 300, "timer_expires": 0, "reg_init": 0, "reg_delay": r.reg_delay,
+                     "contact_addr": r.contact_addr or "127.0.0.10:5060", "socket": r.socket or None})
+    return {"uac_regs": regs}
+
+
+#: reload RPC -> the loader of the table it makes Kamailio read again
+RELOADS = {"dispatcher.reload": _dispatcher, "permissions.addressReload": _address, "dialplan.reload": _dialplan,
+           "uac.reg_reload": _uacreg}
+
+
+def estate_kamailio(fake_class: type) -> type:
+    """The test suite's Kamailio fake, reading its tables from the database like a real Kamailio."""
+
+    class EstateKamailio(fake_class):
+        def __init__(self, *, tables: dict[str, Any], **config: Any) -> None:
+            """``tables``: ``kamailio_tables()``, read before the event loop starts (no ORM in async code)."""
+            super().__init__(**config, **tables)
+
+        def dispatch(self, method: str, params: list[Any]):
+            code, message, result = super().dispatch(method, params)
+            if code == 200 and method in RELOADS:
+                try:
+                    for name, value in RELOADS[method]().items():
+                        setattr(self.state, name, value)
+                finally:
+                    connection.close()  # (one thread per request: never leave its connection open)
+            return code, message, result
+
+    return EstateKamailio
+
+
 def _loopback(host: str) -> str:
     try:
         loopback = ipaddress.ip_address(host).is_loopback
@@ -68,8 +156,11 @@ class Command(BaseCommand):
         parser.add_argument("--seconds", type=float, default=0, help="Stop after this long (default: run forever).")
         parser.add_argument("--tick", type=float, default=3.0, help="Seconds between changes of the fake traffic.")
         parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument("--stop-file", default="",
+                            help="Stop (within a tick) once this file exists: how a test ends a run started in a thread.")
 
-    def handle(self, *args, seconds: float = 0, tick: float = 3.0, seed: int | None = None, **options) -> None:
+    def handle(self, *args, seconds: float = 0, tick: float = 3.0, seed: int | None = None, stop_file: str = "",
+               **options) -> None:
         if not settings.DEBUG:
             raise CommandError("simulate_estate is a development simulator: it refuses to run with DEBUG off")
         self.rng = random.Random(seed)
@@ -81,7 +172,9 @@ class Command(BaseCommand):
             raise CommandError("no nodes to simulate: run `manage.py load_demo_estate` first")
         self.extensions = {n.pk: self._extensions(n) for n in self.nodes}
         self.files = {n.pk: _generated_files(n) for n in self.nodes}
+        self.kamailio_tables = kamailio_tables()
         self.stdout.write(self.style.WARNING("SIMULATOR — fake nodes for development, not a real estate."))
+        self.stop_file = Path(stop_file) if stop_file else None
         asyncio.run(self._run(seconds, tick))
 
     def _extensions(self, node: AsteriskNode) -> list[str]:
@@ -124,15 +217,9 @@ class Command(BaseCommand):
         self.kams = []
         for node in self.kamailios:
             url = urlsplit(node.jsonrpc_url)
-            fake = self.kam_mod.KamailioFake(username=node.jsonrpc_username or None,
-                                             password=node.jsonrpc_password or None, uac_regs=[
-                                                 {"l_uuid": "itsp-main", "l_username": "itsp-main",
-                                                  "l_domain": "voip.example.test", "r_username": "34910000000",
-                                                  "r_domain": "sip.itsp.example.test", "realm": "itsp",
-                                                  "auth_username": "34910000000",
-                                                  "auth_proxy": "sip:sip.itsp.example.test",
-                                                  "expires": 600, "flags": 20, "diff_expires": 300,
-                                                  "timer_expires": 0, "reg_init": 0, "reg_delay": 0}])
+            fake = estate_kamailio(self.kam_mod.KamailioFake)(username=node.jsonrpc_username or None,
+                                                              password=node.jsonrpc_password or None,
+                                                              tables=self.kamailio_tables)
             fake._server = ThreadingHTTPServer((_loopback(url.hostname), url.port or 80), fake._handler())
             fake._server.daemon_threads = True
             fake.port = url.port or 80
@@ -144,6 +231,8 @@ class Command(BaseCommand):
         started = time.monotonic()
         try:
             while not seconds or time.monotonic() - started < seconds:
+                if self.stop_file is not None and self.stop_file.exists():
+                    break
                 self._shuffle()
                 await asyncio.sleep(tick)
         finally:

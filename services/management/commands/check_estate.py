@@ -50,7 +50,7 @@ class Command(BaseCommand):
             out.write(self.style.WARNING("No enabled Kamailio node to compare with."))
         for node in report.nodes:
             if node.error:
-                out.write(self.style.ERROR(f"{node.node}: unreachable ({node.error})"))
+                out.write(self.style.ERROR(f"{node.node}: {node.error}"))
             elif not node.differences:
                 out.write(self.style.SUCCESS(f"{node.node}: in sync (dispatcher, address, dialplan, uacreg)."))
             else:

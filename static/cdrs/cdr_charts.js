@@ -1,0 +1,41 @@
+/* voipadmin call records: calls (answered / other) and billable minutes per site and per trunk (chart.js, vendored).
+   The data is the page's own (json_script "cdr-chart-data", computed by cdrs.totals): no second request. */
+(function () {
+  "use strict";
+
+  function draw(canvas, series) {
+    return new Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: series.labels,
+        datasets: [
+          { label: "Answered", data: series.answered, backgroundColor: "#198754", stack: "calls", yAxisID: "calls" },
+          { label: "Not answered", data: series.unanswered, backgroundColor: "#adb5bd", stack: "calls", yAxisID: "calls" },
+          { label: "Billable minutes", data: series.minutes, backgroundColor: "#0d6efd", stack: "minutes",
+            yAxisID: "minutes" }
+        ]
+      },
+      options: {
+        animation: false, aspectRatio: 1.6, interaction: { mode: "index", intersect: false },
+        scales: {
+          calls: { position: "left", beginAtZero: true, stacked: true, ticks: { precision: 0 },
+                   title: { display: true, text: "calls" } },
+          minutes: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false },
+                     title: { display: true, text: "minutes" } },
+          x: { stacked: true }
+        }
+      }
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    const source = document.getElementById("cdr-chart-data");
+    if (!source || typeof Chart === "undefined") { return; }
+    const data = JSON.parse(source.textContent);
+    const charts = [["cdr-site-chart", data.sites], ["cdr-trunk-chart", data.trunks]];
+    charts.forEach(function (pair) {
+      const canvas = document.getElementById(pair[0]);
+      if (canvas) { canvas.dataset.drawn = draw(canvas, pair[1]) ? "yes" : "no"; }
+    });
+  });
+})();
