@@ -9,7 +9,7 @@ TEST_BROKER_URL   ?= redis://127.0.0.1:6379/15
 # pytest-xdist workers (each starts its own Kamailio and Asterisks); TEST_WORKERS=0 runs serially
 TEST_WORKERS      ?= 2
 
-.PHONY: run test venv migrate demo check clean
+.PHONY: run test venv migrate demo check clean catalogues
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
-migrate: venv
+## The Spanish (and any other) catalogue, compiled from locale/*/LC_MESSAGES/django.po (pure Python, no gettext)
+catalogues: venv
+	$(PY) manage.py compile_catalogues
+
+migrate: catalogues
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
@@ -31,7 +35,7 @@ run: demo
 	bin/run-portal
 
 ## Run the whole suite (PostgreSQL, Redis, a real Kamailio, real Asterisks, headless Chromium), on TEST_WORKERS workers.
-test: venv
+test: catalogues
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)

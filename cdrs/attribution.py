@@ -89,3 +89,16 @@ def annotate_names(queryset, site_list: list, trunk_list: list):
 def annotate(queryset, site_list: list | None = None, trunk_list: list | None = None):
     """``site_id`` and ``trunk_id`` on every row (NULL when nothing matches)."""
     return queryset.annotate(site_id=site_case(site_list), trunk_id=trunk_case(trunk_list))
+
+
+def visible(user: Any) -> tuple[list, list]:
+    """The sites and trunks a call can be attributed to, as ``user`` sees the estate (voipadmin.scope): a
+    delegation's totals and charts name its own sites and E1 lines and the estate's ITSP trunks, no others."""
+    from voipadmin.scope import site_scope
+
+    all_sites, all_trunks = sites(), trunks()
+    own = site_scope(user)
+    if own is None:
+        return all_sites, all_trunks
+    return ([s for s in all_sites if s.pk in own],
+            [t for t in all_trunks if t.kind != "e1" or t.e1trunk.asterisk_node.site_id in own])

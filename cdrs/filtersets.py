@@ -1,6 +1,7 @@
 """One FilterSet for call records (Asterisk's and Kamailio's), shared by the UI list page, the API list, the CSV
 export and the totals."""
 import django_filters
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -19,23 +20,25 @@ class NameChoiceFilter(django_filters.ModelChoiceFilter):
 
 
 class CdrFilterSet(EstateFilterSet):
-    since = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="gte", label="From (start ≥)",
+    since = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="gte", label=_("From (start ≥)"),
                                         widget=PeriodInput)
-    until = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt", label="Until (start <)",
+    until = django_filters.IsoDateTimeFilter(field_name="start", lookup_expr="lt", label=_("Until (start <)"),
                                         widget=PeriodInput)
     site = NameChoiceFilter(queryset=Site.objects.all(), to_field_name="slug", method="filter_site",
-                            label="Site (slug)")
+                            label=_("Site (slug)"))
     trunk = NameChoiceFilter(queryset=Trunk.objects.select_related("e1trunk__asterisk_node__site"),
-                             to_field_name="name", method="filter_trunk", label="Trunk (name)")
-    src = django_filters.CharFilter(label="Source number")
-    dst = django_filters.CharFilter(label="Destination number")
-    disposition = django_filters.ChoiceFilter(choices=Disposition.choices)
+                             to_field_name="name", method="filter_trunk", label=_("Trunk (name)"))
+    src = django_filters.CharFilter(label=_("Source number"))
+    dst = django_filters.CharFilter(label=_("Destination number"))
+    disposition = django_filters.ChoiceFilter(choices=Disposition.choices, label=_("Disposition"))
     min_billsec = django_filters.NumberFilter(field_name="billsec", lookup_expr="gte",
-                                              label="Minimum billable seconds")
-    accountcode = django_filters.CharFilter(label="Account code")
-    uniqueid = django_filters.CharFilter(label="Unique ID")
+                                              label=_("Minimum billable seconds"))
+    accountcode = django_filters.CharFilter(label=_("Account code"))
+    uniqueid = django_filters.CharFilter(label=_("Unique ID"))
     source = django_filters.ChoiceFilter(
-        choices=Source.choices, label="Written by (asterisk: Asterisk's CDR, kamailio: a call Kamailio rang on a phone)")
+        choices=Source.choices,
+        label=_("Written by (asterisk: Asterisk's CDR, kamailio: a call Kamailio rang on a phone)"))
+
 
     class Meta(EstateFilterSet.Meta):
         model = CallRecord

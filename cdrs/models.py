@@ -15,20 +15,38 @@ renamed trunk is attributed correctly at once.
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _, pgettext_lazy
 
 from .fields import NaiveDateTimeField
 
 
 class Disposition(models.TextChoices):
-    ANSWERED = "ANSWERED", "Answered"
-    NO_ANSWER = "NO ANSWER", "No answer"
-    BUSY = "BUSY", "Busy"
-    FAILED = "FAILED", "Failed"
-    CONGESTION = "CONGESTION", "Congestion"
+    ANSWERED = "ANSWERED", _("Answered")
+    NO_ANSWER = "NO ANSWER", _("No answer")
+    BUSY = "BUSY", _("Busy")
+    FAILED = "FAILED", _("Failed")
+    CONGESTION = "CONGESTION", _("Congestion")
 
 
-def _text(length: int) -> models.CharField:
-    return models.CharField(max_length=length, null=True, blank=True)
+#: a record's disposition in a table cell: Asterisk's own word in English, its translation in other languages
+DISPOSITION_CELLS = {
+    "ANSWERED": pgettext_lazy("disposition as Asterisk writes it", "ANSWERED"),
+    "NO ANSWER": pgettext_lazy("disposition as Asterisk writes it", "NO ANSWER"),
+    "BUSY": pgettext_lazy("disposition as Asterisk writes it", "BUSY"),
+    "FAILED": pgettext_lazy("disposition as Asterisk writes it", "FAILED"),
+    "CONGESTION": pgettext_lazy("disposition as Asterisk writes it", "CONGESTION"),
+}
+
+
+def disposition_label(value) -> str:
+    """``value`` (``ANSWERED`` ...) for a table cell; anything else as it is."""
+    cell = DISPOSITION_CELLS.get(value) if isinstance(value, str) else None
+    return str(cell) if cell is not None else ("" if value is None else str(value))
+
+
+
+def _text(length: int, verbose_name) -> models.CharField:
+    return models.CharField(verbose_name, max_length=length, null=True, blank=True)
 
 
 class Source(models.TextChoices):
@@ -36,31 +54,48 @@ class Source(models.TextChoices):
     KAMAILIO = "kamailio", "Kamailio (acc_cdrs)"
 
 
+def _site_calls(site_ids, action):
+    """voipadmin.scope: the calls of the given sites, by the same rule as cdrs.attribution.site_q (one query)."""
+    from django.apps import apps
+    from django.db.models import CharField, Q, Value
+    from django.db.models.functions import Concat
+
+    from .attribution import SITE_CONTEXT_PREFIX
+
+    sites = apps.get_model("sites", "Site").objects.filter(pk__in=site_ids)
+    contexts = sites.annotate(context=Concat(Value(SITE_CONTEXT_PREFIX), "slug", output_field=CharField())) \
+        .values("context")
+    return Q(dcontext__in=contexts) | (Q(accountcode__in=sites.values("slug"))
+                                       & ~Q(dcontext__startswith=SITE_CONTEXT_PREFIX))
+
+
 class CdrColumns(models.Model):
     """Asterisk's CDR columns, shared by the table and the merged view."""
 
-    id = models.BigAutoField("ID", primary_key=True)
-    accountcode = _text(80)
-    src = _text(80)
-    dst = _text(80)
-    dcontext = _text(80)
-    clid = _text(80)
-    channel = _text(80)
-    dstchannel = _text(80)
-    lastapp = _text(80)
-    lastdata = _text(80)
-    start = NaiveDateTimeField(null=True, blank=True)
-    answer = NaiveDateTimeField(null=True, blank=True)
-    end = NaiveDateTimeField(null=True, blank=True)
-    duration = models.IntegerField(null=True, blank=True)
-    billsec = models.IntegerField(null=True, blank=True)
-    disposition = models.CharField(max_length=45, null=True, blank=True)
-    amaflags = _text(45)
-    userfield = _text(256)
-    uniqueid = _text(150)
-    linkedid = _text(150)
-    peeraccount = _text(80)
-    sequence = models.IntegerField(null=True, blank=True)
+    id = models.BigAutoField(_("ID"), primary_key=True)
+    accountcode = _text(80, _("accountcode"))
+    src = _text(80, _("src"))
+    dst = _text(80, _("dst"))
+    dcontext = _text(80, _("dcontext"))
+    clid = _text(80, _("clid"))
+    channel = _text(80, _("channel"))
+    dstchannel = _text(80, _("dstchannel"))
+    lastapp = _text(80, _("lastapp"))
+    lastdata = _text(80, _("lastdata"))
+    start = NaiveDateTimeField(_("start"), null=True, blank=True)
+    answer = NaiveDateTimeField(_("answer"), null=True, blank=True)
+    end = NaiveDateTimeField(_("end"), null=True, blank=True)
+    duration = models.IntegerField(_("duration"), null=True, blank=True)
+    billsec = models.IntegerField(_("billsec"), null=True, blank=True)
+    disposition = models.CharField(_("disposition"), max_length=45, null=True, blank=True)
+    amaflags = _text(45, _("amaflags"))
+    userfield = _text(256, _("userfield"))
+    uniqueid = _text(150, _("uniqueid"))
+    linkedid = _text(150, _("linkedid"))
+    peeraccount = _text(80, _("peeraccount"))
+    sequence = models.IntegerField(_("sequence"), null=True, blank=True)
+
+    scoped_by = staticmethod(_site_calls)  # voipadmin.scope: a delegation sees its own calls
 
     class Meta:
         abstract = True
@@ -79,8 +114,8 @@ class Cdr(CdrColumns):
     class Meta:
         db_table = "cdr"
         ordering = ["-start", "-id"]
-        verbose_name = "CDR"
-        verbose_name_plural = "CDRs"
+        verbose_name = _("CDR")
+        verbose_name_plural = _("CDRs")
         default_permissions = ("view",)  # Asterisk writes CDRs; nobody edits them
         indexes = [
             # Keyset pagination and time-range filters walk this index in both directions.
@@ -108,14 +143,15 @@ class CallRecord(CdrColumns):
     ``id`` is unique across both sources (one sequence), so ``(start, id)`` pages the merged list.
     """
 
-    source = models.CharField(max_length=8, choices=Source.choices)
+    source = models.CharField(_("source"), max_length=8, choices=Source.choices)
 
     class Meta:
         managed = False
         db_table = "call_record"
         ordering = ["-start", "-id"]
-        verbose_name = "call record"
-        verbose_name_plural = "call records"
+        verbose_name = _("call record")
+        verbose_name_plural = _("call records")
+
         default_permissions = ("view",)  # written by Asterisk and Kamailio; nobody edits them
 
 
@@ -129,32 +165,33 @@ class Cel(models.Model):
     what it writes, and an event refused by the database would be lost.
     """
 
-    id = models.BigAutoField("ID", primary_key=True)
-    eventtype = models.CharField(max_length=30)
-    eventtime = NaiveDateTimeField()
-    userdeftype = models.TextField(null=True, blank=True)
-    cid_name = models.TextField("caller ID name", null=True, blank=True)
-    cid_num = models.TextField("caller ID number", null=True, blank=True)
-    cid_ani = models.TextField("caller ID ANI", null=True, blank=True)
-    cid_rdnis = models.TextField("caller ID RDNIS", null=True, blank=True)
-    cid_dnid = models.TextField("caller ID DNID", null=True, blank=True)
-    exten = models.TextField(null=True, blank=True)
-    context = models.TextField(null=True, blank=True)
-    channame = models.TextField(null=True, blank=True)
-    appname = models.TextField(null=True, blank=True)
-    appdata = models.TextField(null=True, blank=True)
-    amaflags = models.IntegerField(null=True, blank=True)
-    accountcode = models.TextField(null=True, blank=True)
-    peeraccount = models.TextField(null=True, blank=True)
-    uniqueid = models.CharField(max_length=150)
-    linkedid = models.CharField(max_length=150, null=True, blank=True)
-    userfield = models.TextField(null=True, blank=True)
-    peer = models.TextField(null=True, blank=True)
-    extra = models.TextField(null=True, blank=True)
+    id = models.BigAutoField(_("ID"), primary_key=True)
+    eventtype = models.CharField(_("eventtype"), max_length=30)
+    eventtime = NaiveDateTimeField(_("eventtime"))
+    userdeftype = models.TextField(_("userdeftype"), null=True, blank=True)
+    cid_name = models.TextField(_("caller ID name"), null=True, blank=True)
+    cid_num = models.TextField(_("caller ID number"), null=True, blank=True)
+    cid_ani = models.TextField(_("caller ID ANI"), null=True, blank=True)
+    cid_rdnis = models.TextField(_("caller ID RDNIS"), null=True, blank=True)
+    cid_dnid = models.TextField(_("caller ID DNID"), null=True, blank=True)
+    exten = models.TextField(_("exten"), null=True, blank=True)
+    context = models.TextField(_("context"), null=True, blank=True)
+    channame = models.TextField(_("channame"), null=True, blank=True)
+    appname = models.TextField(_("appname"), null=True, blank=True)
+    appdata = models.TextField(_("appdata"), null=True, blank=True)
+    amaflags = models.IntegerField(_("amaflags"), null=True, blank=True)
+    accountcode = models.TextField(_("accountcode"), null=True, blank=True)
+    peeraccount = models.TextField(_("peeraccount"), null=True, blank=True)
+    uniqueid = models.CharField(_("uniqueid"), max_length=150)
+    linkedid = models.CharField(_("linkedid"), max_length=150, null=True, blank=True)
+    userfield = models.TextField(_("userfield"), null=True, blank=True)
+    peer = models.TextField(_("peer"), null=True, blank=True)
+    extra = models.TextField(_("extra"), null=True, blank=True)
 
     class Meta:
         db_table = "cel"
-        verbose_name = "channel event"
+        verbose_name = _("channel event")
+        verbose_name_plural = _("channel events")
         default_permissions = ("view",)  # Asterisk writes them; nobody edits them
         indexes = [models.Index(fields=["uniqueid", "eventtype"], name="cel_uniqueid_eventtype_idx")]
 

@@ -9,6 +9,7 @@ import datetime
 from dataclasses import dataclass
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 #: how a bound is written in the page's query string and its ``datetime-local`` inputs (portal time zone)
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
@@ -41,9 +42,12 @@ def quick_periods(now: datetime.datetime, zone: datetime.tzinfo | None = None) -
     previous_first = (first - datetime.timedelta(days=1)).replace(day=1)
     tomorrow = today + datetime.timedelta(days=1)
     return [
-        Period("today", "Today", _midnight(today, zone), _midnight(tomorrow, zone)),
-        Period("yesterday", "Yesterday", _midnight(today - datetime.timedelta(days=1), zone), _midnight(today, zone)),
-        Period("last7", "Last 7 days", _midnight(today - datetime.timedelta(days=6), zone), _midnight(tomorrow, zone)),
-        Period("this_month", "This month", _midnight(first, zone), _midnight(tomorrow, zone)),
-        Period("last_month", "Last month", _midnight(previous_first, zone), _midnight(first, zone)),
+        Period("today", _("Today"), _midnight(today, zone), _midnight(tomorrow, zone)),
+        Period("yesterday", _("Yesterday"), _midnight(today - datetime.timedelta(days=1), zone),
+               _midnight(today, zone)),
+        Period("last7", _("Last 7 days"), _midnight(today - datetime.timedelta(days=6), zone),
+               _midnight(tomorrow, zone)),
+        Period("this_month", _("This month"), _midnight(first, zone), _midnight(tomorrow, zone)),
+        Period("last_month", _("Last month"), _midnight(previous_first, zone), _midnight(first, zone)),
+
     ]

@@ -14,12 +14,15 @@ from typing import Any
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy as _, pgettext
 
+
+from voipadmin import scope
 from voipadmin.views import Column, ObjectListView
 
 from . import attribution, ranges, totals
 from .filtersets import CdrFilterSet
-from .models import CallRecord, Disposition
+from .models import CallRecord, Disposition, disposition_label
 
 #: the query parameters of the list itself, not filters: the export does not take them
 _PAGE_PARAMETERS = ("page", "per_page", "sort")
@@ -29,20 +32,20 @@ class CdrListView(ObjectListView):
     model = CallRecord
     template_name = "cdrs/cdr_list.html"
     filterset_class = CdrFilterSet
-    columns = [Column("Start", "start"), Column("Source", "src"), Column("Destination", "dst"),
-               Column("Caller ID", "clid"), Column("Disposition", "disposition"),
-               Column("Duration (s)", "duration"), Column("Billable (s)", "billsec"),
-               Column("Site", "site_name"), Column("Trunk", "trunk_name"), Column("Channel", "channel"),
-               Column("Destination channel", "dstchannel"), Column("Recorded by", "source")]
-    #: the columns whose numbers are linked to the user with that extension
-    user_columns = ("Source", "Destination")
+    columns = [Column(_("Start"), "start"), Column(_("Source"), "src"), Column(_("Destination"), "dst"),
+               Column(_("Caller ID"), "clid"), Column(_("Disposition"), lambda r: disposition_label(r.disposition)),
+               Column(_("Duration (s)"), "duration"), Column(_("Billable (s)"), "billsec"),
+               Column(_("Site"), "site_name"), Column(_("Trunk"), "trunk_name"), Column(_("Channel"), "channel"),
+               Column(_("Destination channel"), "dstchannel"), Column(_("Recorded by"), "source")]
+    #: the columns (by accessor: headers are translated) whose numbers are linked to the user with that extension
+    user_columns = ("src", "dst")
 
     def request_time(self) -> datetime.datetime:
         """The time the quick periods are computed from (tests replace it: no test reads the clock)."""
         return timezone.now()
 
     def get_queryset(self):
-        self._sites, self._trunks = attribution.sites(), attribution.trunks()
+        self._sites, self._trunks = attribution.visible(self.request.user)
         return attribution.annotate(CallRecord.objects.filter(start__isnull=False).order_by("-start", "-id"),
                                     self._sites, self._trunks)
 
@@ -78,15 +81,16 @@ class CdrListView(ObjectListView):
         (one query for the page, whatever the number of rows)."""
         from users.models import SipUser
 
-        indexes = [i for i, c in enumerate(self.columns) if c.header in self.user_columns]
+        indexes = [i for i, c in enumerate(self.columns) if c.accessor in self.user_columns]
         rows = [(obj, [c.value(obj) for c in self.columns]) for obj in objs]
-        numbers = {int(cells[i]) for _, cells in rows for i in indexes
+        numbers = {int(cells[i]) for _obj, cells in rows for i in indexes
                    if isinstance(cells[i], str) and cells[i].isascii() and cells[i].isdigit() and len(cells[i]) <= 10}
         if not numbers:
             return rows
         users = {str(u.extension): u
-                 for u in SipUser.objects.filter(extension__in=numbers).only("id", "extension", "name")}
-        for _, cells in rows:
+                 for u in scope.restrict(SipUser.objects.filter(extension__in=numbers), self.request.user)
+                 .only("id", "extension", "name")}
+        for _obj, cells in rows:
             for i in indexes:
                 user = users.get(cells[i])
                 if user is not None:
@@ -111,9 +115,13 @@ def chart_data(result: dict[str, Any]) -> dict[str, Any]:
     calls and the billable minutes. Records attributed to no site or trunk are "(none)"."""
 
     def series(rows: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"labels": [r["name"] if r["name"] is not None else "(none)" for r in rows],
+        return {"labels": [r["name"] if r["name"] is not None else gettext("(none)") for r in rows],
+
                 "answered": [r["answered"] for r in rows],
                 "unanswered": [r["calls"] - r["answered"] for r in rows],
                 "minutes": [round(r["billsec"] / 60, 1) for r in rows]}
 
-    return {"sites": series(result["sites"]), "trunks": series(result["trunks"])}
+    words = {"answered": pgettext("calls", "Answered"), "unanswered": gettext("Not answered"),
+             "minutes": gettext("Billable minutes"), "calls_axis": gettext("calls"), "minutes_axis": gettext("minutes")}
+    return {"sites": series(result["sites"]), "trunks": series(result["trunks"]), "words": words}
+

@@ -21,6 +21,7 @@ from typing import Iterable
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count
+from django.utils.translation import gettext_lazy as _
 
 from push import api as push_api
 from sites.choices import NodeRole
@@ -31,6 +32,7 @@ from voipadmin.actors import Actor
 from voipadmin.fields import misconfiguration
 
 from . import callcontrol, poller
+from .callcontrol import Sentence
 from .choices import Health, NodeKind
 from .models import (ActiveCall, Bridge, CallSample, DestinationState, DeviceState, ExtensionState, NodeState,
                      Registration, TrunkState)
@@ -336,14 +338,16 @@ def serving_node(extension: int | str, *, role: str = NodeRole.PBX) -> AsteriskN
     try:
         number = int(extension)
     except (TypeError, ValueError):
-        raise callcontrol.CallControlError(f"{extension!r} is not an extension (digits only).") from None
+        raise callcontrol.CallControlError(Sentence(_("%(extension)s is not an extension (digits only)."),
+                                                    extension=repr(extension))) from None
     block = ExtensionRange.objects.filter(start__lte=number, end__gte=number).select_related("site").first()
     if block is None:
-        raise callcontrol.CallControlError(f"No site owns extension {number}.")
+        raise callcontrol.CallControlError(Sentence(_("No site owns extension %(extension)s."), extension=number))
     nodes = sorted(AsteriskNode.objects.filter(site=block.site, enabled=True),
                    key=lambda n: (role not in n.role_list, n.name))
     if not nodes:
-        raise callcontrol.CallControlError(f"Site {block.site} has no enabled Asterisk node.")
+        raise callcontrol.CallControlError(Sentence(_("Site %(site)s has no enabled Asterisk node."),
+                                                    site=str(block.site)))
     return nodes[0]
 
 
@@ -366,7 +370,7 @@ def hangup_call(user: SipUser, *, node: AsteriskNode, channel: str, actor: Actor
     there and the user's). Raises ``CallControlError``."""
     def run() -> str:
         callcontrol.hangup(node, channel=channel, extension=str(user.extension))
-        return f"hung up {channel} on {node.name}"
+        return Sentence(_("hung up %(channel)s on %(node)s"), channel=channel, node=node.name)
 
     done = _operate(user, actor=actor, what="Hang-up", details={"node": node.name, "channel": channel}, run=run)
     # poll that node now, so the user's page stops listing the call at once (not at the next beat cycle)
@@ -382,14 +386,16 @@ def originate_call(user: SipUser, *, from_extension: str, actor: Actor) -> str:
         caller = SipUser.objects.filter(extension=int(from_extension)).first() \
             if str(from_extension).isdigit() else None
         if caller is None or not caller.enabled:
-            raise callcontrol.CallControlError(f"{from_extension or 'That'} is not an enabled user of the estate.")
+            raise callcontrol.CallControlError(not_a_user(from_extension))
         if caller.pk == user.pk:
-            raise callcontrol.CallControlError("Pick another extension: a user cannot be rung to call itself.")
+            raise callcontrol.CallControlError(
+                Sentence(_("Pick another extension: a user cannot be rung to call itself.")))
         node = serving_node(caller.extension)
         details["node"] = node.name
         callcontrol.originate(node, from_extension=str(caller.extension), to_extension=str(user.extension),
                               to_name=user.name)
-        return f"{node.name} rings {caller.extension}, then connects it to {user.extension}"
+        return Sentence(_("%(node)s rings %(caller)s, then connects it to %(user)s"), node=node.name,
+                        caller=caller.extension, user=user.extension)
 
     return _operate(user, actor=actor, what="Click-to-call", details=details, run=run)
 
@@ -402,12 +408,20 @@ def listen_in(user: SipUser, *, node: AsteriskNode, channel: str, listener_exten
     def run() -> str:
         if not str(listener_extension).isdigit() or not SipUser.objects.filter(
                 extension=int(listener_extension), enabled=True).exists():
-            raise callcontrol.CallControlError(
-                f"{listener_extension or 'That'} is not an enabled user of the estate.")
+            raise callcontrol.CallControlError(not_a_user(listener_extension))
         if str(listener_extension) == str(user.extension):
-            raise callcontrol.CallControlError("Pick another extension to listen from than the user's own.")
+            raise callcontrol.CallControlError(
+                Sentence(_("Pick another extension to listen from than the user's own.")))
         callcontrol.listen_in(node, channel=channel, extension=str(user.extension),
                               listener_extension=str(listener_extension))
-        return f"{node.name} rings {listener_extension} to listen to {channel}"
+        return Sentence(_("%(node)s rings %(listener)s to listen to %(channel)s"), node=node.name,
+                        listener=listener_extension, channel=channel)
 
     return _operate(user, actor=actor, what="Listen-in", details=details, run=run)
+
+
+def not_a_user(extension: str) -> Sentence:
+    if not extension:
+        return Sentence(_("That is not an enabled user of the estate."))
+    return Sentence(_("%(extension)s is not an enabled user of the estate."), extension=extension)
+

@@ -17,12 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 from nodeconf.asterisk import kamailio_peers
 from sites.models import AsteriskNode
 from voipadmin.connectors import ami
 from voipadmin.connectors.errors import NodeError
 from voipadmin.fields import misconfiguration
+
+from .reasons import translate_reason
 
 #: Asterisk's channel names (``PJSIP/kamailio-1-0000002a``, ``Local/600@test-00000001;2``): nothing that
 #: could end an AMI header or separate ChanSpy's arguments.
@@ -34,13 +38,40 @@ LISTEN_OPTIONS = "qE"
 RING_SECONDS = 30
 
 
+class Sentence(str):
+    """A sentence in English (what the audit log and the logs keep) that can also say itself in the reader's
+    language (``shown()``, for the page). ``why`` is a node's reason (live.reasons translates it)."""
+
+    def __new__(cls, wording, /, **params: object) -> "Sentence":
+        with translation.override("en"):
+            text = cls._fill(wording, params)
+        sentence = super().__new__(cls, text)
+        sentence.wording, sentence.params = wording, params
+        return sentence
+
+    @staticmethod
+    def _fill(wording, params: dict) -> str:
+        if "why" in params:
+            params = {**params, "why": translate_reason(str(params["why"]))}
+        return str(wording) % params if params else str(wording)
+
+    def shown(self) -> str:
+        return self._fill(self.wording, self.params)
+
+
 class CallControlError(Exception):
-    """Why an operation did not happen, worded for the operator. ``node_down``: the node did not answer."""
+    """Why an operation did not happen, worded for the operator. ``node_down``: the node did not answer.
+
+    ``message`` is English (the audit log keeps it); ``shown()`` is for the page, in the reader's language."""
 
     def __init__(self, message: str, *, node_down: bool = False) -> None:
         super().__init__(message)
-        self.message = message
+        self.message = str(message)
+        self.sentence = message
         self.node_down = node_down
+
+    def shown(self) -> str:
+        return self.sentence.shown() if isinstance(self.sentence, Sentence) else self.message
 
 
 def timeout() -> float:
@@ -73,27 +104,29 @@ class Channel:
 def _session(node: AsteriskNode, work, *, within: float | None = None) -> Any:
     """Run ``work(ami)`` in one AMI session to ``node``; every failure becomes a CallControlError."""
     if not node.enabled:
-        raise CallControlError(f"{node.name} is disabled: the portal does not talk to it.")
+        raise CallControlError(Sentence(_("%(node)s is disabled: the portal does not talk to it."), node=node.name))
     problem = misconfiguration(node)
     if problem:
-        raise CallControlError(f"{node.name} cannot be reached as stored: {problem}", node_down=True)
+        raise CallControlError(Sentence(_("%(node)s cannot be reached as stored: %(why)s"), node=node.name,
+                                        why=problem), node_down=True)
     try:
         return ami.run_session(node.effective_ami_host, node.ami_port, node.ami_username, node.ami_secret or "",
                                work, timeout=within or timeout())
     except NodeError as exc:
         if exc.permanent:
-            raise CallControlError(f"{node.name} refused: {exc.reason}.") from None
-        raise CallControlError(f"{node.name} did not answer ({exc.reason}); nothing was done.",
-                               node_down=True) from None
+            raise CallControlError(Sentence(_("%(node)s refused: %(why)s."), node=node.name, why=exc.reason)) from None
+        raise CallControlError(Sentence(_("%(node)s did not answer (%(why)s); nothing was done."), node=node.name,
+                                        why=exc.reason), node_down=True) from None
 
 
 def dial_string(extension: str) -> str:
     """How a node rings an extension: through the estate's first Kamailio, as its dialplan does."""
     if not EXTENSION.match(str(extension)):
-        raise CallControlError(f"{extension!r} is not an extension (digits only).")
+        raise CallControlError(Sentence(_("%(extension)s is not an extension (digits only)."),
+                                        extension=repr(extension)))
     peers = kamailio_peers()
     if not peers:
-        raise CallControlError("The estate has no enabled Kamailio node: no node can ring a phone.")
+        raise CallControlError(Sentence(_("The estate has no enabled Kamailio node: no node can ring a phone.")))
     return f"PJSIP/kamailio-1/sip:{extension}@{peers[0].uri_host}:{peers[0].port}"
 
 
@@ -101,16 +134,22 @@ def _users_channel(channels: list[Channel], channel: str, extension: str, node: 
     """``channel`` as the node lists it now, if it is part of a call of ``extension``."""
     found = next((c for c in channels if c.name == channel), None)
     if found is None:
-        raise CallControlError(f"The call has already ended: {channel} is no longer on {node.name}.")
+        raise CallControlError(call_ended(channel, node))
     call = [c for c in channels if c.linkedid == found.linkedid]
     if not any(c.involves(extension) for c in call):
-        raise CallControlError(f"{channel} on {node.name} is not a call of extension {extension}.")
+        raise CallControlError(Sentence(_("%(channel)s on %(node)s is not a call of extension %(extension)s."),
+                                        channel=channel, node=node.name, extension=extension))
     return found
+
+
+def call_ended(channel: str, node: AsteriskNode) -> Sentence:
+    return Sentence(_("The call has already ended: %(channel)s is no longer on %(node)s."), channel=channel,
+                    node=node.name)
 
 
 def _check_channel_name(channel: str) -> None:
     if not CHANNEL_NAME.match(channel or ""):
-        raise CallControlError(f"{channel!r} is not an Asterisk channel name.")
+        raise CallControlError(Sentence(_("%(channel)s is not an Asterisk channel name."), channel=repr(channel)))
 
 
 def hangup(node: AsteriskNode, *, channel: str, extension: str) -> Channel:
@@ -124,7 +163,8 @@ def hangup(node: AsteriskNode, *, channel: str, extension: str) -> Channel:
             await session.hangup(found.name)
         except NodeError as exc:
             if exc.permanent and "no such channel" in exc.reason.lower():  # it ended in between
-                raise CallControlError(f"The call has already ended: {channel} is no longer on {node.name}.")
+                raise CallControlError(call_ended(channel, node))
+
             raise
         return found
 

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _, pgettext_lazy
 
 
 class NodeKind(models.TextChoices):
@@ -9,38 +10,39 @@ class NodeKind(models.TextChoices):
 class Health(models.TextChoices):
     """What the last poll learned about a node (``unknown``: never polled yet)."""
 
-    UP = "up", "Up"
-    DEGRADED = "degraded", "Degraded"
-    DOWN = "down", "Down"
-    UNKNOWN = "unknown", "Unknown"
+    UP = "up", _("Up")
+    DEGRADED = "degraded", _("Degraded")
+    DOWN = "down", _("Down")
+    UNKNOWN = "unknown", _("Unknown")
 
 
 class TrunkKind(models.TextChoices):
-    ITSP = "itsp", "ITSP registration"
-    E1 = "e1", "E1 span"
+    ITSP = "itsp", _("ITSP registration")
+    E1 = "e1", _("E1 span")
 
 
 class TrunkHealth(models.TextChoices):
-    UP = "up", "Up"  # registered / span up and no alarm
-    PENDING = "pending", "Registering"
-    DOWN = "down", "Down"  # registration failed or disabled / span down
-    ALARM = "alarm", "In alarm"
+    UP = "up", pgettext_lazy("trunk state", "Up")  # registered / span up and no alarm
+    PENDING = "pending", _("Registering")
+    DOWN = "down", pgettext_lazy("trunk state", "Down")  # registration failed or disabled / span down
+
+    ALARM = "alarm", _("In alarm")
 
 
 class ExtensionStatus(models.TextChoices):
     """Estate-wide state of one extension, merged from Kamailio and every Asterisk."""
 
-    RINGING = "ringing", "Ringing"
-    IN_USE = "in_use", "In use"
-    IDLE = "idle", "Idle"
-    REGISTERED = "registered", "Registered"
-    UNAVAILABLE = "unavailable", "Unavailable"
+    RINGING = "ringing", _("Ringing")
+    IN_USE = "in_use", _("In use")
+    IDLE = "idle", _("Idle")
+    REGISTERED = "registered", _("Registered")
+    UNAVAILABLE = "unavailable", _("Unavailable")
 
 
 class DestinationHealth(models.TextChoices):
     """A dispatcher destination's state as Kamailio holds it (first letter of ``dispatcher.list`` FLAGS)."""
 
-    ACTIVE = "active", "Active"  # A: selected for calls
-    TRYING = "trying", "Trying"  # T: missed a keepalive, still selected (inactive after the threshold)
-    INACTIVE = "inactive", "Inactive"  # I: skipped until it answers a keepalive again
-    DISABLED = "disabled", "Disabled"  # D: an administrator took it out (dispatcher.set_state d)
+    ACTIVE = "active", _("Active")  # A: selected for calls
+    TRYING = "trying", _("Trying")  # T: missed a keepalive, still selected (inactive after the threshold)
+    INACTIVE = "inactive", _("Inactive")  # I: skipped until it answers a keepalive again
+    DISABLED = "disabled", _("Disabled")  # D: an administrator took it out (dispatcher.set_state d)

@@ -1,5 +1,6 @@
 import django_filters
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from sites.models import AsteriskNode, Site
 
@@ -7,9 +8,9 @@ from .models import ActiveCall, Registration
 
 
 class ActiveCallFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
-    site = django_filters.ModelChoiceFilter(queryset=Site.objects.all())
-    node = django_filters.ModelChoiceFilter(queryset=AsteriskNode.objects.all())
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    site = django_filters.ModelChoiceFilter(queryset=Site.objects.all(), label=_("Site"))
+    node = django_filters.ModelChoiceFilter(queryset=AsteriskNode.objects.all(), label=_("Node"))
 
     class Meta:
         model = ActiveCall
@@ -21,8 +22,9 @@ class ActiveCallFilterSet(django_filters.FilterSet):
 
 
 class RegistrationFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
-    nat = django_filters.BooleanFilter(label="Behind NAT")
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    nat = django_filters.BooleanFilter(label=_("Behind NAT"))
+
 
     class Meta:
         model = Registration

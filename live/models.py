@@ -10,8 +10,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import models
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from voipadmin.scope import ESTATE_WIDE, VIEW
 
 from .choices import DestinationHealth, Health, NodeKind, TrunkHealth, TrunkKind
 
@@ -19,25 +23,37 @@ from .choices import DestinationHealth, Health, NodeKind, TrunkHealth, TrunkKind
 class NodeState(models.Model):
     """One row per polled node: its health, why, and when we last heard from it."""
 
-    kind = models.CharField(max_length=16, choices=NodeKind.choices)
-    asterisk_node = models.OneToOneField("sites.AsteriskNode", on_delete=models.CASCADE, null=True, blank=True,
+    kind = models.CharField(_("kind"), max_length=16, choices=NodeKind.choices)
+    asterisk_node = models.OneToOneField("sites.AsteriskNode", verbose_name=_("asterisk node"),
+                                         on_delete=models.CASCADE, null=True, blank=True,
                                          related_name="live_state")
-    kamailio_node = models.OneToOneField("sites.KamailioNode", on_delete=models.CASCADE, null=True, blank=True,
+    kamailio_node = models.OneToOneField("sites.KamailioNode", verbose_name=_("kamailio node"),
+                                         on_delete=models.CASCADE, null=True, blank=True,
                                          related_name="live_state")
-    state = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
-    reason = models.CharField(max_length=255, blank=True, help_text="Why the node is degraded or down.")
-    latency_ms = models.FloatField(null=True, blank=True, help_text="Round trip of a ping, in milliseconds.")
-    uptime_seconds = models.BigIntegerField(null=True, blank=True)
-    version = models.CharField(max_length=255, blank=True)
-    last_seen = models.DateTimeField(null=True, blank=True, help_text="Last time the node answered.")
-    last_polled = models.DateTimeField(null=True, blank=True, help_text="Last time we asked.")
-    state_since = models.DateTimeField(null=True, blank=True, help_text="When the state last changed.")
-    ari_state = models.CharField("ARI state", max_length=16, blank=True, choices=Health.choices,
+    state = models.CharField(_("state"), max_length=16, choices=Health.choices, default=Health.UNKNOWN)
+    reason = models.CharField(_("reason"), max_length=255, blank=True, help_text="Why the node is degraded or down.")
+    latency_ms = models.FloatField(_("latency ms"),
+                                   null=True, blank=True, help_text="Round trip of a ping, in milliseconds.")
+    uptime_seconds = models.BigIntegerField(_("uptime seconds"), null=True, blank=True)
+    version = models.CharField(_("version"), max_length=255, blank=True)
+    last_seen = models.DateTimeField(_("last seen"), null=True, blank=True, help_text="Last time the node answered.")
+    last_polled = models.DateTimeField(_("last polled"), null=True, blank=True, help_text="Last time we asked.")
+    state_since = models.DateTimeField(_("state since"),
+                                       null=True, blank=True, help_text="When the state last changed.")
+    ari_state = models.CharField(_("ARI state"), max_length=16, blank=True, choices=Health.choices,
                                  help_text="Whether the Asterisk's ARI answered (empty: the node has no ARI URL).")
-    ari_latency_ms = models.FloatField("ARI latency (ms)", null=True, blank=True, help_text="Round trip of an ARI ping, in milliseconds.")
+    ari_latency_ms = models.FloatField(_("ARI latency (ms)"), null=True, blank=True,
+                                       help_text="Round trip of an ARI ping, in milliseconds.")
+
+    @staticmethod
+    def scoped_by(site_ids, action):
+        """Its sites' Asterisks, and the estate's Kamailio (seen, not changed)."""
+        own = Q(asterisk_node__site__in=site_ids)
+        return own | Q(kamailio_node__isnull=False) if action == VIEW else own
 
     class Meta:
-        verbose_name = "node state"
+        verbose_name = _("node state")
+        verbose_name_plural = _("node states")
         constraints = [
             models.CheckConstraint(
                 name="nodestate_one_node_of_its_kind",
@@ -63,22 +79,27 @@ class NodeState(models.Model):
 class ActiveCall(models.Model):
     """One channel up on an Asterisk (a two-party call is two channels sharing ``linkedid``)."""
 
-    node = models.ForeignKey("sites.AsteriskNode", on_delete=models.CASCADE, related_name="live_calls")
-    site = models.ForeignKey("sites.Site", on_delete=models.CASCADE, related_name="live_calls")
-    channel = models.CharField(max_length=255)
-    uniqueid = models.CharField(max_length=64, blank=True)
-    linkedid = models.CharField(max_length=64, blank=True)
-    caller = models.CharField(max_length=80, blank=True)
-    caller_name = models.CharField(max_length=80, blank=True)
-    callee = models.CharField(max_length=80, blank=True)
-    state = models.CharField(max_length=32, blank=True)
-    duration_seconds = models.PositiveIntegerField(default=0)
-    context = models.CharField(max_length=80, blank=True)
-    application = models.CharField(max_length=80, blank=True)
-    trunk = models.CharField(max_length=80, blank=True, help_text="Trunk the channel runs on, if any.")
-    seen_at = models.DateTimeField()
+    node = models.ForeignKey("sites.AsteriskNode", verbose_name=_("node"),
+                             on_delete=models.CASCADE, related_name="live_calls")
+    site = models.ForeignKey("sites.Site", verbose_name=_("site"), on_delete=models.CASCADE, related_name="live_calls")
+    channel = models.CharField(_("channel"), max_length=255)
+    uniqueid = models.CharField(_("uniqueid"), max_length=64, blank=True)
+    linkedid = models.CharField(_("linkedid"), max_length=64, blank=True)
+    caller = models.CharField(_("caller"), max_length=80, blank=True)
+    caller_name = models.CharField(_("caller name"), max_length=80, blank=True)
+    callee = models.CharField(_("callee"), max_length=80, blank=True)
+    state = models.CharField(_("state"), max_length=32, blank=True)
+    duration_seconds = models.PositiveIntegerField(_("duration seconds"), default=0)
+    context = models.CharField(_("context"), max_length=80, blank=True)
+    application = models.CharField(_("application"), max_length=80, blank=True)
+    trunk = models.CharField(_("trunk"), max_length=80, blank=True, help_text="Trunk the channel runs on, if any.")
+    seen_at = models.DateTimeField(_("seen at"))
+
+    scoped_by = "site"  # voipadmin.scope
 
     class Meta:
+        verbose_name = _("active call")
+        verbose_name_plural = _("active calls")
         ordering = ["node", "linkedid", "channel"]
         indexes = [models.Index(fields=["site", "linkedid"])]
         permissions = [
@@ -96,20 +117,35 @@ class ActiveCall(models.Model):
 class Registration(models.Model):
     """A contact registered with Kamailio (usrloc) or with an Asterisk (PJSIP contact)."""
 
-    kamailio_node = models.ForeignKey("sites.KamailioNode", on_delete=models.CASCADE, null=True, blank=True,
+    kamailio_node = models.ForeignKey("sites.KamailioNode", verbose_name=_("kamailio node"),
+                                      on_delete=models.CASCADE, null=True, blank=True,
                                       related_name="live_registrations")
-    asterisk_node = models.ForeignKey("sites.AsteriskNode", on_delete=models.CASCADE, null=True, blank=True,
+    asterisk_node = models.ForeignKey("sites.AsteriskNode", verbose_name=_("asterisk node"),
+                                      on_delete=models.CASCADE, null=True, blank=True,
                                       related_name="live_registrations")
-    user = models.CharField(max_length=64, db_index=True, help_text="User part of the AoR (the extension).")
-    domain = models.CharField(max_length=64, blank=True)
-    contact = models.CharField(max_length=512)
-    user_agent = models.CharField(max_length=255, blank=True)
-    source = models.CharField(max_length=128, blank=True, help_text="Address the REGISTER came from.")
-    nat = models.BooleanField("behind NAT", default=False, help_text="The contact differs from the source address.")
-    expires = models.DateTimeField(null=True, blank=True)
-    seen_at = models.DateTimeField()
+    user = models.CharField(_("user"), max_length=64, db_index=True, help_text="User part of the AoR (the extension).")
+    domain = models.CharField(_("domain"), max_length=64, blank=True)
+    contact = models.CharField(_("contact"), max_length=512)
+    user_agent = models.CharField(_("user agent"), max_length=255, blank=True)
+    source = models.CharField(_("source"), max_length=128, blank=True, help_text="Address the REGISTER came from.")
+    nat = models.BooleanField(_("behind NAT"), default=False, help_text="The contact differs from the source address.")
+    expires = models.DateTimeField(_("expires"), null=True, blank=True)
+    seen_at = models.DateTimeField(_("seen at"))
+
+    @staticmethod
+    def scoped_by(site_ids, action):
+        """A contact of one of its sites' users (by extension), or held by one of its sites' Asterisks."""
+        from django.apps import apps
+        from django.db.models import CharField
+        from django.db.models.functions import Cast
+
+        extensions = apps.get_model("users", "SipUser").objects.filter(site__in=site_ids) \
+            .annotate(as_text=Cast("extension", CharField())).values("as_text")
+        return Q(asterisk_node__site__in=site_ids) | Q(asterisk_node__isnull=True, user__in=extensions)
 
     class Meta:
+        verbose_name = _("registration")
+        verbose_name_plural = _("registrations")
         ordering = ["user", "contact"]
         constraints = [
             models.CheckConstraint(
@@ -131,13 +167,18 @@ class Registration(models.Model):
 class DeviceState(models.Model):
     """Asterisk's device state (``DeviceStateList``), e.g. ``PJSIP/1001`` = ``INUSE``."""
 
-    node = models.ForeignKey("sites.AsteriskNode", on_delete=models.CASCADE, related_name="live_device_states")
-    device = models.CharField(max_length=128)
-    extension = models.CharField(max_length=64, blank=True, db_index=True,
+    node = models.ForeignKey("sites.AsteriskNode", verbose_name=_("node"),
+                             on_delete=models.CASCADE, related_name="live_device_states")
+    device = models.CharField(_("device"), max_length=128)
+    extension = models.CharField(_("extension"), max_length=64, blank=True, db_index=True,
                                  help_text="Endpoint name of PJSIP/SIP devices (the extension).")
-    state = models.CharField(max_length=32)
+    state = models.CharField(_("state"), max_length=32)
+
+    scoped_by = "node__site"
 
     class Meta:
+        verbose_name = _("device state")
+        verbose_name_plural = _("device states")
         ordering = ["node", "device"]
 
     def __str__(self) -> str:
@@ -147,14 +188,19 @@ class DeviceState(models.Model):
 class Bridge(models.Model):
     """A bridge on an Asterisk as ARI lists it: a ConfBridge room (``creator`` ConfBridge) or a call's."""
 
-    node = models.ForeignKey("sites.AsteriskNode", on_delete=models.CASCADE, related_name="live_bridges")
-    bridge_id = models.CharField("bridge ID", max_length=64)
-    name = models.CharField(max_length=80, blank=True, help_text="The conference room, for ConfBridge.")
-    creator = models.CharField(max_length=80, blank=True, help_text="The application that made it.")
-    technology = models.CharField(max_length=32, blank=True)
-    channels = models.PositiveIntegerField(default=0, help_text="Channels in it now.")
+    node = models.ForeignKey("sites.AsteriskNode", verbose_name=_("node"),
+                             on_delete=models.CASCADE, related_name="live_bridges")
+    bridge_id = models.CharField(_("bridge ID"), max_length=64)
+    name = models.CharField(_("name"), max_length=80, blank=True, help_text="The conference room, for ConfBridge.")
+    creator = models.CharField(_("creator"), max_length=80, blank=True, help_text="The application that made it.")
+    technology = models.CharField(_("technology"), max_length=32, blank=True)
+    channels = models.PositiveIntegerField(_("channels"), default=0, help_text="Channels in it now.")
+
+    scoped_by = "node__site"
 
     class Meta:
+        verbose_name = _("bridge")
+        verbose_name_plural = _("bridges")
         ordering = ["node", "name", "bridge_id"]
 
     def __str__(self) -> str:
@@ -168,14 +214,20 @@ class Bridge(models.Model):
 class ExtensionState(models.Model):
     """Asterisk's hint state of a dialplan extension (``ExtensionStateList``)."""
 
-    node = models.ForeignKey("sites.AsteriskNode", on_delete=models.CASCADE, related_name="live_extension_states")
-    exten = models.CharField(max_length=64, db_index=True)
-    context = models.CharField(max_length=80, blank=True)
-    hint = models.CharField(max_length=255, blank=True)
-    status = models.IntegerField(help_text="Asterisk's AST_EXTENSION_* bit mask (-1 removed, -2 deactivated).")
-    status_text = models.CharField(max_length=32, blank=True)
+    node = models.ForeignKey("sites.AsteriskNode", verbose_name=_("node"),
+                             on_delete=models.CASCADE, related_name="live_extension_states")
+    exten = models.CharField(_("exten"), max_length=64, db_index=True)
+    context = models.CharField(_("context"), max_length=80, blank=True)
+    hint = models.CharField(_("hint"), max_length=255, blank=True)
+    status = models.IntegerField(_("status"),
+                                 help_text="Asterisk's AST_EXTENSION_* bit mask (-1 removed, -2 deactivated).")
+    status_text = models.CharField(_("status text"), max_length=32, blank=True)
+
+    scoped_by = "node__site"
 
     class Meta:
+        verbose_name = _("extension state")
+        verbose_name_plural = _("extension states")
         ordering = ["node", "exten"]
 
     def __str__(self) -> str:
@@ -185,19 +237,28 @@ class ExtensionState(models.Model):
 class TrunkState(models.Model):
     """An ITSP registration Kamailio keeps up (``uac.reg_dump``) or an E1 span an Asterisk reports."""
 
-    kind = models.CharField(max_length=8, choices=TrunkKind.choices)
-    name = models.CharField(max_length=128, help_text="uacreg l_uuid, or the E1 span number.")
-    kamailio_node = models.ForeignKey("sites.KamailioNode", on_delete=models.CASCADE, null=True, blank=True,
+    kind = models.CharField(_("kind"), max_length=8, choices=TrunkKind.choices)
+    name = models.CharField(_("name"), max_length=128, help_text="uacreg l_uuid, or the E1 span number.")
+    kamailio_node = models.ForeignKey("sites.KamailioNode", verbose_name=_("kamailio node"),
+                                      on_delete=models.CASCADE, null=True, blank=True,
                                       related_name="live_trunks")
-    asterisk_node = models.ForeignKey("sites.AsteriskNode", on_delete=models.CASCADE, null=True, blank=True,
+    asterisk_node = models.ForeignKey("sites.AsteriskNode", verbose_name=_("asterisk node"),
+                                      on_delete=models.CASCADE, null=True, blank=True,
                                       related_name="live_trunks")
-    site = models.ForeignKey("sites.Site", on_delete=models.CASCADE, null=True, blank=True, related_name="live_trunks",
+    site = models.ForeignKey("sites.Site", verbose_name=_("site"),
+                             on_delete=models.CASCADE, null=True, blank=True, related_name="live_trunks",
                              help_text="Site of the Asterisk holding an E1 span; empty for ITSP registrations.")
-    state = models.CharField(max_length=16, choices=TrunkHealth.choices)
-    detail = models.CharField(max_length=255, blank=True)
-    seen_at = models.DateTimeField()
+    state = models.CharField(_("state"), max_length=16, choices=TrunkHealth.choices)
+    detail = models.CharField(_("detail"), max_length=255, blank=True)
+    seen_at = models.DateTimeField(_("seen at"))
+
+    @staticmethod
+    def scoped_by(site_ids, action):
+        return Q(site__in=site_ids) | Q(site__isnull=True) if action == VIEW else Q(site__in=site_ids)
 
     class Meta:
+        verbose_name = _("trunk state")
+        verbose_name_plural = _("trunk states")
         ordering = ["kind", "name"]
 
     def __str__(self) -> str:
@@ -209,21 +270,28 @@ class DestinationState(models.Model):
     Asterisk of a set or a trunk of a route, active or skipped because it stopped answering its OPTIONS
     keepalive. Kamailio decides failover from this, so the dashboard shows it, not our own guess."""
 
-    kamailio_node = models.ForeignKey("sites.KamailioNode", on_delete=models.CASCADE,
+    kamailio_node = models.ForeignKey("sites.KamailioNode", verbose_name=_("kamailio node"), on_delete=models.CASCADE,
                                       related_name="live_destinations")
-    setid = models.PositiveIntegerField(help_text="Dispatcher set: 1-999 the portal's sets, 1000+ PSTN routes.")
-    uri = models.CharField("URI", max_length=255)
-    asterisk_node = models.ForeignKey("sites.AsteriskNode", on_delete=models.SET_NULL, null=True, blank=True,
+    setid = models.PositiveIntegerField(_("setid"),
+                                        help_text="Dispatcher set: 1-999 the portal's sets, 1000+ PSTN routes.")
+    uri = models.CharField(_("URI"), max_length=255)
+    asterisk_node = models.ForeignKey("sites.AsteriskNode", verbose_name=_("asterisk node"),
+                                      on_delete=models.SET_NULL, null=True, blank=True,
                                       related_name="live_destinations", help_text="The node with this SIP URI.")
-    state = models.CharField(max_length=16, choices=DestinationHealth.choices)
-    probing = models.BooleanField(default=False, help_text="Kamailio sends it OPTIONS keepalives.")
-    flags = models.CharField(max_length=8, blank=True, help_text="As dispatcher.list shows them, e.g. AP, IP.")
-    priority = models.IntegerField(default=0)
-    attrs = models.CharField(max_length=255, blank=True)
-    since = models.DateTimeField(help_text="When the poller first saw it in this state.")
-    seen_at = models.DateTimeField()
+    state = models.CharField(_("state"), max_length=16, choices=DestinationHealth.choices)
+    probing = models.BooleanField(_("probing"), default=False, help_text="Kamailio sends it OPTIONS keepalives.")
+    flags = models.CharField(_("flags"),
+                             max_length=8, blank=True, help_text="As dispatcher.list shows them, e.g. AP, IP.")
+    priority = models.IntegerField(_("priority"), default=0)
+    attrs = models.CharField(_("attrs"), max_length=255, blank=True)
+    since = models.DateTimeField(_("since"), help_text="When the poller first saw it in this state.")
+    seen_at = models.DateTimeField(_("seen at"))
+
+    scoped_by = ESTATE_WIDE
 
     class Meta:
+        verbose_name = _("destination state")
+        verbose_name_plural = _("destination states")
         ordering = ["kamailio_node", "setid", "-priority", "uri"]
         constraints = [models.UniqueConstraint(fields=["kamailio_node", "setid", "uri"],
                                                name="destinationstate_one_per_set_uri")]
@@ -262,13 +330,18 @@ class CallSampleQuerySet(models.QuerySet):
 class CallSample(models.Model):
     """Peak concurrent calls of a site within one minute: the dashboard chart's history."""
 
-    site = models.ForeignKey("sites.Site", on_delete=models.CASCADE, related_name="call_samples")
-    minute = models.DateTimeField(help_text="Start of the minute (UTC, seconds zeroed).")
-    calls = models.PositiveIntegerField(default=0)
+    site = models.ForeignKey("sites.Site", verbose_name=_("site"),
+                             on_delete=models.CASCADE, related_name="call_samples")
+    minute = models.DateTimeField(_("minute"), help_text="Start of the minute (UTC, seconds zeroed).")
+    calls = models.PositiveIntegerField(_("calls"), default=0)
 
     objects = CallSampleQuerySet.as_manager()
 
+    scoped_by = "site"
+
     class Meta:
+        verbose_name = _("call sample")
+        verbose_name_plural = _("call samples")
         ordering = ["minute"]
         constraints = [models.UniqueConstraint(fields=["site", "minute"], name="callsample_one_per_site_minute")]
         indexes = [models.Index(fields=["minute"])]

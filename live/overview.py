@@ -12,8 +12,10 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from sites.models import AsteriskNode, KamailioNode, Site
+from voipadmin import scope
 from voipadmin.kamailio.models import Subscriber
 
 from .choices import DestinationHealth, Health, TrunkHealth
@@ -96,7 +98,7 @@ def set_labels() -> dict[int, str]:
 
     labels = {setid: name for setid, name in DispatcherSet.objects.values_list("setid", "name")}
     routes = OutboundRoute.objects.values_list("pk", "name")
-    labels.update({ROUTE_SETID_BASE + pk: f"route {name}" for pk, name in routes})
+    labels.update({ROUTE_SETID_BASE + pk: gettext("route %(route)s") % {"route": name} for pk, name in routes})
     return labels
 
 
@@ -110,19 +112,23 @@ def destination_states(**filters: Any) -> list[DestinationState]:
     return rows
 
 
-def estate_overview(now: datetime | None = None) -> dict[str, Any]:
-    """Sites with their nodes, calls, users and trunks; the Kamailio nodes; dispatcher destinations; estate totals."""
+def estate_overview(now: datetime | None = None, user: Any = None) -> dict[str, Any]:
+    """Sites with their nodes, calls, users and trunks; the Kamailio nodes; dispatcher destinations; estate totals.
+
+    For a site-limited ``user`` (voipadmin.scope) the sites, their nodes, trunks, users and totals are its own;
+    the estate's Kamailios and dispatcher destinations, which serve every site, stay in view."""
     now = now or timezone.now()
+    mine = (lambda qs: scope.restrict(qs, user)) if user is not None else (lambda qs: qs)
     destinations = destination_states()
     by_asterisk: dict[int, list[DestinationState]] = {}
     for d in destinations:
         if d.asterisk_node_id:
             by_asterisk.setdefault(d.asterisk_node_id, []).append(d)
-    sites = list(Site.objects.prefetch_related("extension_ranges").order_by("kind", "name"))
+    sites = list(mine(Site.objects.prefetch_related("extension_ranges")).order_by("kind", "name"))
     by_site = {s.pk: SiteView(site=s) for s in sites}
     traffic = {row["node_id"]: row for row in ActiveCall.objects.values("node_id")
                .annotate(channels=Count("id"), calls=Count("linkedid", distinct=True))}
-    for node in AsteriskNode.objects.select_related("live_state").order_by("name"):
+    for node in mine(AsteriskNode.objects.select_related("live_state")).order_by("name"):
         live = getattr(node, "live_state", None)
         t = traffic.get(node.pk, {})
         view = NodeView(node=node, kind="asterisk", live=live, age=_age(now, live.last_seen if live else None),
@@ -138,7 +144,7 @@ def estate_overview(now: datetime | None = None) -> dict[str, Any]:
                                   age=_age(now, live.last_seen if live else None),
                                   polled_age=_age(now, live.last_polled if live else None)))
     itsp = []
-    for trunk in TrunkState.objects.order_by("kind", "name"):
+    for trunk in mine(TrunkState.objects.order_by("kind", "name")):
         if trunk.site_id in by_site:
             by_site[trunk.site_id].trunks.append(trunk)
         else:
@@ -208,7 +214,7 @@ def topology(sites: list[SiteView], kamailios: list[NodeView], itsp: list[TrunkS
     row_items = len(kamailios) + len(itsp)
     x = (width - row_items * (BOX_W + GAP) + GAP) / 2
     for k in kamailios:
-        top.append(box(x, 10, k.node.name, f"Kamailio · {k.state}", k.state, _live_url("kamailio", k.node.pk)))
+        top.append(box(x, 10, k.node.name, f"Kamailio · {_word(k.state)}", k.state, _live_url("kamailio", k.node.pk)))
         x += BOX_W + GAP
     for t in itsp:
         b = box(x, 10, t.name, f"ITSP · {t.get_state_display()}", t.state)
@@ -219,14 +225,17 @@ def topology(sites: list[SiteView], kamailios: list[NodeView], itsp: list[TrunkS
     x = GAP
     for s, span in zip(sites, columns):
         group = span * (BOX_W + GAP) - GAP
-        sb = box(x + (group - BOX_W) / 2, 10 + ROW, s.site.name, f"{s.calls} call(s) · {s.registered}/{s.users} reg",
+        sb = box(x + (group - BOX_W) / 2, 10 + ROW, s.site.name,
+                 gettext("%(calls)s call(s) · %(registered)s/%(users)s reg")
+                 % {"calls": s.calls, "registered": s.registered, "users": s.users},
                  s.state, s.site.get_absolute_url())
         for kb in top[: len(kamailios)]:
             link(kb, sb, kb["state"])
         nx = x + (group - len(s.nodes) * (BOX_W + GAP) + GAP) / 2
         for n in s.nodes:
-            nb = box(nx, 10 + 2 * ROW, n.node.name, f"{n.state} · {n.channels} ch", n.state,
-                     _live_url("asterisk", n.node.pk))
+            nb = box(nx, 10 + 2 * ROW, n.node.name,
+                     gettext("%(state)s · %(channels)s ch") % {"state": _word(n.state), "channels": n.channels},
+                     n.state, _live_url("asterisk", n.node.pk))
             link(sb, nb, n.state)
             tx = nx
             for t in n_trunks(s, n):
@@ -239,7 +248,15 @@ def topology(sites: list[SiteView], kamailios: list[NodeView], itsp: list[TrunkS
     return {"width": width, "height": 10 + (rows - 1) * ROW + BOX_H + 10, "boxes": boxes, "links": links}
 
 
+def _word(state: str) -> str:
+    """A state as the page words it (``up``, ``caído`` ...): the template filter's words."""
+    from .templatetags.live import health
+
+    return health(state)
+
+
 def n_trunks(site: SiteView, node: NodeView) -> list[TrunkState]:
+
     return [t for t in site.trunks if t.asterisk_node_id == node.node.pk]
 
 
@@ -252,8 +269,9 @@ def _live_url(kind: str, pk: int) -> str:
 # -- chart history ---------------------------------------------------------------------------------
 
 
-def call_history(hours: int = 24, bucket_minutes: int = 5, now: datetime | None = None) -> dict[str, Any]:
-    """Peak concurrent calls per site in ``bucket_minutes`` buckets over the last ``hours``."""
+def call_history(hours: int = 24, bucket_minutes: int = 5, now: datetime | None = None,
+                 user: Any = None) -> dict[str, Any]:
+    """Peak concurrent calls per site in ``bucket_minutes`` buckets over the last ``hours`` (``user``'s sites)."""
     now = (now or timezone.now()).replace(second=0, microsecond=0)
     start = now - timedelta(hours=hours)
     start = start - timedelta(minutes=start.minute % bucket_minutes)
@@ -263,7 +281,8 @@ def call_history(hours: int = 24, bucket_minutes: int = 5, now: datetime | None 
         buckets.append(t)
         t += timedelta(minutes=bucket_minutes)
     index = {b: i for i, b in enumerate(buckets)}
-    sites = list(Site.objects.order_by("kind", "name").values_list("pk", "name"))
+    sites = Site.objects.order_by("kind", "name")
+    sites = list((scope.restrict(sites, user) if user is not None else sites).values_list("pk", "name"))
     series = {pk: [None] * len(buckets) for pk, _ in sites}
     rows = (CallSample.objects.filter(minute__gte=start)
             .values("site_id", "minute", "calls"))

@@ -12,12 +12,14 @@ from django.http import HttpResponseBadRequest, HttpResponseRedirect, JsonRespon
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext, gettext_lazy as _
 from django.views.generic import TemplateView, View
 
 from cdrs.models import CallRecord
 from sites.choices import NodeRole
 from sites.models import AsteriskNode, KamailioNode
 from users.models import SipUser
+from voipadmin import scope
 from voipadmin.actors import Actor
 from voipadmin.views import Column, ObjectListView
 
@@ -44,7 +46,7 @@ class DashboardView(LivePermissionMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx.update(overview.estate_overview())
+        ctx.update(overview.estate_overview(user=self.request.user))
         return ctx
 
 
@@ -60,7 +62,7 @@ class CallHistoryView(LivePermissionMixin, View):
     permission_required = "sites.view_site"
 
     def get(self, request):
-        return JsonResponse(overview.call_history())
+        return JsonResponse(overview.call_history(user=request.user))
 
 
 class ExtensionStateBadgesView(LivePermissionMixin, TemplateView):
@@ -95,7 +97,7 @@ class DestinationStatesView(LivePermissionMixin, TemplateView):
         if setid is None:
             return self.render_to_response({"destinations": overview.destination_states(), "show_set": True})
         if not (setid.isascii() and setid.isdigit()) or len(setid) > 9:
-            return HttpResponseBadRequest("setid must be a dispatcher set id, a number such as ?setid=1",
+            return HttpResponseBadRequest(gettext("setid must be a dispatcher set id, a number such as ?setid=1"),
                                           content_type="text/plain")
         return self.render_to_response({"destinations": overview.destination_states(setid=int(setid)),
                                         "show_set": False})
@@ -117,7 +119,8 @@ class NodeLiveView(LivePermissionMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         model = NODE_MODELS[self.kind]
-        node = get_object_or_404(model.objects.select_related("live_state"), pk=self.kwargs["pk"])
+        node = get_object_or_404(scope.restrict(model.objects.select_related("live_state"), self.request.user),
+                                 pk=self.kwargs["pk"])
         live = getattr(node, "live_state", None)
         ctx.update(node=node, kind=self.kind, live=live, stale_after=overview.stale_after(),
                    age=live.age_seconds() if live else None,
@@ -170,14 +173,18 @@ class NodeTestView(LivePermissionMixin, TemplateView):
         return [f"sites.change_{NODE_MODELS[self.kind]._meta.model_name}"]
 
     def post(self, request, pk: int):
-        node = get_object_or_404(NODE_MODELS[self.kind], pk=pk)
+        node = get_object_or_404(scope.restrict(NODE_MODELS[self.kind].objects.all(), self.request.user), pk=pk)
         result = actions.test_node_connection(node, actor=Actor.from_request(request))
         if request.headers.get("HX-Request"):
             response = self.render_to_response({"result": result, "node": node})
             response["HX-Trigger"] = "live-refresh"  # the node panel reloads with what was just recorded
             return response
-        text = f"{node}: {result.state}" + (f" — {result.reason}" if result.reason else "")
-        (messages.success if result.state == "up" else messages.warning)(request, f"Test connection: {text}")
+        from .templatetags.live import health, reason
+
+        said = {"node": node, "state": health(result.state), "reason": reason(result.reason)}
+        text = (gettext("Test connection: %(node)s: %(state)s — %(reason)s") if result.reason
+                else gettext("Test connection: %(node)s: %(state)s")) % said
+        (messages.success if result.state == "up" else messages.warning)(request, text)
         return HttpResponseRedirect(reverse(f"live:{self.kind}_node", args=[pk]))
 
 
@@ -191,10 +198,13 @@ class ActiveCallListView(ObjectListView):
     model = ActiveCall
     filterset_class = ActiveCallFilterSet
     template_name = "live/list.html"
-    columns = [Column("Channel", "channel"), Column("Site", "site"), Column("Node", "node"),
-               Column("Caller", lambda c: f"{c.caller} {c.caller_name}".strip()), Column("Callee", "callee"),
-               Column("State", "state"), Column("Duration", lambda c: _duration(c.duration_seconds)),
-               Column("Trunk", "trunk"), Column("Seen", _age)]
+    columns = [Column(_("Channel"), "channel"), Column(_("Site"), "site"), Column(_("Node"), "node"),
+               Column(_("Caller"), lambda c: f"{c.caller} {c.caller_name}".strip()), Column(_("Callee"), "callee"),
+               Column(_("State"), "state"), Column(_("Duration"), lambda c: _duration(c.duration_seconds)),
+               Column(_("Trunk"), "trunk"), Column(_("Seen"), _age)]
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "verbose_name_plural": _("active calls")}
 
     def get_queryset(self):
         return ActiveCall.objects.select_related("site", "node").order_by("site__name", "linkedid", "channel")
@@ -204,9 +214,12 @@ class RegistrationListView(ObjectListView):
     model = Registration
     filterset_class = RegistrationFilterSet
     template_name = "live/list.html"
-    columns = [Column("User", "user"), Column("Contact", "contact"), Column("User agent", "user_agent"),
-               Column("Source", "source"), Column("NAT", "nat"), Column("Expires", "expires"),
-               Column("Registered with", lambda r: r.kamailio_node or r.asterisk_node), Column("Seen", _age)]
+    columns = [Column(_("User"), "user"), Column(_("Contact"), "contact"), Column(_("User agent"), "user_agent"),
+               Column(_("Source"), "source"), Column(_("NAT"), "nat"), Column(_("Expires"), "expires"),
+               Column(_("Registered with"), lambda r: r.kamailio_node or r.asterisk_node), Column(_("Seen"), _age)]
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "verbose_name_plural": _("registrations")}
 
     def get_queryset(self):
         return Registration.objects.select_related("kamailio_node", "asterisk_node")
@@ -247,7 +260,8 @@ class UserPanelView(LivePermissionMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        subject = get_object_or_404(SipUser.objects.select_related("site"), pk=self.kwargs["pk"])
+        subject = get_object_or_404(scope.restrict(SipUser.objects.select_related("site"), self.request.user),
+                                    pk=self.kwargs["pk"])
         ext, who = str(subject.extension), self.request.user
         state = extension_states([ext])[ext]
         ctx.update(subject=subject, state=state, state_label=state_label(state),
@@ -274,14 +288,14 @@ class UserPanelView(LivePermissionMixin, TemplateView):
             node = actions.serving_node(subject.extension, role=NodeRole.VOICEMAIL)
             counts = callcontrol.mailbox_counts(node, subject.mailbox, within=actions.node_timeout())
         except callcontrol.CallControlError as exc:
-            return {"voicemail": {"error": exc.message}}
+            return {"voicemail": {"error": exc.shown()}}
         return {"voicemail": {"node": node, **counts}}
 
 
 def _digits(value: str) -> str:
     value = (value or "").strip()
     if not value.isascii() or not value.isdigit() or len(value) > 20:
-        raise forms.ValidationError("An extension: digits only, such as 1002.")
+        raise forms.ValidationError(gettext("An extension: digits only, such as 1002."))
     return value
 
 
@@ -292,21 +306,21 @@ class HangupForm(forms.Form):
     def clean_channel(self):
         channel = self.cleaned_data["channel"]
         if not callcontrol.CHANNEL_NAME.match(channel):
-            raise forms.ValidationError("Not an Asterisk channel name.")
+            raise forms.ValidationError(gettext("Not an Asterisk channel name."))
         return channel
 
 
 class ListenInForm(HangupForm):
-    listener = forms.CharField(max_length=20, label="Listen from extension",
-                               help_text="The extension the node rings; when answered it hears the call, unheard.")
+    listener = forms.CharField(max_length=20, label=_("Listen from extension"),
+                               help_text=_("The extension the node rings; when answered it hears the call, unheard."))
 
     def clean_listener(self):
         return _digits(self.cleaned_data["listener"])
 
 
 class OriginateForm(forms.Form):
-    from_extension = forms.CharField(max_length=20, label="From extension",
-                                     help_text="This extension rings first; when answered, it calls the user.")
+    from_extension = forms.CharField(max_length=20, label=_("From extension"),
+                                     help_text=_("This extension rings first; when answered, it calls the user."))
 
     def clean_from_extension(self):
         return _digits(self.cleaned_data["from_extension"])
@@ -322,14 +336,15 @@ class UserCallOperationView(LivePermissionMixin, TemplateView):
     permission_required = "live.control_call"
     form_class: type[forms.Form] = HangupForm
     operation = "hangup"
-    title = "Hang up a call"
-    button = "Hang up"
+    title = _("Hang up a call")
+    button = _("Hang up")
 
     def get_permission_required(self):
         return ["users.view_sipuser", self.permission_required]
 
     def subject(self) -> SipUser:
-        return get_object_or_404(SipUser.objects.select_related("site"), pk=self.kwargs["pk"])
+        return get_object_or_404(scope.restrict(SipUser.objects.select_related("site"), self.request.user,
+                                                scope.CHANGE), pk=self.kwargs["pk"])
 
     #: the fields naming what is acted on (the rest, e.g. the listener's extension, are asked on the page)
     target_fields: tuple[str, ...] = ("node", "channel")
@@ -374,7 +389,8 @@ class UserCallOperationView(LivePermissionMixin, TemplateView):
         try:
             done = self.perform(subject, form.cleaned_data, Actor.from_request(request))
         except callcontrol.CallControlError as exc:
-            return self.render_form(subject, form, error=exc.message, status=503 if exc.node_down else 409)
+            return self.render_form(subject, form, error=exc.shown(), status=503 if exc.node_down else 409)
+        done = done.shown() if isinstance(done, callcontrol.Sentence) else done
         messages.success(request, done[:1].upper() + done[1:] + ".")
         return HttpResponseRedirect(subject.get_absolute_url())
 
@@ -390,8 +406,8 @@ class UserOriginateView(UserCallOperationView):
     form_class = OriginateForm
     target_fields = ("from_extension",)
     operation = "originate"
-    title = "Call this user from another extension"
-    button = "Ring and connect"
+    title = _("Call this user from another extension")
+    button = _("Ring and connect")
 
     def perform(self, subject: SipUser, data: dict, actor: Actor) -> str:
         return actions.originate_call(subject, from_extension=data["from_extension"], actor=actor)
@@ -401,8 +417,9 @@ class UserListenInView(UserCallOperationView):
     form_class = ListenInForm
     permission_required = "live.listen_in"
     operation = "listen"
-    title = "Listen in on a call"
-    button = "Listen in"
+    title = _("Listen in on a call")
+    button = _("Listen in")
+
 
     def perform(self, subject: SipUser, data: dict, actor: Actor) -> str:
         return actions.listen_in(subject, node=data["node"], channel=data["channel"],

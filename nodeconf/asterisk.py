@@ -21,6 +21,8 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 from django.template import Context, Engine
+from django.utils.translation import gettext
+
 
 from sites.models import AsteriskNode, KamailioNode, Site
 from sites.ranges import asterisk_patterns
@@ -62,8 +64,9 @@ def conf_value(value) -> str:
     """
     text = "" if value is None else str(value)
     if _CONTROL.search(text):
-        raise ConfigValueError(f"{text[:20]!r}… contains control characters (a line break?) and cannot go "
-                               "into an Asterisk config file")
+        raise ConfigValueError(gettext("%(value)s… contains control characters (a line break?) and cannot go into "
+                                       "an Asterisk config file") % {"value": repr(text[:20])})
+
     return text.strip().replace(";", r"\;")
 
 

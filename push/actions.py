@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy as _
 
 from sites.models import AsteriskNode, KamailioNode
 from voipadmin import audit, crud
@@ -31,9 +32,10 @@ def retry_now(job: PushJob, *, actor: Actor) -> PushJob:
     def prepare(write: crud.Write) -> None:
         job = write.obj  # (the stored row: crud has brought it up to date under the lock)
         if job.state == PushState.SENT:
-            raise ValidationError(f"Push job {job} was already sent.")
+            raise ValidationError(gettext("Push job %(job)s was already sent.") % {"job": job})
         if job.node is None:
-            raise ValidationError(f"The node of push job {job} was deleted; there is nothing to send to.")
+            raise ValidationError(gettext("The node of push job %(job)s was deleted; there is nothing to send to.")
+                                  % {"job": job})
         if job.state in (PushState.FAILED, PushState.CANCELLED):
             open_jobs = PushJob.objects.filter(state=PushState.PENDING, in_flight=False, command=job.command,
                                                **node_filter(job.node_kind, job.node_id)).exclude(pk=job.pk)
@@ -67,8 +69,8 @@ def retry_all_failed(*, actor: Actor) -> list[PushJob]:
 
 # -- a node's queue: pause, resume, cancel, push everything ---------------------------------------------------
 
-STALE_WARNING = ("The node may now be stale: the changes those jobs covered are in the database but not in the "
-                 "node's memory until it reloads. Use \"push everything now\" to re-sync it.")
+STALE_WARNING = _("The node may now be stale: the changes those jobs covered are in the database but not in the "
+                  "node's memory until it reloads. Use \"push everything now\" to re-sync it.")
 
 
 def node_kind(node: KamailioNode | AsteriskNode) -> str:
@@ -139,7 +141,8 @@ def push_everything(node: KamailioNode | AsteriskNode, *, actor: Actor) -> list[
     """
     kind = node_kind(node)
     if not node.enabled:
-        raise ValidationError(f"{node.name} is disabled: nothing is pushed to it.")
+        raise ValidationError(gettext("%(node)s is disabled: nothing is pushed to it.") % {"node": node.name})
+
     with transaction.atomic():
         jobs = [job for command in COMMANDS[kind]
                 for job in request(kind, command, node_ids=[node.pk], reason="full reload asked from the node's "

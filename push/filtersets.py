@@ -1,6 +1,7 @@
 """One FilterSet for the push job list (UI, and the API should one be added)."""
 import django_filters
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from sites.models import AsteriskNode, KamailioNode
 
@@ -13,12 +14,13 @@ def _command_choices():
 
 
 class PushJobFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
-    state = django_filters.ChoiceFilter(choices=PushState.choices)
-    node_kind = django_filters.ChoiceFilter(choices=NodeKind.choices, label="Node kind")
-    kamailio_node = django_filters.ModelChoiceFilter(queryset=KamailioNode.objects.all(), label="Kamailio node")
-    asterisk_node = django_filters.ModelChoiceFilter(queryset=AsteriskNode.objects.all(), label="Asterisk node")
-    command = django_filters.ChoiceFilter(choices=_command_choices)
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    state = django_filters.ChoiceFilter(choices=PushState.choices, label=_("State"))
+    node_kind = django_filters.ChoiceFilter(choices=NodeKind.choices, label=_("Node kind"))
+    kamailio_node = django_filters.ModelChoiceFilter(queryset=KamailioNode.objects.all(), label=_("Kamailio node"))
+    asterisk_node = django_filters.ModelChoiceFilter(queryset=AsteriskNode.objects.all(), label=_("Asterisk node"))
+    command = django_filters.ChoiceFilter(choices=_command_choices, label=_("Command"))
+
 
     class Meta:
         model = PushJob

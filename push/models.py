@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _, pgettext_lazy
 
 from voipadmin.paths import object_url
 
@@ -20,10 +21,11 @@ class NodeKind(models.TextChoices):
 
 
 class PushState(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", pgettext_lazy("push job state", "Failed")
+
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class PushJob(models.Model):
@@ -51,30 +53,39 @@ class PushJob(models.Model):
     (``SET_NULL``: history outlives the node, and deleting a node is never blocked).
     """
 
-    node_kind = models.CharField(max_length=16, choices=NodeKind.choices)
-    kamailio_node = models.ForeignKey("sites.KamailioNode", null=True, blank=True, on_delete=models.SET_NULL,
+    node_kind = models.CharField(_("node kind"), max_length=16, choices=NodeKind.choices)
+    kamailio_node = models.ForeignKey("sites.KamailioNode", verbose_name=_("kamailio node"),
+                                      null=True, blank=True, on_delete=models.SET_NULL,
                                       related_name="push_jobs")
-    asterisk_node = models.ForeignKey("sites.AsteriskNode", null=True, blank=True, on_delete=models.SET_NULL,
+    asterisk_node = models.ForeignKey("sites.AsteriskNode", verbose_name=_("asterisk node"),
+                                      null=True, blank=True, on_delete=models.SET_NULL,
                                       related_name="push_jobs")
-    node_name = models.CharField(max_length=100, help_text="Name of the node when the job was created.")
-    command = models.CharField(max_length=64)
-    reasons = models.TextField(blank=True, help_text="The changes that asked for this reload, one per line.")
-    requests = models.PositiveIntegerField(default=1, help_text="How many changes were coalesced into this job.")
-    last_requested_at = models.DateTimeField(null=True, blank=True,
+    node_name = models.CharField(_("node name"), max_length=100, help_text="Name of the node when the job was created.")
+    command = models.CharField(_("command"), max_length=64)
+    reasons = models.TextField(_("reasons"),
+                               blank=True, help_text="The changes that asked for this reload, one per line.")
+    requests = models.PositiveIntegerField(_("requests"),
+                                           default=1, help_text="How many changes were coalesced into this job.")
+    last_requested_at = models.DateTimeField(_("last requested at"), null=True, blank=True,
                                              help_text="When the latest change joined this job.")
-    state = models.CharField(max_length=16, choices=PushState.choices, default=PushState.PENDING)
-    in_flight = models.BooleanField(default=False, help_text="A worker is sending it now: new changes open "
+    state = models.CharField(_("state"), max_length=16, choices=PushState.choices, default=PushState.PENDING)
+    in_flight = models.BooleanField(_("in flight"),
+                                    default=False, help_text="A worker is sending it now: new changes open "
                                                              "the next job instead of joining this one.")
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
-    next_attempt_at = models.DateTimeField()
-    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+    next_attempt_at = models.DateTimeField(_("next attempt at"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    scoped_by = "asterisk_node__site"  # voipadmin.scope: its sites' Asterisks' queues ...
+    site_limited_actions = ("view",)  # ... seen; retried, paused or cancelled by estate administrators
 
     class Meta:
         ordering = ["-id"]
-        verbose_name = "push job"
+        verbose_name = _("push job")
+        verbose_name_plural = _("push jobs")
         indexes = [
             models.Index(fields=["state", "next_attempt_at"], name="push_job_state_next_idx"),
         ]
@@ -128,17 +139,19 @@ class PushNodeState(models.Model):
     collecting changes and wait, and resuming sends them at once.
     """
 
-    node_kind = models.CharField(max_length=16, choices=NodeKind.choices)
-    node_id = models.PositiveBigIntegerField("node ID")
-    leased_until = models.DateTimeField(null=True, blank=True)
-    lease_token = models.CharField(max_length=32, blank=True)
-    last_reload_at = models.DateTimeField(null=True, blank=True)
-    paused = models.BooleanField(default=False, help_text="Nothing is sent to the node; its jobs wait.")
+    node_kind = models.CharField(_("node kind"), max_length=16, choices=NodeKind.choices)
+    node_id = models.PositiveBigIntegerField(_("node ID"))
+    leased_until = models.DateTimeField(_("leased until"), null=True, blank=True)
+    lease_token = models.CharField(_("lease token"), max_length=32, blank=True)
+    last_reload_at = models.DateTimeField(_("last reload at"), null=True, blank=True)
+    paused = models.BooleanField(_("paused"), default=False, help_text="Nothing is sent to the node; its jobs wait.")
 
     audit_exclude_fields = ("leased_until", "lease_token", "last_reload_at")
 
     class Meta:
-        verbose_name = "node push queue"
+        verbose_name = _("node push queue")
+        verbose_name_plural = _("node push queues")
+
         constraints = [models.UniqueConstraint(fields=["node_kind", "node_id"], name="push_node_state_unique")]
 
     def __str__(self) -> str:

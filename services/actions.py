@@ -11,6 +11,7 @@ import re
 from typing import Any, Iterable
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, override
 
 from sites.models import AsteriskNode
 from voipadmin import crud, numbers
@@ -38,7 +39,9 @@ def _projected(write: crud.Write) -> None:
     """The effect of every action here: re-project (the old code too, so its ``extensions`` rows go)."""
     old_code = getattr(write.old, "code", None)
     name = write.obj.code if isinstance(write.obj, ServiceCode) else write.obj
-    project(f"{write.obj._meta.verbose_name} {name} {_VERB[write.action]}",
+    with override(None):  # (a push job's reason is a log line: English, whoever's language made the change)
+        reason = f"{write.obj._meta.verbose_name} {name} {_VERB[write.action]}"
+    project(reason,
             extra_codes=[old_code] if old_code else [])
 
 
@@ -64,27 +67,31 @@ def parse_destinations(text: str) -> list[dict[str, Any]]:
             key, sep, value = part.partition("=")
             if not sep:
                 if not positional or not numbers.is_number(part, signed=True):
-                    raise ValidationError(f"Line {lineno}: {part!r} is not priority/weight/flags.")
+                    raise ValidationError(gettext("Line %(line)s: %(part)s is not priority/weight/flags.")
+                                          % {"line": lineno, "part": repr(part)})
                 spec[positional.pop(0)] = int(part)
                 continue
             if key not in DEST_KEYS:
-                raise ValidationError(f"Line {lineno}: unknown setting {key!r} (use {', '.join(DEST_KEYS)}).")
+                raise ValidationError(gettext("Line %(line)s: unknown setting %(key)s (use %(keys)s).")
+                                      % {"line": lineno, "key": repr(key), "keys": ", ".join(DEST_KEYS)})
             if key == "attrs":
                 spec[key] = value
             else:
                 try:
                     spec[key] = numbers.parse_int(value, what=key, signed=True)
                 except ValidationError as exc:
-                    raise ValidationError(f"Line {lineno}: {' '.join(exc.messages)}") from None
+                    raise ValidationError(gettext("Line %(line)s: %(problem)s")
+                                          % {"line": lineno, "problem": " ".join(exc.messages)}) from None
         if name in seen:
-            raise ValidationError(f"Line {lineno}: node {name} is listed twice.")
+            raise ValidationError(gettext("Line %(line)s: node %(node)s is listed twice.")
+                                  % {"line": lineno, "node": name})
         seen.add(name)
         names.append(name)
         result.append({"node": name, **spec})
     nodes = {n.name: n for n in AsteriskNode.objects.filter(name__in=names)}
     unknown = [n for n in names if n not in nodes]
     if unknown:
-        raise ValidationError(f"Unknown Asterisk node(s): {', '.join(unknown)}.")
+        raise ValidationError(gettext("Unknown Asterisk node(s): %(nodes)s.") % {"nodes": ", ".join(unknown)})
     for spec in result:
         spec["node"] = nodes[spec["node"]]
     return result
@@ -154,7 +161,8 @@ def remove_destination(dset: DispatcherSet, *, actor: Actor, node: AsteriskNode)
 def _no_codes_use(dset: DispatcherSet) -> None:
     codes = list(dset.service_codes.values_list("code", flat=True))
     if codes:
-        raise ValidationError(f"Service code(s) {', '.join(codes)} still use {dset}; point them elsewhere first.")
+        raise ValidationError(gettext("Service code(s) %(codes)s still use %(set)s; point them elsewhere first.")
+                              % {"codes": ", ".join(codes), "set": dset}, code="protected")
 
 
 def delete_dispatcher_set(dset: DispatcherSet, *, actor: Actor) -> None:
@@ -186,8 +194,8 @@ def update_service_code(service_code: ServiceCode, *, actor: Actor, **fields: An
 def _no_ddis_ring(service_code: ServiceCode) -> None:
     ddis = list(service_code.inbound_numbers.values_list("number", flat=True))
     if ddis:
-        raise ValidationError(f"Inbound number(s) {', '.join(ddis)} still ring {service_code.code}; "
-                              "change them first.")
+        raise ValidationError(gettext("Inbound number(s) %(numbers)s still ring %(code)s; change them first.")
+                              % {"numbers": ", ".join(ddis), "code": service_code.code})
 
 
 def delete_service_code(service_code: ServiceCode, *, actor: Actor) -> None:

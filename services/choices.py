@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class DispatcherAlgorithm(models.IntegerChoices):
@@ -10,36 +11,36 @@ class DispatcherAlgorithm(models.IntegerChoices):
     (OPTIONS keepalive unanswered) are skipped by every algorithm.
     """
 
-    HASH_CALLID = 0, "Hash over Call-ID"
-    HASH_FROM = 1, "Hash over From URI"
-    HASH_TO = 2, "Hash over To URI"
-    HASH_RURI = 3, "Hash over Request-URI"
-    ROUND_ROBIN = 4, "Round robin"
-    PRIORITY = 8, "First by priority (failover)"
-    WEIGHT = 9, "Weight-based"
+    HASH_CALLID = 0, _("Hash over Call-ID")
+    HASH_FROM = 1, _("Hash over From URI")
+    HASH_TO = 2, _("Hash over To URI")
+    HASH_RURI = 3, _("Hash over Request-URI")
+    ROUND_ROBIN = 4, _("Round robin")
+    PRIORITY = 8, _("First by priority (failover)")
+    WEIGHT = 9, _("Weight-based")
 
 
 class ServiceKind(models.TextChoices):
-    VOICEMAIL = "voicemail", "Voicemail"
-    CONFERENCE = "conference", "Conference rooms"
-    ECHO = "echo", "Echo test"
-    IVR = "ivr", "IVR / auto-attendant"
-    ANNOUNCEMENT = "announcement", "Announcement"
-    DOUBLE_DIAL = "double_dial", "Double dial"
+    VOICEMAIL = "voicemail", _("Voicemail")
+    CONFERENCE = "conference", _("Conference rooms")
+    ECHO = "echo", _("Echo test")
+    IVR = "ivr", _("IVR / auto-attendant")
+    ANNOUNCEMENT = "announcement", _("Announcement")
+    DOUBLE_DIAL = "double_dial", _("Double dial")
 
 
 class RouteTo(models.TextChoices):
-    DISPATCHER_SET = "set", "A dispatcher set"
-    NODE = "node", "One Asterisk node"
-    HOME = "home", "The caller's home site"
+    DISPATCHER_SET = "set", _("A dispatcher set")
+    NODE = "node", _("One Asterisk node")
+    HOME = "home", _("The caller's home site")
 
 
 class Announcement(models.TextChoices):
-    USER_UNAVAILABLE = "user_unavailable", "User unavailable"
-    SERVICE_UNAVAILABLE = "service_unavailable", "Service unavailable"
-    RINGBACK = "ringback", "Ringback"
+    USER_UNAVAILABLE = "user_unavailable", _("User unavailable")
+    SERVICE_UNAVAILABLE = "service_unavailable", _("Service unavailable")
+    RINGBACK = "ringback", _("Ringback")
 
 
 class InboundTarget(models.TextChoices):
-    USER = "user", "A user (extension)"
-    SERVICE = "service", "A service code (IVR, conference, ...)"
+    USER = "user", _("A user (extension)")
+    SERVICE = "service", _("A service code (IVR, conference, ...)")

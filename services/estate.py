@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable
 
 from django.db import transaction
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext
 
 from push import api as push
 from push.intents import ASTERISK_FILE_RELOADS
@@ -312,9 +313,11 @@ class Repair:
     not_repaired: list[str] = field(default_factory=list)  # what only the operator can fix
 
     def describe(self) -> str:
-        parts = [f"{', '.join(self.kamailio)} on every Kamailio"] if self.kamailio else []
-        parts += [f"{command} on {node} ({file})" for node, file, command in self.asterisk]
-        return "; ".join(parts) or "nothing"
+        parts = ([gettext("%(commands)s on every Kamailio") % {"commands": ", ".join(self.kamailio)}]
+                 if self.kamailio else [])
+        parts += [gettext("%(command)s on %(node)s (%(file)s)") % {"command": command, "node": node, "file": file}
+                  for node, file, command in self.asterisk]
+        return "; ".join(parts) or gettext("nothing")
 
 
 def repair(*, reason: str = "estate check repair", asterisk: list[AsteriskNodeReport] | None = None) -> Repair:
@@ -337,7 +340,7 @@ def repair(*, reason: str = "estate check repair", asterisk: list[AsteriskNodeRe
             push.request(push.KAMAILIO, command, reason=reason)
         for node in asterisk:
             if node.error:
-                done.not_repaired.append(f"node {node.node}: {node.error}")
+                done.not_repaired.append(gettext("node %(node)s: %(error)s") % {"node": node.node, "error": node.error})
                 continue
             for f in node.files:
                 if f.state == RELOAD_OWED:
@@ -346,10 +349,12 @@ def repair(*, reason: str = "estate check repair", asterisk: list[AsteriskNodeRe
                                         f"generates: load it ({reason})")
                     done.asterisk.append((node.node, f.file, f.command))
                 elif f.state == DRIFT:
-                    done.not_repaired.append(f"node {node.node}: {f.file}: the portal does not write a node's files "
-                                             f"(run manage.py asterisk_config {node.node} and check again)")
+                    done.not_repaired.append(gettext("node %(node)s: %(file)s: the portal does not write a node's "
+                                                     "files (run manage.py asterisk_config %(node)s and check again)")
+                                             % {"node": node.node, "file": f.file})
                 elif f.state == UNREADABLE:
-                    done.not_repaired.append(f"node {node.node}: {f.file} could not be read over AMI ({f.detail})")
+                    done.not_repaired.append(gettext("node %(node)s: %(file)s could not be read over AMI (%(detail)s)")
+                                             % {"node": node.node, "file": f.file, "detail": f.detail})
     return done
 
 
@@ -624,19 +629,19 @@ def check_asterisk_nodes(*, timeout: float = 2.0) -> list[AsteriskNodeReport]:
         report = AsteriskNodeReport(node=node.name, node_id=node.pk)
         reports.append(report)
         if not node.ami_username:
-            report.skipped = "no AMI user: the portal cannot read its files"
+            report.skipped = gettext("no AMI user: the portal cannot read its files")
             continue
         try:
             work.append((node, report, expected_files(node)))
         except ConfigValueError as exc:
-            report.error = f"the portal cannot generate its configuration: {exc}"
+            report.error = gettext("the portal cannot generate its configuration: %(error)s") % {"error": exc}
     if work:
         answers = asyncio.run(_read_nodes([(node, files) for node, _, files in work], timeout))
         for (node, report, files), read in zip(work, answers):
             if "" in read:
                 failure = read[""]
-                report.error = (f"AMI login refused ({failure.reason})" if failure.permanent
-                                else f"unreachable ({failure.reason})")
+                report.error = (gettext("AMI login refused (%(reason)s)") if failure.permanent
+                                else gettext("unreachable (%(reason)s)")) % {"reason": failure.reason}
                 continue
             report.files = [_compare_file(expected, read) for expected in files]
             for f in report.files:

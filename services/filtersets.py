@@ -1,6 +1,7 @@
 """One FilterSet per model, shared by the UI list pages and the API."""
 import django_filters
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from sites.models import AsteriskNode
 from voipadmin import numbers
@@ -10,13 +11,17 @@ from .models import DispatcherSet, InboundNumber, ServiceCode
 
 
 class DispatcherSetFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
+    q = django_filters.CharFilter(method="search", label=_("Search"))
     node = django_filters.ModelChoiceFilter(queryset=AsteriskNode.objects.all(), field_name="destinations__node",
-                                            label="Has node", distinct=True)
+                                            label=_("Has node"), distinct=True)
 
     class Meta:
         model = DispatcherSet
         fields = ["q", "algorithm", "node"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filters["algorithm"].label = _("Algorithm")  # (generated from the model: its label is English)
 
     def search(self, queryset, name, value):
         filters = Q(name__icontains=value) | Q(description__icontains=value)
@@ -27,10 +32,10 @@ class DispatcherSetFilterSet(django_filters.FilterSet):
 
 
 class ServiceCodeFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
-    kind = django_filters.ChoiceFilter(choices=ServiceKind.choices)
-    route_to = django_filters.ChoiceFilter(choices=RouteTo.choices)
-    enabled = django_filters.BooleanFilter()
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    kind = django_filters.ChoiceFilter(choices=ServiceKind.choices, label=_("Kind"))
+    route_to = django_filters.ChoiceFilter(choices=RouteTo.choices, label=_("Route to"))
+    enabled = django_filters.BooleanFilter(label=_("Enabled"))
 
     class Meta:
         model = ServiceCode
@@ -42,9 +47,9 @@ class ServiceCodeFilterSet(django_filters.FilterSet):
 
 
 class InboundNumberFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
-    target = django_filters.ChoiceFilter(choices=InboundTarget.choices)
-    enabled = django_filters.BooleanFilter()
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    target = django_filters.ChoiceFilter(choices=InboundTarget.choices, label=_("Target"))
+    enabled = django_filters.BooleanFilter(label=_("Enabled"))
 
     class Meta:
         model = InboundNumber

@@ -2,6 +2,7 @@ import json
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from voipadmin.showwhen import ShowWhenMixin
 from voipadmin.views import ActionFormMixin
@@ -13,15 +14,16 @@ from .models import DispatcherSet, InboundNumber, ServiceCode
 
 class DispatcherSetForm(ActionFormMixin, forms.ModelForm):
     destination_lines = forms.CharField(
-        required=False, label="Destinations", widget=forms.Textarea(attrs={"rows": 5}),
-        help_text="One Asterisk node per line: <node name> [priority=N] [weight=N] [flags=N] [attrs=duid=x], "
-                  "e.g. ast-central priority=10 weight=2. Priority (higher first) picks the node with "
-                  "“First by priority”; round robin ignores it.")
+        required=False, label=_("Destinations"), widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("One Asterisk node per line: <node name> [priority=N] [weight=N] [flags=N] [attrs=duid=x], "
+                    "e.g. ast-central priority=10 weight=2. Priority (higher first) picks the node with "
+                    "“First by priority”; round robin ignores it."))
 
     class Meta:
         model = DispatcherSet
         fields = ["setid", "name", "algorithm", "description"]
-        help_texts = {"algorithm": (
+        labels = {"name": _("Name"), "algorithm": _("Algorithm"), "description": _("Description")}
+        help_texts = {"algorithm": _(
             "“First by priority” sends every call to the active destination with the highest priority and "
             "fails over down the list. Round robin, weight and the hashes spread calls over every active "
             "destination and ignore priorities (they only order the failover). Whatever the algorithm, a "
@@ -67,6 +69,9 @@ class ServiceCodeForm(ShowWhenMixin, ActionFormMixin, forms.ModelForm):
         model = ServiceCode
         fields = ["code", "name", "kind", "enabled", "route_to", "dispatcher_set", "node", "announcement",
                   "parameter", "description"]
+        labels = {"code": _("Code"), "name": _("Name"), "kind": _("Kind"), "enabled": _("Enabled"),
+                  "route_to": _("Route to"), "dispatcher_set": _("Dispatcher set"), "node": _("Node"),
+                  "announcement": _("Announcement"), "parameter": _("Parameter"), "description": _("Description")}
 
 
 class InboundNumberForm(ShowWhenMixin, ActionFormMixin, forms.ModelForm):
@@ -76,6 +81,8 @@ class InboundNumberForm(ShowWhenMixin, ActionFormMixin, forms.ModelForm):
     class Meta:
         model = InboundNumber
         fields = ["number", "trunk", "target", "user", "service_code", "enabled", "description"]
+        labels = {"number": _("Number"), "trunk": _("Trunk"), "target": _("Target"), "user": _("User"),
+                  "service_code": _("Service code"), "enabled": _("Enabled"), "description": _("Description")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, override
 
 from push import api as push
 from sites.models import AsteriskNode, KamailioNode
@@ -31,7 +32,8 @@ def estate_changed(write: crud.Write) -> None:
     """A site (with its ranges), a node or an ITSP trunk was written: re-project (peers only where that is all
     it can change)."""
     obj = write.obj
-    reason = f"{obj._meta.verbose_name} {obj} {_VERB[write.action]}"
+    with override(None):  # (a push job's reason is a log line: English, whoever's language made the change)
+        reason = f"{obj._meta.verbose_name} {obj} {_VERB[write.action]}"
     project(reason, peers_only=isinstance(obj, (KamailioNode, ItspTrunk, Trunk)))
     if isinstance(obj, KamailioNode) and _newly_serving(write):
         reload_every_table(obj, reason=reason)
@@ -66,15 +68,18 @@ def asterisk_node_fits(node: AsteriskNode) -> None:
     from .models import DIALPLAN_ATTRS_MAX, DISPATCHER_URI_MAX, HOME_RULE_URI_MAX, node_route_attrs
 
     if len(node.sip_uri) > HOME_RULE_URI_MAX:  # (any node may be its site's home node: dpid 4 outputs its URI)
-        raise ValidationError({"host": f"Kamailio's dialplan table takes a SIP URI of at most {HOME_RULE_URI_MAX} "
-                                       "characters (the site's home rule sends calls to this node)."})
+        raise ValidationError({"host": gettext("Kamailio's dialplan table takes a SIP URI of at most %(max)s "
+                                               "characters (the site's home rule sends calls to this node).")
+                               % {"max": HOME_RULE_URI_MAX}})
     if not node.pk:
         return  # a new node is in no set and serves no code yet
     if len(node.sip_uri) > DISPATCHER_URI_MAX and node.dispatcher_destinations.exists():
-        raise ValidationError({"host": f"This node is in a dispatcher set, and Kamailio's dispatcher table takes a "
-                                       f"SIP URI of at most {DISPATCHER_URI_MAX} characters."})
+        raise ValidationError({"host": gettext("This node is in a dispatcher set, and Kamailio's dispatcher table "
+                                               "takes a SIP URI of at most %(max)s characters.")
+                               % {"max": DISPATCHER_URI_MAX}})
     for kind in node.service_codes.values_list("kind", flat=True).distinct():
         if len(node_route_attrs(kind, node)) > DIALPLAN_ATTRS_MAX:
-            raise ValidationError({"host": f"A {kind} service code is served by this node, and Kamailio's dialplan "
-                                           f"rule would need more than {DIALPLAN_ATTRS_MAX} characters for it; "
-                                           "use a shorter host name or serve the code through a dispatcher set."})
+            raise ValidationError({"host": gettext(
+                "A %(kind)s service code is served by this node, and Kamailio's dialplan rule would need more than "
+                "%(max)s characters for it; use a shorter host name or serve the code through a dispatcher set.")
+                % {"kind": kind, "max": DIALPLAN_ATTRS_MAX}})

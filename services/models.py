@@ -8,9 +8,13 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy as _
+from django.db.models import Q
 
 from voipadmin import grammar
 from voipadmin.paths import object_url
+from voipadmin.scope import ESTATE_WIDE
 
 from .choices import Announcement, DispatcherAlgorithm, InboundTarget, RouteTo, ServiceKind
 
@@ -27,27 +31,34 @@ def node_route_attrs(kind: str, node) -> str:
     return f"svc={kind};dst={node.sip_uri}"
 
 code_validator = RegexValidator(r"^[*#]?[0-9]{1,15}\Z",
-                                "A code is digits, optionally after a leading * or # (e.g. *123).")
-number_validator = RegexValidator(r"^\+?[0-9]{3,20}\Z", "Enter the number as dialled in, digits with an optional +.")
-attrs_validator = RegexValidator(r"^[A-Za-z0-9_.:=;-]*\Z", "Use name=value pairs separated by ; (e.g. site=central).")
+                                _("A code is digits, optionally after a leading * or # (e.g. *123)."))
+number_validator = RegexValidator(r"^\+?[0-9]{3,20}\Z",
+                                  _("Enter the number as dialled in, digits with an optional +."))
+attrs_validator = RegexValidator(r"^[A-Za-z0-9_.:=;-]*\Z",
+                                 _("Use name=value pairs separated by ; (e.g. site=central)."))
 
 
 class DispatcherSet(models.Model):
     """A Kamailio dispatcher set of Asterisk nodes and the algorithm that picks among them."""
 
-    setid = models.PositiveIntegerField("set ID", unique=True,
+    setid = models.PositiveIntegerField(_("set ID"), unique=True,
                                         validators=[MinValueValidator(1), MaxValueValidator(SETID_MAX)],
-                                        help_text=f"Kamailio set ID, 1–{SETID_MAX} (routes use 1000 and up).")
-    name = models.CharField(max_length=64, unique=True, validators=[grammar.validate_single_line])
-    algorithm = models.PositiveSmallIntegerField(choices=DispatcherAlgorithm.choices,
+                                        help_text=format_lazy(_("Kamailio set ID, 1–{max} (routes use 1000 and "
+                                                                "up)."), max=SETID_MAX))
+    name = models.CharField(_("name"), max_length=64, unique=True, validators=[grammar.validate_single_line])
+    algorithm = models.PositiveSmallIntegerField(_("algorithm"), choices=DispatcherAlgorithm.choices,
                                                  default=DispatcherAlgorithm.ROUND_ROBIN)
-    description = models.CharField(max_length=200, blank=True, validators=[grammar.validate_single_line])
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    description = models.CharField(_("description"),
+                                   max_length=200, blank=True, validators=[grammar.validate_single_line])
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    scoped_by = ESTATE_WIDE  # voipadmin.scope: the estate's, changed by estate administrators
 
     class Meta:
         ordering = ["setid"]
-        verbose_name = "dispatcher set"
+        verbose_name = _("dispatcher set")
+        verbose_name_plural = _("dispatcher sets")
 
     def __str__(self) -> str:
         return f"{self.name} (set {self.setid})"
@@ -59,18 +70,26 @@ class DispatcherSet(models.Model):
 class DispatcherDestination(models.Model):
     """One Asterisk node in a set (a row of Kamailio's ``dispatcher`` table)."""
 
-    dispatcher_set = models.ForeignKey("services.DispatcherSet", on_delete=models.CASCADE,
+    dispatcher_set = models.ForeignKey("services.DispatcherSet", verbose_name=_("dispatcher set"),
+                                       on_delete=models.CASCADE,
                                        related_name="destinations")
-    node = models.ForeignKey("sites.AsteriskNode", on_delete=models.PROTECT, related_name="dispatcher_destinations")
-    priority = models.IntegerField(default=0, help_text="Higher is tried first by the priority algorithm.")
-    weight = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1), MaxValueValidator(100)],
-                                              help_text="Share of calls for the weight-based algorithm.")
-    flags = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(31)],
-                                             help_text="Kamailio destination flags (1 inactive, 2 probing, ...).")
-    attrs = models.CharField(max_length=64, blank=True, validators=[attrs_validator],
-                             help_text="Extra attributes after weight=N, e.g. duid=central.")
+    node = models.ForeignKey("sites.AsteriskNode", verbose_name=_("node"),
+                             on_delete=models.PROTECT, related_name="dispatcher_destinations")
+    priority = models.IntegerField(_("priority"),
+                                   default=0, help_text=_("Higher is tried first by the priority algorithm."))
+    weight = models.PositiveSmallIntegerField(_("weight"),
+                                              default=1, validators=[MinValueValidator(1), MaxValueValidator(100)],
+                                              help_text=_("Share of calls for the weight-based algorithm."))
+    flags = models.PositiveSmallIntegerField(_("flags"), default=0, validators=[MaxValueValidator(31)],
+                                             help_text=_("Kamailio destination flags (1 inactive, 2 probing, ...)."))
+    attrs = models.CharField(_("attrs"), max_length=64, blank=True, validators=[attrs_validator],
+                             help_text=_("Extra attributes after weight=N, e.g. duid=central."))
+
+    scoped_by = ESTATE_WIDE  # voipadmin.scope: the estate's, changed by estate administrators
 
     class Meta:
+        verbose_name = _("dispatcher destination")
+        verbose_name_plural = _("dispatcher destinations")
         ordering = ["dispatcher_set", "-priority", "node__name"]
         constraints = [models.UniqueConstraint(fields=["dispatcher_set", "node"], name="dsdest_set_node_unique")]
 
@@ -83,35 +102,41 @@ class DispatcherDestination(models.Model):
 
     def clean(self) -> None:
         if self.node_id and len(self.node.sip_uri) > DISPATCHER_URI_MAX:
-            raise ValidationError({"node": f"Its SIP URI is {len(self.node.sip_uri)} characters; Kamailio's "
-                                           f"dispatcher table takes at most {DISPATCHER_URI_MAX}. "
-                                           "Give the node a shorter host name."})
+            raise ValidationError({"node": gettext("Its SIP URI is %(length)s characters; Kamailio's dispatcher "
+                                                   "table takes at most %(max)s. Give the node a shorter host name.")
+                                   % {"length": len(self.node.sip_uri), "max": DISPATCHER_URI_MAX}})
 
 
 class ServiceCode(models.Model):
     """A code any phone of the estate can dial (``*123`` voicemail...), and where Kamailio sends it."""
 
-    code = models.CharField(max_length=16, unique=True, validators=[code_validator])
-    name = models.CharField(max_length=64, validators=[grammar.validate_single_line])
-    kind = models.CharField(max_length=16, choices=ServiceKind.choices)
-    route_to = models.CharField(max_length=8, choices=RouteTo.choices, default=RouteTo.DISPATCHER_SET)
-    dispatcher_set = models.ForeignKey("services.DispatcherSet", on_delete=models.PROTECT, null=True, blank=True,
+    code = models.CharField(_("code"), max_length=16, unique=True, validators=[code_validator])
+    name = models.CharField(_("name"), max_length=64, validators=[grammar.validate_single_line])
+    kind = models.CharField(_("kind"), max_length=16, choices=ServiceKind.choices)
+    route_to = models.CharField(_("route to"), max_length=8, choices=RouteTo.choices, default=RouteTo.DISPATCHER_SET)
+    dispatcher_set = models.ForeignKey("services.DispatcherSet", verbose_name=_("dispatcher set"),
+                                       on_delete=models.PROTECT, null=True, blank=True,
                                        related_name="service_codes")
-    node = models.ForeignKey("sites.AsteriskNode", on_delete=models.PROTECT, null=True, blank=True,
+    node = models.ForeignKey("sites.AsteriskNode", verbose_name=_("node"),
+                             on_delete=models.PROTECT, null=True, blank=True,
                              related_name="service_codes")
-    announcement = models.CharField(max_length=24, choices=Announcement.choices, blank=True,
-                                    help_text="Which announcement (announcement codes only).")
-    parameter = models.CharField(max_length=64, blank=True, validators=[
-        RegexValidator(r"^[A-Za-z0-9_./&@-]*\Z", "Letters, digits and _ . / & @ - only.")],
-                                 help_text="Conference room, IVR context, sound file or Dial() targets.")
-    enabled = models.BooleanField(default=True)
-    description = models.CharField(max_length=200, blank=True, validators=[grammar.validate_single_line])
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    announcement = models.CharField(_("announcement"), max_length=24, choices=Announcement.choices, blank=True,
+                                    help_text=_("Which announcement (announcement codes only)."))
+    parameter = models.CharField(_("parameter"), max_length=64, blank=True, validators=[
+        RegexValidator(r"^[A-Za-z0-9_./&@-]*\Z", _("Letters, digits and _ . / & @ - only."))],
+                                 help_text=_("Conference room, IVR context, sound file or Dial() targets."))
+    enabled = models.BooleanField(_("enabled"), default=True)
+    description = models.CharField(_("description"),
+                                   max_length=200, blank=True, validators=[grammar.validate_single_line])
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    scoped_by = ESTATE_WIDE  # voipadmin.scope: the estate's, changed by estate administrators
 
     class Meta:
         ordering = ["code"]
-        verbose_name = "service code"
+        verbose_name = _("service code")
+        verbose_name_plural = _("service codes")
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
@@ -122,26 +147,27 @@ class ServiceCode(models.Model):
     def clean(self) -> None:
         errors = {}
         if self.route_to == RouteTo.DISPATCHER_SET and not self.dispatcher_set_id:
-            errors["dispatcher_set"] = "Choose the dispatcher set that serves this code."
+            errors["dispatcher_set"] = gettext("Choose the dispatcher set that serves this code.")
         if self.route_to == RouteTo.NODE and not self.node_id:
-            errors["node"] = "Choose the Asterisk node that serves this code."
+            errors["node"] = gettext("Choose the Asterisk node that serves this code.")
         elif self.route_to == RouteTo.NODE and self.kind:
             attrs = node_route_attrs(self.kind, self.node)
             if len(attrs) > DIALPLAN_ATTRS_MAX:  # truncated, Kamailio would send the calls to a wrong URI
-                errors["node"] = (f"Kamailio's dialplan rule would need {len(attrs)} characters for {attrs!r} "
-                                  f"(at most {DIALPLAN_ATTRS_MAX}): serve this code through a dispatcher set, "
-                                  "or give the node a shorter host name.")
+                errors["node"] = gettext(
+                    "Kamailio's dialplan rule would need %(length)s characters for %(attrs)s (at most %(max)s): "
+                    "serve this code through a dispatcher set, or give the node a shorter host name.") % {
+                    "length": len(attrs), "attrs": repr(attrs), "max": DIALPLAN_ATTRS_MAX}
         if self.route_to != RouteTo.DISPATCHER_SET:
             self.dispatcher_set = None
         if self.route_to != RouteTo.NODE:
             self.node = None
         if self.kind == ServiceKind.ANNOUNCEMENT and not self.announcement:
-            errors["announcement"] = "Choose the announcement to play."
+            errors["announcement"] = gettext("Choose the announcement to play.")
         if self.kind != ServiceKind.ANNOUNCEMENT:
             self.announcement = ""
         if self.kind in (ServiceKind.IVR, ServiceKind.DOUBLE_DIAL) and not self.parameter:
-            errors["parameter"] = ("Give the IVR context." if self.kind == ServiceKind.IVR
-                                   else "Give the Dial() targets, e.g. PJSIP/1001&DAHDI/g1/1001.")
+            errors["parameter"] = (gettext("Give the IVR context.") if self.kind == ServiceKind.IVR
+                                   else gettext("Give the Dial() targets, e.g. PJSIP/1001&DAHDI/g1/1001."))
         if errors:
             raise ValidationError(errors)
 
@@ -149,23 +175,31 @@ class ServiceCode(models.Model):
 class InboundNumber(models.Model):
     """A DDI: a number the PSTN reaches the estate on, and who answers it."""
 
-    number = models.CharField(max_length=32, unique=True, validators=[number_validator],
-                              help_text="As the trunk delivers it, e.g. +34911234567.")
-    trunk = models.ForeignKey("trunks.Trunk", on_delete=models.PROTECT, null=True, blank=True,
-                              related_name="inbound_numbers", help_text="The trunk it arrives on (optional).")
-    target = models.CharField(max_length=8, choices=InboundTarget.choices, default=InboundTarget.USER)
-    user = models.ForeignKey("users.SipUser", on_delete=models.PROTECT, null=True, blank=True,
-                             related_name="inbound_numbers", help_text="The user who answers.")
-    service_code = models.ForeignKey("services.ServiceCode", on_delete=models.PROTECT, null=True, blank=True,
+    number = models.CharField(_("number"), max_length=32, unique=True, validators=[number_validator],
+                              help_text=_("As the trunk delivers it, e.g. +34911234567."))
+    trunk = models.ForeignKey("trunks.Trunk", verbose_name=_("trunk"), on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="inbound_numbers", help_text=_("The trunk it arrives on (optional)."))
+    target = models.CharField(_("target"), max_length=8, choices=InboundTarget.choices, default=InboundTarget.USER)
+    user = models.ForeignKey("users.SipUser", verbose_name=_("user"), on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="inbound_numbers", help_text=_("The user who answers."))
+    service_code = models.ForeignKey("services.ServiceCode", verbose_name=_("service code"),
+                                     on_delete=models.PROTECT, null=True, blank=True,
                                      related_name="inbound_numbers")
-    enabled = models.BooleanField(default=True)
-    description = models.CharField(max_length=200, blank=True, validators=[grammar.validate_single_line])
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    description = models.CharField(_("description"),
+                                   max_length=200, blank=True, validators=[grammar.validate_single_line])
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    @staticmethod
+    def scoped_by(site_ids, action):
+        """A number belongs to the site of the user who answers it, or of the E1 line it arrives on."""
+        return Q(user__site__in=site_ids) | Q(trunk__e1trunk__asterisk_node__site__in=site_ids)
 
     class Meta:
         ordering = ["number"]
-        verbose_name = "inbound number"
+        verbose_name = _("inbound number")
+        verbose_name_plural = _("inbound numbers")
 
     def __str__(self) -> str:
         return self.number
@@ -184,11 +218,11 @@ class InboundNumber(models.Model):
         if self.target == InboundTarget.USER:
             self.service_code = None
             if not self.user_id:
-                raise ValidationError({"user": "Choose the user who answers."})
+                raise ValidationError({"user": gettext("Choose the user who answers.")})
         else:
             self.user = None
             if not self.service_code_id:
-                raise ValidationError({"service_code": "Choose the service code (e.g. an IVR)."})
+                raise ValidationError({"service_code": gettext("Choose the service code (e.g. an IVR).")})
 
 
 class AsteriskExtension(models.Model):
@@ -198,17 +232,18 @@ class AsteriskExtension(models.Model):
     portal writes here yet.
     """
 
-    id = models.BigAutoField("ID", primary_key=True)
-    context = models.CharField(max_length=40)
-    exten = models.CharField(max_length=40)
-    priority = models.IntegerField()
-    app = models.CharField(max_length=40)
-    appdata = models.CharField(max_length=256)
+    id = models.BigAutoField(_("ID"), primary_key=True)
+    context = models.CharField(_("context"), max_length=40)
+    exten = models.CharField(_("exten"), max_length=40)
+    priority = models.IntegerField(_("priority"))
+    app = models.CharField(_("app"), max_length=40)
+    appdata = models.CharField(_("appdata"), max_length=256)
 
     class Meta:
         db_table = "extensions"
         ordering = ["context", "exten", "priority"]
-        verbose_name = "Asterisk extension row"
+        verbose_name = _("Asterisk extension row")
+        verbose_name_plural = _("Asterisk extension rows")
         constraints = [models.UniqueConstraint(fields=["context", "exten", "priority"],
                                                name="extensions_context_exten_priority")]
 

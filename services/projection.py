@@ -39,6 +39,7 @@ import ipaddress
 from typing import Any, Iterable
 
 from django.db.models import Q
+from django.utils.translation import gettext, pgettext
 
 from sites.models import AsteriskNode, ExtensionRange, KamailioNode, Site
 from sites.ranges import regex_patterns
@@ -225,17 +226,19 @@ def trusted_peers() -> tuple[list[dict[str, Any]], list[str]]:
     rows, left_out = [], []
     carriers = _carrier_networks()
     for kind, name, host in _peer_nodes():
-        label = f"{'Kamailio' if kind == 'kamailio' else 'Asterisk'} node {name}"
+        label = (pgettext("trusted peers", "Kamailio node %(name)s") if kind == "kamailio"
+                 else pgettext("trusted peers", "Asterisk node %(name)s")) % {"name": name}
         ip = _ip(host)
         if ip is None:
-            left_out.append(f"{label} is known by the name {host!r}, and Kamailio's address table holds IP "
-                            "addresses: Kamailio does not trust it (its calls are challenged). Give the node its "
-                            "IP address as host.")
+            left_out.append(gettext("%(node)s is known by the name %(host)s, and Kamailio's address table holds IP "
+                                    "addresses: Kamailio does not trust it (its calls are challenged). Give the node "
+                                    "its IP address as host.") % {"node": label, "host": repr(host)})
             continue
         carrier = next((trunk for trunk, net in carriers if ip.version == net.version and ip in net), None)
         if carrier is not None:
-            left_out.append(f"{label} ({ip}) is inside the addresses of ITSP trunk {carrier}: a carrier's address "
-                            "is never trusted as the estate's own (its calls would skip the DDI map).")
+            left_out.append(gettext("%(node)s (%(ip)s) is inside the addresses of ITSP trunk %(trunk)s: a carrier's "
+                                    "address is never trusted as the estate's own (its calls would skip the DDI map).")
+                            % {"node": label, "ip": ip, "trunk": carrier})
             continue
         rows.append({"grp": GRP_TRUSTED_PEERS, "ip_addr": str(ip), "mask": ip.max_prefixlen, "port": 0,
                      "tag": f"{kind}:{name}"[:64]})

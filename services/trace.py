@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import httpx
+from django.utils.translation import gettext, gettext_lazy as _, pgettext
 from sites.models import AsteriskNode, KamailioNode, Site
 from trunks import projection as trunk_projection
 from trunks.choices import ItspAuth, TrunkKind
@@ -60,27 +61,28 @@ CALLER, INBOUND, SERVICES, LOCATION, PSTN, TO_ASTERISK = ("caller", "inbound", "
 
 #: What each ds_select_dst algorithm means for which Asterisk gets a call (failover: the next one of the list).
 ALGORITHM_MEANING = {
-    DispatcherAlgorithm.HASH_CALLID: "a hash of the Call-ID picks the first node: each call may land on another "
-                                     "node, a call's retransmissions on the same one",
-    DispatcherAlgorithm.HASH_FROM: "a hash of the From URI picks the first node: the same caller always lands on "
-                                   "the same node while it is up",
-    DispatcherAlgorithm.HASH_TO: "a hash of the To URI picks the first node: every call to the same number lands "
-                                 "on the same node while it is up",
-    DispatcherAlgorithm.HASH_RURI: "a hash of the Request-URI picks the first node: every call to the same "
-                                   "number lands on the same node while it is up",
-    DispatcherAlgorithm.ROUND_ROBIN: "round robin: each new call starts at the next node in turn, so which node "
-                                     "takes this call depends on the calls before it",
-    DispatcherAlgorithm.PRIORITY: "always the highest-priority active node, the next one only when it fails",
-    DispatcherAlgorithm.WEIGHT: "weight-based: nodes share calls in proportion to their weight",
+    DispatcherAlgorithm.HASH_CALLID: _("a hash of the Call-ID picks the first node: each call may land on another "
+                                       "node, a call's retransmissions on the same one"),
+    DispatcherAlgorithm.HASH_FROM: _("a hash of the From URI picks the first node: the same caller always lands "
+                                     "on the same node while it is up"),
+    DispatcherAlgorithm.HASH_TO: _("a hash of the To URI picks the first node: every call to the same number "
+                                   "lands on the same node while it is up"),
+    DispatcherAlgorithm.HASH_RURI: _("a hash of the Request-URI picks the first node: every call to the same "
+                                     "number lands on the same node while it is up"),
+    DispatcherAlgorithm.ROUND_ROBIN: _("round robin: each new call starts at the next node in turn, so which node "
+                                       "takes this call depends on the calls before it"),
+    DispatcherAlgorithm.PRIORITY: _("always the highest-priority active node, the next one only when it fails"),
+    DispatcherAlgorithm.WEIGHT: _("weight-based: nodes share calls in proportion to their weight"),
 }
 
 
 def algorithm_meaning(algorithm: int | None) -> str:
     if algorithm is None:
         return ""
-    label = dict(DispatcherAlgorithm.choices).get(algorithm, f"algorithm {algorithm}")
-    meaning = ALGORITHM_MEANING.get(algorithm, "an algorithm the portal does not offer")
-    return f"{label} (algorithm {algorithm}): {meaning}; on a 5xx or no answer Kamailio tries the next one of the list."
+    label = dict(DispatcherAlgorithm.choices).get(algorithm) or gettext("algorithm %(n)s") % {"n": algorithm}
+    meaning = ALGORITHM_MEANING.get(algorithm) or gettext("an algorithm the portal does not offer")
+    return gettext("%(label)s (algorithm %(n)s): %(meaning)s; on a 5xx or no answer Kamailio tries the next one of "
+                   "the list.") % {"label": label, "n": algorithm, "meaning": meaning}
 
 
 # --- the trace --------------------------------------------------------------------------------------------------
@@ -106,9 +108,9 @@ class Lookup:
 
     def describe(self, answer: Any) -> str:
         if not answer:
-            return "no rule"
+            return gettext("no rule")
         if not isinstance(answer, dict):
-            return f"an unexpected answer {str(answer)[:80]!r}"
+            return gettext("an unexpected answer %(answer)s") % {"answer": repr(str(answer)[:80])}
         return f"{answer.get('Output')!s} [{answer.get('Attributes') or ''}]"
 
 
@@ -134,8 +136,9 @@ class Step:
     def order_label(self) -> str:
         """How the hops are ordered, for the page."""
         if self.hops and self.hops[0].note == OWN_NODE:
-            return f"the code's own node, then its fallback set {self.setid}" if self.setid else "the code's own node"
-        return f"dispatcher set {self.setid}" if self.setid is not None else ""
+            return (gettext("the code's own node, then its fallback set %(setid)s") % {"setid": self.setid}
+                    if self.setid else gettext("the code's own node"))
+        return gettext("dispatcher set %(setid)s") % {"setid": self.setid} if self.setid is not None else ""
 
 
 @dataclass
@@ -163,11 +166,13 @@ def clean_number(value: str) -> str:
     """The number as Kamailio's R-URI user would carry it, or ValueError with a sentence for people."""
     number = (value or "").strip().replace(" ", "")
     if not number:
-        raise ValueError("Enter the number dialled.")
+        raise ValueError(gettext("Enter the number dialled."))
     if len(number) > NUMBER_MAX:
-        raise ValueError(f"A number has at most {NUMBER_MAX} characters (this one has {len(number)}).")
+        raise ValueError(gettext("A number has at most %(max)s characters (this one has %(length)s).")
+                         % {"max": NUMBER_MAX, "length": len(number)})
     if not NUMBER_RE.match(number):
-        raise ValueError("Enter digits, optionally after a leading *, # or + (e.g. *125, 4321, 0049301234567).")
+        raise ValueError(gettext("Enter digits, optionally after a leading *, # or + (e.g. *125, 4321, "
+                                 "0049301234567)."))
     return number
 
 
@@ -250,17 +255,21 @@ class _Estate:
         node = self.by_uri.get(uri)
         if node is None:
             return Hop(uri, uri, note)
-        return Hop(node.name, uri, note or f"site {node.site.slug}", node.get_absolute_url())
+        return Hop(node.name, uri, note or gettext("site %(site)s") % {"site": node.site.slug},
+                   node.get_absolute_url())
 
     def set_hops(self, setid: int, flags: list[str]) -> list[Hop]:
         hops = []
         for dest in self.destinations.get(setid, []):
             node = dest.node
-            note = f"site {node.site.slug}, priority {dest.priority}, weight {dest.weight}"
+            note = gettext("site %(site)s, priority %(priority)s, weight %(weight)s") % {
+                "site": node.site.slug, "priority": dest.priority, "weight": dest.weight}
             if dest.flags & 1:
-                flags.append(f"{node.name} is marked inactive in set {setid} (flags {dest.flags}): Kamailio skips it.")
+                flags.append(gettext("%(node)s is marked inactive in set %(setid)s (flags %(flags)s): Kamailio skips "
+                                     "it.") % {"node": node.name, "setid": setid, "flags": dest.flags})
             if not node.enabled:
-                flags.append(f"{node.name} is disabled in the portal but still in set {setid}.")
+                flags.append(gettext("%(node)s is disabled in the portal but still in set %(setid)s.")
+                             % {"node": node.name, "setid": setid})
             hops.append(Hop(node.name, node.sip_uri, note, node.get_absolute_url()))
         return hops
 
@@ -279,7 +288,7 @@ def trace_call(number: str, *, user: SipUser | None = None, trunk: Trunk | None 
         trace = Trace(caller=f"{user.extension} {user.name}", number=number, inbound=False)
         home = _caller_step(trace, estate, user)
     else:
-        trace = Trace(caller=f"trunk {trunk.name}", number=number, inbound=True)
+        trace = Trace(caller=gettext("trunk %(trunk)s") % {"trunk": trunk.name}, number=number, inbound=True)
         home = None
         if not _trunk_step(trace, trunk):
             return trace
@@ -292,16 +301,17 @@ def trace_call(number: str, *, user: SipUser | None = None, trunk: Trunk | None 
         return trace
     registered = _location_step(trace, number)
     if trace.inbound:
-        trace.steps.append(Step(PSTN, "PSTN routes: skipped", False,
-                                "route[PSTN] never sends a call from the PSTN back out (FLT_INBOUND)."))
+        trace.steps.append(Step(PSTN, gettext("PSTN routes: skipped"), False,
+                                gettext("route[PSTN] never sends a call from the PSTN back out (FLT_INBOUND).")))
     if trace.inbound or not _pstn_step(trace, estate, number, registered):
         _to_asterisk_step(trace, estate, number, registered)
     if not trace.inbound:
         ddi = InboundNumber.objects.filter(number=number, enabled=True).select_related("user", "service_code").first()
         if ddi is not None:
-            trace.steps[-1].details.append(
-                f"{number} is an inbound number of the estate (→ {ddi.destination}), but only a carrier's call is "
+            trace.steps[-1].details.append(gettext(
+                "%(number)s is an inbound number of the estate (→ %(target)s), but only a carrier's call is "
                 "rewritten to its target (route[INBOUND]); dialled from a phone it takes the path above.")
+                % {"number": number, "target": ddi.destination})
     return trace
 
 
@@ -309,20 +319,22 @@ def _caller_step(trace: Trace, estate: _Estate, user: SipUser) -> dict[str, str]
     """route[AUTH] for a phone: digest auth as its From user, then its home site (DP_HOME on $fU)."""
     ext = str(user.extension)
     home = estate.dialplan.translate(projection.DPID_HOME, ext)
-    step = Step(CALLER, f"Caller: {user.extension} {user.name}", True,
-                "route[AUTH]: Kamailio authenticates the phone (digest against subscriber), then looks up its home "
-                "site with dialplan 4 on its extension.",
+    step = Step(CALLER, gettext("Caller: %(extension)s %(name)s") % {"extension": user.extension, "name": user.name},
+                True, gettext("route[AUTH]: Kamailio authenticates the phone (digest against subscriber), then looks "
+                              "up its home site with dialplan 4 on its extension."),
                 lookups=[Lookup(projection.DPID_HOME, ext, home)], url=user.get_absolute_url())
     if home:
         site = _attrs(home["Attributes"]).get("site", "")
-        step.details.append(f"Home site {site}: the Asterisk serving the call runs it in context site-{site} "
-                            "(X-VA-Site).")
+        step.details.append(gettext("Home site %(site)s: the Asterisk serving the call runs it in context "
+                                    "site-%(site)s (X-VA-Site).") % {"site": site})
     else:
-        step.flags.append(f"Extension {ext} is in no site's range with an enabled Asterisk: the call carries no "
-                          "X-VA-Site.")
+        step.flags.append(gettext("Extension %(extension)s is in no site's range with an enabled Asterisk: the call "
+                                  "carries no X-VA-Site.") % {"extension": ext})
     if not user.enabled:
-        step.flags.append("This user is disabled: it has no SIP account at Kamailio, which refuses its calls.")
-        trace.outcome = "Refused: the user is disabled (Kamailio challenges it and it cannot authenticate)."
+        step.flags.append(gettext("This user is disabled: it has no SIP account at Kamailio, which refuses its "
+                                  "calls."))
+        trace.outcome = gettext("Refused: the user is disabled (Kamailio challenges it and it cannot "
+                                "authenticate).")
     trace.steps.append(step)
     return home
 
@@ -330,26 +342,29 @@ def _caller_step(trace: Trace, estate: _Estate, user: SipUser) -> dict[str, str]
 def _trunk_step(trace: Trace, trunk: Trunk) -> bool:
     """How Kamailio tells a carrier's call (route[AUTH] → route[INBOUND]); False when it would not."""
     detail = trunk.specific()
-    step = Step(CALLER, f"Caller: trunk {trunk.name} ({trunk.get_kind_display()})", True, "",
+    step = Step(CALLER, gettext("Caller: trunk %(trunk)s (%(kind)s)") % {"trunk": trunk.name,
+                                                                          "kind": trunk.get_kind_display()}, True, "",
                 url=trunk.get_absolute_url())
     if trunk.kind == TrunkKind.E1:
-        step.why = (f"The E1 line arrives at Asterisk {detail.asterisk_node.name}, which hands the DDI to Kamailio "
-                    f"with X-VA-Inbound: {trunk.name}; Kamailio trusts the node (address group 1) and runs "
-                    "route[INBOUND].")
-        untrusted = [why for why in projection.untrusted_nodes() if f"node {detail.asterisk_node.name} " in why]
+        step.why = gettext("The E1 line arrives at Asterisk %(node)s, which hands the DDI to Kamailio with "
+                           "X-VA-Inbound: %(trunk)s; Kamailio trusts the node (address group 1) and runs "
+                           "route[INBOUND].") % {"node": detail.asterisk_node.name, "trunk": trunk.name}
+        node_label = pgettext("trusted peers", "Asterisk node %(name)s") % {"name": detail.asterisk_node.name}
+        untrusted = [why for why in projection.untrusted_nodes() if why.startswith(f"{node_label} ")]
         step.flags += untrusted
     elif detail.auth_mode == ItspAuth.IP:
-        step.why = (f"Kamailio knows the carrier by its source address (address group {detail.address_group}, "
-                    f"{detail.ip_addresses.strip().replace(chr(10), ', ')}) and runs route[INBOUND].")
+        step.why = gettext("Kamailio knows the carrier by its source address (address group %(group)s, "
+                           "%(addresses)s) and runs route[INBOUND].") % {
+            "group": detail.address_group, "addresses": detail.ip_addresses.strip().replace(chr(10), ", ")}
     else:
-        step.why = "The trunk authenticates by registration (uacreg)."
-        step.flags.append("Kamailio recognises a carrier's call by its source address (address group >= 2); a "
-                          "trunk by registration has no address row, so its calls are challenged like a phone's "
-                          "(route[AUTH]). The path below assumes the call reaches route[INBOUND].")
+        step.why = gettext("The trunk authenticates by registration (uacreg).")
+        step.flags.append(gettext("Kamailio recognises a carrier's call by its source address (address group >= 2); "
+                                  "a trunk by registration has no address row, so its calls are challenged like a "
+                                  "phone's (route[AUTH]). The path below assumes the call reaches route[INBOUND]."))
     trace.steps.append(step)
     if not trunk.enabled:
-        step.flags.append("This trunk is disabled: Kamailio no longer trusts its addresses.")
-        trace.outcome = "Refused: the trunk is disabled."
+        step.flags.append(gettext("This trunk is disabled: Kamailio no longer trusts its addresses."))
+        trace.outcome = gettext("Refused: the trunk is disabled.")
         return False
     return True
 
@@ -359,34 +374,37 @@ def _inbound_step(trace: Trace, estate: _Estate, number: str, trunk: Trunk) -> s
     answer = estate.dialplan.translate(projection.DPID_INBOUND, number)
     lookup = Lookup(projection.DPID_INBOUND, number, answer)
     if answer is None:
-        step = Step(INBOUND, f"DDI {number}: not an inbound number", False,
-                    "route[INBOUND]: dialplan 3 has no rule for this number, so Kamailio answers 404 Unknown Number.",
-                    lookups=[lookup])
+        step = Step(INBOUND, gettext("DDI %(number)s: not an inbound number") % {"number": number}, False,
+                    gettext("route[INBOUND]: dialplan 3 has no rule for this number, so Kamailio answers 404 Unknown "
+                            "Number."), lookups=[lookup])
         ddi = InboundNumber.objects.filter(number=number).select_related("service_code").first()
         if ddi is not None:
-            step.flags.append(f"Inbound number {ddi.number} exists but is disabled (or its service code is): it is "
-                              "not in Kamailio's dialplan.")
+            step.flags.append(gettext("Inbound number %(number)s exists but is disabled (or its service code is): "
+                                      "it is not in Kamailio's dialplan.") % {"number": ddi.number})
             step.url = ddi.get_absolute_url()
         trace.steps.append(step)
         trace.matched_nothing = ddi is None
-        trace.outcome = f"404 Unknown Number: {number} is not an inbound number of the estate."
+        trace.outcome = gettext("404 Unknown Number: %(number)s is not an inbound number of the estate.") % {
+            "number": number}
         return None
     ddi = InboundNumber.objects.select_related("user", "service_code", "trunk").filter(
         pk=_int(_attrs(answer["Attributes"]).get("ddi"))).first()
     target = answer["Output"]
     if ddi is not None and ddi.target == "service":
-        who = f"service code {ddi.service_code}"
+        who = gettext("service code %(code)s") % {"code": ddi.service_code}
     elif ddi is not None:
-        who = f"user {ddi.user.extension} {ddi.user.name}"
+        who = gettext("user %(extension)s %(name)s") % {"extension": ddi.user.extension, "name": ddi.user.name}
     else:
         who = target
     step = Step(INBOUND, f"DDI {number} → {target}", True,
-                f"route[INBOUND]: dialplan 3 rewrites the DDI to {target} ({who}); the caller ID stays the "
-                "carrier's, and an Asterisk learns the DDI (X-VA-DDI).", lookups=[lookup],
+                gettext("route[INBOUND]: dialplan 3 rewrites the DDI to %(target)s (%(who)s); the caller ID stays "
+                        "the carrier's, and an Asterisk learns the DDI (X-VA-DDI).") % {"target": target, "who": who},
+                lookups=[lookup],
                 url=ddi.get_absolute_url() if ddi else "")
     if ddi is not None and ddi.trunk_id and ddi.trunk_id != trunk.pk:
-        step.details.append(f"The portal says this DDI arrives on trunk {ddi.trunk}; Kamailio does not check the "
-                            "trunk, so it is answered the same way from any carrier.")
+        step.details.append(gettext("The portal says this DDI arrives on trunk %(trunk)s; Kamailio does not check "
+                                    "the trunk, so it is answered the same way from any carrier.")
+                            % {"trunk": ddi.trunk})
     trace.steps.append(step)
     return target
 
@@ -397,11 +415,13 @@ def _services_step(trace: Trace, estate: _Estate, number: str, user: SipUser | N
     answer = estate.dialplan.translate(projection.DPID_SERVICES, number)
     lookup = Lookup(projection.DPID_SERVICES, number, answer)
     if answer is None:
-        step = Step(SERVICES, "Service codes: no match", False,
-                    f"route[SERVICES]: dialplan 1 has no rule for {number}: not a service code.", lookups=[lookup])
+        step = Step(SERVICES, gettext("Service codes: no match"), False,
+                    gettext("route[SERVICES]: dialplan 1 has no rule for %(number)s: not a service code.")
+                    % {"number": number}, lookups=[lookup])
         code = ServiceCode.objects.filter(code=number, enabled=False).first()
         if code is not None:
-            step.flags.append(f"Service code {code} exists but is disabled: it is not in Kamailio's dialplan.")
+            step.flags.append(gettext("Service code %(code)s exists but is disabled: it is not in Kamailio's "
+                                      "dialplan.") % {"code": code})
             step.url = code.get_absolute_url()
         trace.steps.append(step)
         return False
@@ -409,7 +429,8 @@ def _services_step(trace: Trace, estate: _Estate, number: str, user: SipUser | N
     code = ServiceCode.objects.select_related("dispatcher_set", "node").filter(code=answer["Output"]).first()
     kind = dict(ServiceKind.choices).get(attrs.get("svc", ""), attrs.get("svc", ""))
     name = f"{code.code} {code.name}" if code else number
-    step = Step(SERVICES, f"Service code {name} ({kind})", True, "", lookups=[lookup],
+    step = Step(SERVICES, gettext("Service code %(code)s (%(kind)s)") % {"code": name, "kind": kind}, True, "",
+                lookups=[lookup],
                 url=code.get_absolute_url() if code else "")
     trace.steps.append(step)
     site = _site(home) if home else None
@@ -417,28 +438,34 @@ def _services_step(trace: Trace, estate: _Estate, number: str, user: SipUser | N
     if attrs.get("target") == "home":
         home_uri = home["Output"] if home else None
         if home_uri is None:
-            step.why = ("route[SERVICES]: dialplan 1 says the caller's home site serves it, and the caller has "
-                        "none (a carrier's caller, or an extension outside every site): "
-                        + (f"the code's fallback set {fb} serves the call." if fb else "404 No Home Site."))
+            step.why = (gettext("route[SERVICES]: dialplan 1 says the caller's home site serves it, and the caller "
+                                "has none (a carrier's caller, or an extension outside every site): the code's "
+                                "fallback set %(setid)s serves the call.") % {"setid": fb} if fb else
+                        gettext("route[SERVICES]: dialplan 1 says the caller's home site serves it, and the caller "
+                                "has none (a carrier's caller, or an extension outside every site): 404 No Home "
+                                "Site."))
             if fb:
                 _serve_by_set(trace, step, estate, fb, fa)
-                trace.outcome = f"{name} on the fallback set {fb}: {_spread(step)}."
+                trace.outcome = gettext("%(code)s on the fallback set %(setid)s: %(spread)s.") % {
+                    "code": name, "setid": fb, "spread": _spread(step)}
             else:
-                trace.outcome = "404 No Home Site."
+                trace.outcome = gettext("404 No Home Site.")
             return True
-        step.why = ("route[SERVICES]: dialplan 1 says the caller's home site serves it; dialplan 4 maps the "
-                    f"caller's extension to {home_uri}.")
+        step.why = gettext("route[SERVICES]: dialplan 1 says the caller's home site serves it; dialplan 4 maps the "
+                           "caller's extension to %(uri)s.") % {"uri": home_uri}
         _serve_by_node(trace, step, estate, home_uri, fb, fa)
     elif attrs.get("dst"):
-        step.why = f"route[SERVICES]: dialplan 1 says one node serves it, {attrs['dst']}."
+        step.why = gettext("route[SERVICES]: dialplan 1 says one node serves it, %(uri)s.") % {"uri": attrs["dst"]}
         _serve_by_node(trace, step, estate, attrs["dst"], fb, fa)
     else:
         setid, alg = _int(attrs.get("setid")), _int(attrs.get("alg"))
-        step.why = f"route[SERVICES]: dialplan 1 says dispatcher set {setid} serves it (ds_select_dst)."
+        step.why = gettext("route[SERVICES]: dialplan 1 says dispatcher set %(setid)s serves it (ds_select_dst).") % {
+            "setid": setid}
         if setid is not None:
             _serve_by_set(trace, step, estate, setid, alg)
         if not step.hops:
-            step.flags.append(f"Set {setid} has no destination: Kamailio answers 503 Service Unavailable.")
+            step.flags.append(gettext("Set %(setid)s has no destination: Kamailio answers 503 Service Unavailable.")
+                              % {"setid": setid})
     if code is not None:
         context_site = site
         if context_site is None and step.hops and step.hops[0].uri in estate.by_uri:
@@ -446,11 +473,14 @@ def _services_step(trace: Trace, estate: _Estate, number: str, user: SipUser | N
         if context_site is not None:
             apps = " → ".join(f"{app}({data})" if data else app
                               for app, data in projection.code_steps(code, context_site))
-            step.details.append(f"On the Asterisk, context {context_site.asterisk_context}: {apps}")
+            step.details.append(gettext("On the Asterisk, context %(context)s: %(apps)s")
+                                % {"context": context_site.asterisk_context, "apps": apps})
         if code.route_to == RouteTo.HOME and user is not None:
-            step.details.append(f"Served for the caller's own site ({site.slug if site else 'none'}).")
-    trace.outcome = (f"{name} on {_spread(step)}." if step.hops
-                     else trace.outcome or f"{name}: no node can take it (503 Service Unavailable).")
+            step.details.append(gettext("Served for the caller's own site (%(site)s).")
+                                % {"site": site.slug if site else gettext("none")})
+    trace.outcome = (gettext("%(code)s on %(spread)s.") % {"code": name, "spread": _spread(step)} if step.hops
+                     else trace.outcome or gettext("%(code)s: no node can take it (503 Service Unavailable).")
+                     % {"code": name})
     return True
 
 
@@ -460,22 +490,25 @@ def _site(home: dict[str, str]) -> Site | None:
 
 
 def _hop_names(hops: list[Hop]) -> str:
-    return " then ".join(h.name for h in hops) or "nothing"
+    return gettext(" then ").join(h.name for h in hops) or gettext("nothing")
 
 
 def _spread(step: Step) -> str:
     """Where a step sends the call, in words: a code's own node first, a set's nodes in turn or spread."""
     hops = step.hops
     if hops and hops[0].note == OWN_NODE:
-        rest = f"; while it is down, set {step.setid}: {_spread_set(hops[1:], step.algorithm)}" if hops[1:] else ""
-        return f"{hops[0].name}{rest}"
+        if not hops[1:]:
+            return hops[0].name
+        return gettext("%(node)s; while it is down, set %(setid)s: %(spread)s") % {
+            "node": hops[0].name, "setid": step.setid, "spread": _spread_set(hops[1:], step.algorithm)}
     return _spread_set(hops, step.algorithm)
 
 
 def _spread_set(hops: list[Hop], algorithm: int | None) -> str:
     if algorithm == DispatcherAlgorithm.PRIORITY or len(hops) < 2:
         return _hop_names(hops)
-    label = dict(DispatcherAlgorithm.choices).get(algorithm, f"algorithm {algorithm}").lower()
+    label = str(dict(DispatcherAlgorithm.choices).get(algorithm)
+                or gettext("algorithm %(n)s") % {"n": algorithm}).lower()
     return f"{', '.join(h.name for h in hops)} ({label})"
 
 
@@ -485,33 +518,35 @@ def _serve_by_set(trace: Trace, step: Step, estate: _Estate, setid: int, alg: in
     estate.expect_set(trace, setid)
 
 
-OWN_NODE = "the code's own node"
+OWN_NODE = _("the code's own node")
 
 
 def _serve_by_node(trace: Trace, step: Step, estate: _Estate, uri: str, fb: int | None, fa: int | None) -> None:
-    step.hops.append(estate.node_hop(uri, OWN_NODE))
+    step.hops.append(estate.node_hop(uri, str(OWN_NODE)))  # (plain text in the trace; compared lazily)
     if fb:
-        step.details.append(f"If {step.hops[0].name} is down (inactive in dispatcher set {fb}, or no answer within "
-                            f"1 s), the fallback set {fb} takes the call, first by priority, never the same node "
-                            "twice.")
+        step.details.append(gettext("If %(node)s is down (inactive in dispatcher set %(setid)s, or no answer within "
+                                    "1 s), the fallback set %(setid)s takes the call, first by priority, never the "
+                                    "same node twice.") % {"node": step.hops[0].name, "setid": fb})
         step.setid, step.algorithm = fb, fa
         estate.expect_set(trace, fb)
         step.hops += [h for h in estate.set_hops(fb, step.flags) if h.uri != uri]
     else:
-        step.flags.append("No fallback set: while this node is down the code answers 503.")
+        step.flags.append(gettext("No fallback set: while this node is down the code answers 503."))
 
 
 def _location_step(trace: Trace, number: str) -> bool:
     """route[LOCATION]: a registered phone rings directly (no Asterisk). Registrations come and go; the step
     says what holds now (usrloc writes through to ``location``) and the path goes on for when it is not."""
     contacts = list(Location.objects.filter(username=number).values_list("contact", flat=True)[:5])
-    why = ("route[LOCATION]: lookup(\"location\"): a phone registered as this number rings directly, without an "
-           "Asterisk (Kamailio writes the call record).")
     if contacts:
-        step = Step(LOCATION, f"Registered phone: {number} is registered now", True,
-                    why + " Registered now; the steps below apply while it is not.", details=contacts)
+        step = Step(LOCATION, gettext("Registered phone: %(number)s is registered now") % {"number": number}, True,
+                    gettext("route[LOCATION]: lookup(\"location\"): a phone registered as this number rings "
+                            "directly, without an Asterisk (Kamailio writes the call record). Registered now; the "
+                            "steps below apply while it is not."), details=contacts)
     else:
-        step = Step(LOCATION, f"Registered phone: {number} is not registered now", False, why)
+        step = Step(LOCATION, gettext("Registered phone: %(number)s is not registered now") % {"number": number},
+                    False, gettext("route[LOCATION]: lookup(\"location\"): a phone registered as this number rings "
+                                   "directly, without an Asterisk (Kamailio writes the call record)."))
     trace.steps.append(step)
     return bool(contacts)
 
@@ -522,46 +557,56 @@ def _pstn_step(trace: Trace, estate: _Estate, number: str, registered: bool) -> 
     answer = Dialplan.output(rules[0], number) if rules else None
     lookup = Lookup(trunk_projection.DPID_PSTN, number, answer)
     if answer is None:
-        trace.steps.append(Step(PSTN, "PSTN routes: no match", False,
-                                f"route[PSTN]: dialplan 2 has no route for {number}.", lookups=[lookup]))
+        trace.steps.append(Step(PSTN, gettext("PSTN routes: no match"), False,
+                                gettext("route[PSTN]: dialplan 2 has no route for %(number)s.") % {"number": number},
+                                lookups=[lookup]))
         return False
     attrs = _attrs(answer["Attributes"])
     route = (OutboundRoute.objects.filter(pk=_int(attrs.get("route")))
              .prefetch_related("route_trunks__trunk__e1trunk__asterisk_node", "route_trunks__trunk__itsptrunk").first())
     setid = _int(attrs.get("setid"))
     name = route.name if route else attrs.get("route", "?")
-    step = Step(PSTN, f"PSTN route {name}: {number} → {answer['Output']}", True,
-                f"route[PSTN]: dialplan 2 matches route {name} (pattern {rules[0]['match_exp']}, priority "
-                f"{rules[0]['pr']}), rewrites the number to {answer['Output']} and names dispatcher set {setid}: "
-                "its trunks by priority.", lookups=[lookup], setid=setid,
+    step = Step(PSTN, gettext("PSTN route %(route)s: %(number)s → %(output)s") % {
+                    "route": name, "number": number, "output": answer["Output"]}, True,
+                gettext("route[PSTN]: dialplan 2 matches route %(route)s (pattern %(pattern)s, priority "
+                        "%(priority)s), rewrites the number to %(output)s and names dispatcher set %(setid)s: its "
+                        "trunks by priority.") % {"route": name, "pattern": rules[0]["match_exp"],
+                                                  "priority": rules[0]["pr"], "output": answer["Output"],
+                                                  "setid": setid}, lookups=[lookup], setid=setid,
                 algorithm=trunk_projection.ROUTE_ALGORITHM, url=route.get_absolute_url() if route else "")
     ties = [r for r in rules[1:] if r["pr"] == rules[0]["pr"]]
     for rule in ties:
-        step.flags.append(f"Another route ({_attrs(rule['attrs']).get('route')}, pattern {rule['match_exp']}) has "
-                          f"the same priority {rule['pr']} and matches too: Kamailio may pick either.")
+        step.flags.append(gettext("Another route (%(route)s, pattern %(pattern)s) has the same priority "
+                                  "%(priority)s and matches too: Kamailio may pick either.") % {
+            "route": _attrs(rule["attrs"]).get("route"), "pattern": rule["match_exp"], "priority": rule["pr"]})
     if registered:
-        step.details.append("Only while the number is not registered at Kamailio (route[LOCATION] comes first).")
+        step.details.append(gettext("Only while the number is not registered at Kamailio (route[LOCATION] comes "
+                                    "first)."))
     if route is not None:
         for link in route.route_trunks.all():
             trunk = link.trunk
             if not trunk.enabled:
-                step.flags.append(f"Trunk {trunk.name} is disabled: left out of the route.")
+                step.flags.append(gettext("Trunk %(trunk)s is disabled: left out of the route.") % {
+                    "trunk": trunk.name})
                 continue
             if trunk.kind == TrunkKind.E1:
                 e1 = trunk.e1trunk
-                hop = Hop(trunk.name, e1.dispatcher_uri, f"E1 line (span {e1.span}, group {e1.group}) on "
-                          f"{e1.asterisk_node.name}: no answer within 1 s → next", trunk.get_absolute_url())
+                hop = Hop(trunk.name, e1.dispatcher_uri,
+                          gettext("E1 line (span %(span)s, group %(group)s) on %(node)s: no answer within 1 s → "
+                                  "next") % {"span": e1.span, "group": e1.group, "node": e1.asterisk_node.name},
+                          trunk.get_absolute_url())
             else:
-                hop = Hop(trunk.name, trunk.itsptrunk.dispatcher_uri, "ITSP: no answer within 2 s → next",
+                hop = Hop(trunk.name, trunk.itsptrunk.dispatcher_uri, gettext("ITSP: no answer within 2 s → next"),
                           trunk.get_absolute_url())
             step.hops.append(hop)
     if setid is not None:
         estate.expect_set(trace, setid)
     if not step.hops:
-        step.flags.append("The route has no enabled trunk: Kamailio answers 503 No Trunk Available.")
+        step.flags.append(gettext("The route has no enabled trunk: Kamailio answers 503 No Trunk Available."))
     trace.steps.append(step)
-    trace.outcome = (f"Out to the PSTN as {answer['Output']} by route {name}: {_hop_names(step.hops)}."
-                     if step.hops else f"503 No Trunk Available (route {name}).")
+    trace.outcome = (gettext("Out to the PSTN as %(output)s by route %(route)s: %(trunks)s.") % {
+                         "output": answer["Output"], "route": name, "trunks": _hop_names(step.hops)}
+                     if step.hops else gettext("503 No Trunk Available (route %(route)s).") % {"route": name})
     return True
 
 
@@ -569,46 +614,57 @@ def _to_asterisk_step(trace: Trace, estate: _Estate, number: str, registered: bo
     """route[TO_ASTERISK]: an extension to its site's Asterisk; anything else to set DS_ASTERISK (or 404)."""
     answer = estate.dialplan.translate(projection.DPID_HOME, number)
     lookup = Lookup(projection.DPID_HOME, number, answer)
-    phone = "rings the registered phone; otherwise " if registered else ""
+    phone = gettext("rings the registered phone; otherwise ") if registered else ""
     if answer is not None:
         site = _attrs(answer["Attributes"]).get("site", "")
         callee = (SipUser.objects.filter(extension=int(number)).first() if number.isdigit() else None)
-        step = Step(TO_ASTERISK, f"Extension {number} of site {site}", True,
-                    f"route[TO_ASTERISK]: dialplan 4 puts {number} in site {site}'s range; not registered at "
-                    f"Kamailio, the call goes to that site's Asterisk, where its voicemail is (user unavailable).",
-                    lookups=[lookup], hops=[estate.node_hop(answer["Output"], f"home node of site {site}")],
+        step = Step(TO_ASTERISK, gettext("Extension %(number)s of site %(site)s") % {"number": number, "site": site},
+                    True, gettext("route[TO_ASTERISK]: dialplan 4 puts %(number)s in site %(site)s's range; not "
+                                  "registered at Kamailio, the call goes to that site's Asterisk, where its voicemail "
+                                  "is (user unavailable).") % {"number": number, "site": site},
+                    lookups=[lookup], hops=[estate.node_hop(answer["Output"], gettext("home node of site %(site)s")
+                                                            % {"site": site})],
                     url=callee.get_absolute_url() if callee else "")
         if callee is not None:
-            step.details.append(f"User {callee.extension} {callee.name}"
-                                + ("" if callee.enabled else " (disabled)"))
+            step.details.append((gettext("User %(extension)s %(name)s") if callee.enabled
+                                 else gettext("User %(extension)s %(name)s (disabled)"))
+                                % {"extension": callee.extension, "name": callee.name})
         else:
-            step.flags.append(f"No user has extension {number}: the Asterisk will not find it.")
+            step.flags.append(gettext("No user has extension %(number)s: the Asterisk will not find it.") % {
+                "number": number})
         trace.steps.append(step)
-        trace.outcome = f"Extension {number}: {phone}to {step.hops[0].name} (site {site})."
+        trace.outcome = gettext("Extension %(number)s: %(phone)sto %(node)s (site %(site)s).") % {
+            "number": number, "phone": phone, "node": step.hops[0].name, "site": site}
         return
-    kinds = "service code, extension or DDI target" if trace.inbound else "service code, extension or PSTN route"
+    kinds = (gettext("service code, extension or DDI target") if trace.inbound
+             else gettext("service code, extension or PSTN route"))
     if trace.inbound:
-        trace.steps.append(Step(TO_ASTERISK, "No extension", False,
-                                f"route[TO_ASTERISK]: dialplan 4 has no rule for {number}, and a carrier's call is "
-                                "never handed to the Asterisks by default: 404 Not Found.", lookups=[lookup]))
+        trace.steps.append(Step(TO_ASTERISK, gettext("No extension"), False,
+                                gettext("route[TO_ASTERISK]: dialplan 4 has no rule for %(number)s, and a carrier's "
+                                        "call is never handed to the Asterisks by default: 404 Not Found.")
+                                % {"number": number}, lookups=[lookup]))
         trace.matched_nothing = not registered
-        trace.outcome = f"{phone}404 Not Found: {number} matches no {kinds}."
+        trace.outcome = gettext("%(phone)s404 Not Found: %(number)s matches no %(kinds)s.") % {
+            "phone": phone, "number": number, "kinds": kinds}
         return
-    step = Step(TO_ASTERISK, f"No match: to the estate's Asterisks (set {DS_ASTERISK})", False,
-                f"route[TO_ASTERISK]: {number} matches no {kinds}. Kamailio hands it to dispatcher set "
-                f"{DS_ASTERISK} (DS_ASTERISK), whose Asterisk decides (usually: not found).",
-                lookups=[lookup])
+    step = Step(TO_ASTERISK, gettext("No match: to the estate's Asterisks (set %(setid)s)") % {"setid": DS_ASTERISK},
+                False, gettext("route[TO_ASTERISK]: %(number)s matches no %(kinds)s. Kamailio hands it to dispatcher "
+                               "set %(setid)s (DS_ASTERISK), whose Asterisk decides (usually: not found).")
+                % {"number": number, "kinds": kinds, "setid": DS_ASTERISK}, lookups=[lookup])
     _serve_by_set(trace, step, estate, DS_ASTERISK, DS_ASTERISK_ALGORITHM)
     own = next((d.dispatcher_set.algorithm for d in estate.destinations.get(DS_ASTERISK, [])), None)
     if own is not None and own != DS_ASTERISK_ALGORITHM:
-        step.details.append(f"kamailio.cfg picks from set {DS_ASTERISK} round robin here, whatever the set's own "
-                            f"algorithm ({own}) says.")
+        step.details.append(gettext("kamailio.cfg picks from set %(setid)s round robin here, whatever the set's own "
+                                    "algorithm (%(algorithm)s) says.") % {"setid": DS_ASTERISK, "algorithm": own})
     if not step.hops:
-        step.flags.append(f"Set {DS_ASTERISK} has no destination: Kamailio answers 404 Not Found.")
+        step.flags.append(gettext("Set %(setid)s has no destination: Kamailio answers 404 Not Found.") % {
+            "setid": DS_ASTERISK})
     trace.steps.append(step)
     trace.matched_nothing = not registered
-    trace.outcome = (f"{phone}{number} matches no {kinds}: "
-                     + (f"to the estate's Asterisks, {_spread(step)}." if step.hops else "404 Not Found."))
+    trace.outcome = (gettext("%(phone)s%(number)s matches no %(kinds)s: to the estate's Asterisks, %(spread)s.")
+                     % {"phone": phone, "number": number, "kinds": kinds, "spread": _spread(step)} if step.hops else
+                     gettext("%(phone)s%(number)s matches no %(kinds)s: 404 Not Found.")
+                     % {"phone": phone, "number": number, "kinds": kinds})
 
 
 # --- the live check ---------------------------------------------------------------------------------------------
@@ -668,8 +724,8 @@ class NodeVerdict:
 
 #: DEST FLAGS in dispatcher.list: the state letter (then P/X: probed by OPTIONS or not — every
 #: destination is probed here, ds_probing_mode 1, so P alone says nothing)
-STATE_LETTERS = {"A": "active", "I": "inactive (skipped until it answers a keepalive)",
-                 "D": "disabled (skipped)", "T": "trying (failing keepalives, still used)"}
+STATE_LETTERS = {"A": _("active"), "I": _("inactive (skipped until it answers a keepalive)"),
+                 "D": _("disabled (skipped)"), "T": _("trying (failing keepalives, still used)")}
 
 
 def classify(error: NodeError) -> RpcFailure:
@@ -703,17 +759,12 @@ def check_live(trace: Trace, answers: list[NodeAnswers]) -> list[NodeVerdict]:
                     verdict.findings.append(Finding(node.node, index, False, f"dialplan.translate {lookup.dpid} "
                                                     f"{lookup.number}: {answer}", "error"))
                 elif _same_translation(lookup.expected, answer):
-                    verdict.findings.append(Finding(node.node, index, True, f"dialplan {lookup.dpid} "
-                                                    f"{lookup.number} → {lookup.describe(answer)}, as the portal "
-                                                    "computes"))
+                    verdict.findings.append(Finding(node.node, index, True, gettext(
+                        "dialplan %(dpid)s %(number)s → %(answer)s, as the portal computes") % {
+                        "dpid": lookup.dpid, "number": lookup.number, "answer": lookup.describe(answer)}))
                 else:
-                    verdict.findings.append(Finding(
-                        node.node, index, False,
-                        f"dialplan {lookup.dpid} {lookup.number}: Kamailio answers {lookup.describe(answer)}, the "
-                        f"portal computes {lookup.describe(lookup.expected)}"
-                        + (" (rule missing in Kamailio: not reloaded?)" if answer is None else
-                           " (a rule the portal no longer has: not reloaded?)" if lookup.expected is None else ""),
-                        "difference"))
+                    verdict.findings.append(Finding(node.node, index, False, _difference(lookup, answer),
+                                                    "difference"))
         if set_steps:
             listing = node.dispatcher
             if isinstance(listing, RpcFailure):
@@ -738,6 +789,20 @@ def check_live(trace: Trace, answers: list[NodeAnswers]) -> list[NodeVerdict]:
     return verdicts
 
 
+def _difference(lookup: Lookup, answer: Any) -> str:
+    """What a node's dialplan answers that the portal does not compute, and the likely reason."""
+    if answer is None:
+        text = gettext("dialplan %(dpid)s %(number)s: Kamailio answers %(answer)s, the portal computes %(expected)s "
+                       "(rule missing in Kamailio: not reloaded?)")
+    elif lookup.expected is None:
+        text = gettext("dialplan %(dpid)s %(number)s: Kamailio answers %(answer)s, the portal computes %(expected)s "
+                       "(a rule the portal no longer has: not reloaded?)")
+    else:
+        text = gettext("dialplan %(dpid)s %(number)s: Kamailio answers %(answer)s, the portal computes %(expected)s")
+    return text % {"dpid": lookup.dpid, "number": lookup.number, "answer": lookup.describe(answer),
+                   "expected": lookup.describe(lookup.expected)}
+
+
 def _same_translation(expected: dict[str, str] | None, answer: Any) -> bool:
     if not expected or not answer:
         return not expected and not answer
@@ -756,17 +821,22 @@ def _check_set(node: str, index: int, setid: int, expected: list[tuple],
                targets: list[dict[str, Any]]) -> list[Finding]:
     found = []
     actual = [_norm_dispatcher(setid, t["uri"], t["priority"], _target_attrs(t)) for t in targets]
-    diffs = compare("dispatcher", expected, actual, missing="only in the portal", extra="only in Kamailio")
+    diffs = compare("dispatcher", expected, actual, missing=gettext("only in the portal"),
+                    extra=gettext("only in Kamailio"))
     for diff in diffs:
-        found.append(Finding(node, index, False, f"dispatcher set {setid}: {diff.where}: {diff.row}", "difference"))
+        found.append(Finding(node, index, False, gettext("dispatcher set %(setid)s: %(where)s: %(row)s") % {
+            "setid": setid, "where": diff.where, "row": diff.row}, "difference"))
     if not diffs:
-        order = ", ".join(t["uri"] for t in targets) or "no destination"
-        found.append(Finding(node, index, True, f"dispatcher set {setid} as the portal computes ({order})"))
+        order = ", ".join(t["uri"] for t in targets) or gettext("no destination")
+        found.append(Finding(node, index, True, gettext("dispatcher set %(setid)s as the portal computes (%(order)s)")
+                             % {"setid": setid, "order": order}))
     for t in targets:
         state = str(t.get("flags") or "")[:1]
         if state and state != "A":
-            found.append(Finding(node, index, False, f"dispatcher set {setid}: {t['uri']} is "
-                                 f"{STATE_LETTERS.get(state, state)} (FLAGS {t.get('flags')})", "warning"))
+            found.append(Finding(node, index, False, gettext("dispatcher set %(setid)s: %(uri)s is %(state)s (FLAGS "
+                                                             "%(flags)s)") % {
+                "setid": setid, "uri": t["uri"], "state": STATE_LETTERS.get(state, state), "flags": t.get("flags")},
+                "warning"))
     return found
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from voipadmin import numbers
 
@@ -46,16 +47,20 @@ def code_problems(code: str, *, exclude_pk: int | None = None) -> list[str]:
     others = ServiceCode.objects.exclude(pk=exclude_pk).values_list("code", "name")
     for other, name in others:
         if other == code:
-            problems.append(f"{code} is already the code of {name}.")
+            problems.append(gettext("%(code)s is already the code of %(name)s.") % {"code": code, "name": name})
         elif _prefix_clash(code, other):
-            problems.append(f"{code} clashes with service code {other} ({name}): one is a prefix of the other.")
+            problems.append(gettext("%(code)s clashes with service code %(other)s (%(name)s): one is a prefix of "
+                                    "the other.") % {"code": code, "other": other, "name": name})
     if numbers.is_number(code):
         for rng in ExtensionRange.objects.select_related("site"):
             hit = _range_clash(code, rng.start, rng.end)
             if hit is not None:
-                relation = "is" if str(hit) == code else "overlaps"
-                problems.append(f"{code} collides with extension {hit} of site {rng.site} "
-                                f"(range {rng.start}-{rng.end}): the code {relation} an extension pattern.")
+                problems.append((gettext("%(code)s collides with extension %(hit)s of site %(site)s (range "
+                                         "%(start)s-%(end)s): the code is an extension pattern.")
+                                 if str(hit) == code else
+                                 gettext("%(code)s collides with extension %(hit)s of site %(site)s (range "
+                                         "%(start)s-%(end)s): the code overlaps an extension pattern."))
+                                % {"code": code, "hit": hit, "site": rng.site, "start": rng.start, "end": rng.end})
                 break
         sip_user = _sip_user_model()
         if sip_user is not None:
@@ -63,7 +68,8 @@ def code_problems(code: str, *, exclude_pk: int | None = None) -> list[str]:
             clash = (sip_user.objects.filter(extension__in=heads).values_list("extension", flat=True).first()
                      or _user_extension_starting_with(sip_user, code))
             if clash:
-                problems.append(f"{code} collides with the extension {clash} of an existing user.")
+                problems.append(gettext("%(code)s collides with the extension %(extension)s of an existing user.")
+                                % {"code": code, "extension": clash})
     return problems
 
 
@@ -109,8 +115,9 @@ def site_ranges_guard(site, fields: dict, ranges: list[tuple[int, int]] | None) 
         for start, end in ranges:
             hit = _range_clash(code, start, end)
             if hit is not None:
-                reasons.append(f"Range {start}-{end} would collide with service code {code} ({name}) at extension "
-                               f"{hit}; change or delete the code first.")
+                reasons.append(gettext("Range %(start)s-%(end)s would collide with service code %(code)s (%(name)s) "
+                                       "at extension %(hit)s; change or delete the code first.")
+                               % {"start": start, "end": end, "code": code, "name": name, "hit": hit})
                 break
     return reasons
 
@@ -124,6 +131,7 @@ def reserved_extensions(extensions: set[int]) -> dict[int, str]:
     for ext in extensions:
         for code, name in digit_codes:
             if _prefix_clash(str(ext), code):
-                taken[ext] = f"{ext} clashes with service code {code} ({name})."
+                taken[ext] = gettext("%(extension)s clashes with service code %(code)s (%(name)s).") % {
+                    "extension": ext, "code": code, "name": name}
                 break
     return taken

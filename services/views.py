@@ -3,9 +3,11 @@ from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy as _
 from django.views.generic import TemplateView
 
 from trunks.views import TabsMixin as _TrunkTabsMixin
+from voipadmin import scope
 from voipadmin.views import Column, ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectListView, PortalView
 
 from . import actions, estate, trace
@@ -15,11 +17,11 @@ from .forms import DispatcherSetForm, InboundNumberForm, ServiceCodeForm
 from .models import DispatcherDestination, DispatcherSet, InboundNumber, ServiceCode
 from .projection import code_attrs, code_steps, fallback_setid, fallback_sets
 
-TABS = [("Service codes", "services:servicecode_list", "services.view_servicecode"),
-        ("Dispatcher sets", "services:dispatcherset_list", "services.view_dispatcherset"),
-        ("Inbound numbers", "services:inboundnumber_list", "services.view_inboundnumber"),
-        ("Estate check", "services:estate_check", "services.change_servicecode"),
-        ("Trace a call", "services:trace", "services.view_servicecode")]
+TABS = [(_("Service codes"), "services:servicecode_list", "services.view_servicecode"),
+        (_("Dispatcher sets"), "services:dispatcherset_list", "services.view_dispatcherset"),
+        (_("Inbound numbers"), "services:inboundnumber_list", "services.view_inboundnumber"),
+        (_("Estate check"), "services:estate_check", "services.change_servicecode"),
+        (_("Trace a call"), "services:trace", "services.view_servicecode")]
 
 
 class TabsMixin(_TrunkTabsMixin):
@@ -30,18 +32,19 @@ class TabsMixin(_TrunkTabsMixin):
 
 def _target(code: ServiceCode) -> str:
     if code.route_to == "set":
-        return f"set {code.dispatcher_set}" if code.dispatcher_set_id else "—"
+        return gettext("set %(set)s") % {"set": code.dispatcher_set} if code.dispatcher_set_id else "—"
     if code.route_to == "node":
-        return f"node {code.node}" if code.node_id else "—"
-    return "caller's home site"
+        return gettext("node %(node)s") % {"node": code.node} if code.node_id else "—"
+    return gettext("caller's home site")
 
 
 class ServiceCodeListView(TabsMixin, ObjectListView):
     model = ServiceCode
     filterset_class = ServiceCodeFilterSet
-    columns = [Column("Code", "code", link=True, order_by=True), Column("Name", "name", order_by=True),
-               Column("Kind", "kind", order_by=True), Column("Served by", _target),
-               Column("Announcement", "announcement", order_by=True), Column("Enabled", "enabled", order_by=True)]
+    columns = [Column(_("Code"), "code", link=True, order_by=True), Column(_("Name"), "name", order_by=True),
+               Column(_("Kind"), "kind", order_by=True), Column(_("Served by"), _target),
+               Column(_("Announcement"), "announcement", order_by=True),
+               Column(_("Enabled"), "enabled", order_by=True)]
 
     def get_queryset(self):
         return ServiceCode.objects.select_related("dispatcher_set", "node")
@@ -50,9 +53,10 @@ class ServiceCodeListView(TabsMixin, ObjectListView):
 class ServiceCodeDetailView(ObjectDetailView):
     model = ServiceCode
     template_name = "services/servicecode_detail.html"
-    fields = [Column("Code", "code"), Column("Name", "name"), Column("Kind", "kind"), Column("Enabled", "enabled"),
-              Column("Served by", _target), Column("Announcement", "announcement"), Column("Parameter", "parameter"),
-              Column("Kamailio dialplan (dpid 1) attrs", code_attrs), Column("Description", "description")]
+    fields = [Column(_("Code"), "code"), Column(_("Name"), "name"), Column(_("Kind"), "kind"),
+              Column(_("Enabled"), "enabled"), Column(_("Served by"), _target),
+              Column(_("Announcement"), "announcement"), Column(_("Parameter"), "parameter"),
+              Column(_("Kamailio dialplan (dpid 1) attrs"), code_attrs), Column(_("Description"), "description")]
 
     def get_queryset(self):
         return ServiceCode.objects.select_related("dispatcher_set", "node")
@@ -90,9 +94,9 @@ _DESTS = Prefetch("destinations", queryset=DispatcherDestination.objects.select_
 class DispatcherSetListView(TabsMixin, ObjectListView):
     model = DispatcherSet
     filterset_class = DispatcherSetFilterSet
-    columns = [Column("Name", "name", link=True, order_by=True), Column("Set ID", "setid", order_by=True),
-               Column("Algorithm", "algorithm", order_by=True),
-               Column("Destinations", _destinations), Column("Description", "description")]
+    columns = [Column(_("Name"), "name", link=True, order_by=True), Column(_("Set ID"), "setid", order_by=True),
+               Column(_("Algorithm"), "algorithm", order_by=True),
+               Column(_("Destinations"), _destinations), Column(_("Description"), "description")]
 
     def get_queryset(self):
         return DispatcherSet.objects.prefetch_related(_DESTS)
@@ -101,8 +105,8 @@ class DispatcherSetListView(TabsMixin, ObjectListView):
 class DispatcherSetDetailView(ObjectDetailView):
     model = DispatcherSet
     template_name = "services/dispatcherset_detail.html"
-    fields = [Column("Name", "name"), Column("Kamailio set id", "setid"), Column("Algorithm", "algorithm"),
-              Column("Description", "description")]
+    fields = [Column(_("Name"), "name"), Column(_("Kamailio set id"), "setid"), Column(_("Algorithm"), "algorithm"),
+              Column(_("Description"), "description")]
 
     def get_queryset(self):
         return DispatcherSet.objects.prefetch_related(_DESTS, "service_codes")
@@ -129,16 +133,16 @@ class DispatcherSetDeleteView(ObjectDeleteView):
 
 def _answered_by(ddi: InboundNumber) -> str:
     if ddi.target == "service":
-        return f"service {ddi.service_code}" if ddi.service_code_id else "—"
-    return f"user {ddi.user}" if ddi.user_id else "—"
+        return gettext("service %(code)s") % {"code": ddi.service_code} if ddi.service_code_id else "—"
+    return gettext("user %(user)s") % {"user": ddi.user} if ddi.user_id else "—"
 
 
 class InboundNumberListView(TabsMixin, ObjectListView):
     model = InboundNumber
     filterset_class = InboundNumberFilterSet
-    columns = [Column("Number", "number", link=True, order_by=True), Column("Answered by", _answered_by),
-               Column("Trunk", "trunk", order_by="trunk__name"), Column("Enabled", "enabled", order_by=True),
-               Column("Description", "description")]
+    columns = [Column(_("Number"), "number", link=True, order_by=True), Column(_("Answered by"), _answered_by),
+               Column(_("Trunk"), "trunk", order_by="trunk__name"), Column(_("Enabled"), "enabled", order_by=True),
+               Column(_("Description"), "description")]
 
     def get_queryset(self):
         return InboundNumber.objects.select_related("user", "service_code", "trunk")
@@ -146,9 +150,9 @@ class InboundNumberListView(TabsMixin, ObjectListView):
 
 class InboundNumberDetailView(ObjectDetailView):
     model = InboundNumber
-    fields = [Column("Number", "number"), Column("Answered by", _answered_by), Column("Trunk", "trunk"),
-              Column("Kamailio (dpid 3) rewrites to", "destination"), Column("Enabled", "enabled"),
-              Column("Description", "description")]
+    fields = [Column(_("Number"), "number"), Column(_("Answered by"), _answered_by), Column(_("Trunk"), "trunk"),
+              Column(_("Kamailio (dpid 3) rewrites to"), "destination"), Column(_("Enabled"), "enabled"),
+              Column(_("Description"), "description")]
 
     def get_queryset(self):
         return InboundNumber.objects.select_related("user", "service_code", "trunk")
@@ -185,9 +189,10 @@ class EstateCheckView(PortalView, TemplateView):
 
     def post(self, request, *args, **kwargs):
         done = estate.repair(reason=f"estate check repair by {request.user.get_username()}")
-        messages.success(request, f"Repair requested: tables re-projected, {done.describe()} queued.")
+        messages.success(request, gettext("Repair requested: tables re-projected, %(reloads)s queued.")
+                         % {"reloads": done.describe()})
         for line in done.not_repaired:
-            messages.warning(request, f"Not repaired: {line}")
+            messages.warning(request, gettext("Not repaired: %(problem)s") % {"problem": line})
         return HttpResponseRedirect(reverse("services:estate_check"))
 
 
@@ -201,46 +206,48 @@ class TraceForm(forms.Form):
     #: up to this many users the caller is picked from a list; more, and a page of 10,000 options is no help
     PICK_LIMIT = 500
 
-    caller = forms.CharField(label="Caller", widget=forms.Select(attrs={"class": "form-select"}))
-    number = forms.CharField(label="Dials", strip=True, widget=forms.TextInput(
+    caller = forms.CharField(label=_("Caller"), widget=forms.Select(attrs={"class": "form-select"}))
+    number = forms.CharField(label=_("Dials"), strip=True, widget=forms.TextInput(
                                  attrs={"class": "form-control", "placeholder": "*125", "autocomplete": "off"}),
-                             help_text="A service code (*125), an extension, a PSTN number, or a DDI for a trunk.")
+                             help_text=_("A service code (*125), an extension, a PSTN number, or a DDI for a "
+                                         "trunk."))
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         from trunks.models import Trunk
         from users.models import SipUser
 
         super().__init__(*args, **kwargs)
+        # A delegation's administrator traces its own users' calls (voipadmin.scope)
+        self.users = scope.restrict(SipUser.objects.all(), user)
+        self.trunks = scope.restrict(Trunk.objects.all(), user)
         users = [(f"user:{u.pk}", f"{u.extension} {u.name}") for u in
-                 SipUser.objects.only("pk", "extension", "name").order_by("extension")[:self.PICK_LIMIT + 1]]
+                 self.users.only("pk", "extension", "name").order_by("extension")[:self.PICK_LIMIT + 1]]
         trunks = [(f"trunk:{t.pk}", f"{t.name} ({t.get_kind_display()})") for t in
-                  Trunk.objects.only("pk", "name", "kind").order_by("name")]
+                  self.trunks.only("pk", "name", "kind").order_by("name")]
         if len(users) > self.PICK_LIMIT:  # an estate of thousands: typed, with the trunks offered
             self.fields["caller"].widget = forms.TextInput(attrs={
                 "class": "form-control", "list": "trace-callers", "autocomplete": "off",
-                "placeholder": "an extension (1001), or pick a trunk"})
-            self.fields["caller"].help_text = "The caller's extension, or a trunk from the list."
+                "placeholder": gettext("an extension (1001), or pick a trunk")})
+            self.fields["caller"].help_text = gettext("The caller's extension, or a trunk from the list.")
             self.suggestions = trunks
         else:
-            self.fields["caller"].widget.choices = [("", "— pick a user or a trunk —"), ("Users", users),
-                                                    ("Trunks (a carrier's call to a DDI)", trunks)]
+            self.fields["caller"].widget.choices = [("", gettext("— pick a user or a trunk —")),
+                                                    (gettext("Users"), users),
+                                                    (gettext("Trunks (a carrier's call to a DDI)"), trunks)]
             self.suggestions = []
 
     def clean_caller(self):
-        from trunks.models import Trunk
-        from users.models import SipUser
-
         value = self.cleaned_data["caller"].strip()
         kind, sep, key = value.partition(":")
         if not sep:
             kind, key = "extension", value
         if not key.isdigit() or len(key) > 12:
-            raise forms.ValidationError("Pick a user or a trunk from the list.")
-        found = {"user": lambda: SipUser.objects.filter(pk=int(key)).first(),
-                 "extension": lambda: SipUser.objects.filter(extension=int(key)).first(),
-                 "trunk": lambda: Trunk.objects.filter(pk=int(key)).first()}.get(kind, lambda: None)()
+            raise forms.ValidationError(gettext("Pick a user or a trunk from the list."))
+        found = {"user": lambda: self.users.filter(pk=int(key)).first(),
+                 "extension": lambda: self.users.filter(extension=int(key)).first(),
+                 "trunk": lambda: self.trunks.filter(pk=int(key)).first()}.get(kind, lambda: None)()
         if found is None:
-            raise forms.ValidationError("No such user or trunk: pick one from the list.")
+            raise forms.ValidationError(gettext("No such user or trunk: pick one from the list."))
         return found
 
     def clean_number(self):
@@ -263,7 +270,8 @@ class TraceView(PortalView, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         bound = "number" in self.request.GET  # (a link with only ?caller= picks the caller, asks for the number)
-        form = TraceForm(self.request.GET if bound else None, initial={"caller": self.request.GET.get("caller", "")})
+        form = TraceForm(self.request.GET if bound else None, initial={"caller": self.request.GET.get("caller", "")},
+                         user=self.request.user)
         ctx.update(form=form, add_url=None)
         if bound and form.is_valid():
             caller = form.cleaned_data["caller"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from voipadmin import crud, numbers
 from voipadmin.actors import Actor
@@ -27,15 +28,17 @@ def parse_ranges(text: str) -> list[tuple[int, int]]:
     for part in [p.strip() for p in (text or "").replace(";", ",").split(",") if p.strip()]:
         bits = [b.strip() for b in part.replace("–", "-").split("-")]
         if len(bits) not in (1, 2) or not all(numbers.is_number(b) for b in bits):  # ("²": an error, not a 500)
-            raise ValidationError(f"{part!r} is not a range like 1000-3999 (digits 0-9).")
+            raise ValidationError(gettext("%(part)s is not a range like 1000-3999 (digits 0-9).")
+                                  % {"part": repr(part)})
         start, end = int(bits[0]), int(bits[-1])
         if end < start:
-            raise ValidationError(f"{part!r} ends before it starts.")
+            raise ValidationError(gettext("%(part)s ends before it starts.") % {"part": repr(part)})
         ranges.append((start, end))
     ranges.sort()
     for (a1, b1), (a2, b2) in zip(ranges, ranges[1:]):
         if a2 <= b1:
-            raise ValidationError(f"{a1}-{b1} and {a2}-{b2} overlap.")
+            raise ValidationError(gettext("%(first)s and %(second)s overlap.") % {"first": f"{a1}-{b1}",
+                                                                                  "second": f"{a2}-{b2}"})
     return ranges
 
 
@@ -64,11 +67,12 @@ def _refuse_prefix_shadowing(site: Site, start: int, end: int) -> None:
                                                    ((other.start, other.end), (start, end), other.site, site)):
             clash = prefix_of(short, long)
             if clash:
-                raise ValidationError(
-                    f"{start}–{end} would make routing ambiguous with {other.start}–{other.end} of site "
-                    f"{other.site}: {clash[0]} ({short_site}) is the beginning of {clash[1]} ({long_site}), "
-                    f"and numbers are matched digit by digit. Choose numbers that "
-                    "neither begin another site's numbers nor begin with them.")
+                raise ValidationError(gettext(
+                    "%(range)s would make routing ambiguous with %(other)s of site %(site)s: %(short)s "
+                    "(%(short_site)s) is the beginning of %(long)s (%(long_site)s), and numbers are matched digit "
+                    "by digit. Choose numbers that neither begin another site's numbers nor begin with them.") % {
+                    "range": f"{start}–{end}", "other": f"{other.start}–{other.end}", "site": other.site,
+                    "short": clash[0], "short_site": short_site, "long": clash[1], "long_site": long_site})
 
 
 def _set_ranges(site: Site, ranges: Iterable[tuple[int, int]]) -> None:
@@ -114,7 +118,8 @@ def update_site(site: Site, *, actor: Actor, ranges: Iterable[tuple[int, int]] |
 
 def _no_nodes_left(site: Site) -> None:
     if site.asterisk_nodes.exists():
-        raise ValidationError(f"Site {site} still has Asterisk nodes; move or delete them first.")
+        raise ValidationError(gettext("Site %(site)s still has Asterisk nodes; move or delete them first.")
+                              % {"site": site})
 
 
 def delete_site(site: Site, *, actor: Actor) -> None:

@@ -1,5 +1,6 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_lazy as _
 
 from voipadmin import grammar
 from voipadmin.fields import UNDECRYPTABLE, is_undecryptable
@@ -12,7 +13,7 @@ from .models import AsteriskNode, KamailioNode, Site
 
 class SiteForm(ActionFormMixin, forms.ModelForm):
     extension_ranges = forms.CharField(
-        required=False, help_text="Comma-separated blocks, e.g. 1000-3999, 5000-5099.")
+        required=False, label=_("Extension ranges"), help_text=_("Comma-separated blocks, e.g. 1000-3999, 5000-5099."))
 
     class Meta:
         model = Site
@@ -54,7 +55,7 @@ class SecretInput(forms.PasswordInput):
     """Never renders the stored secret; an empty submit keeps it."""
 
     def __init__(self, attrs=None):
-        super().__init__(attrs={"autocomplete": "new-password", "placeholder": "unchanged", **(attrs or {})},
+        super().__init__(attrs={"autocomplete": "new-password", "placeholder": _("unchanged"), **(attrs or {})},
                          render_value=False)
 
 
@@ -67,8 +68,8 @@ class SecretFieldsMixin:
             if name in self.fields and is_undecryptable(getattr(self.instance, name, None)):
                 field = self.fields[name]
                 field.widget.attrs["placeholder"] = UNDECRYPTABLE
-                field.help_text = (f"The stored one {UNDECRYPTABLE}: the portal's keys changed since it was saved. "
-                                   f"{field.help_text}").strip()
+                field.help_text = (gettext("The stored one %(state)s: the portal's keys changed since it was saved.")
+                                   % {"state": UNDECRYPTABLE} + f" {field.help_text}").strip()
 
     def action_fields(self):
         fields = super().action_fields()
@@ -80,7 +81,7 @@ class SecretFieldsMixin:
 
 class AsteriskNodeForm(SecretFieldsMixin, ActionFormMixin, forms.ModelForm):
     secret_fields = ("ami_secret", "ari_password")
-    roles = forms.MultipleChoiceField(choices=NodeRole.choices, required=False,
+    roles = forms.MultipleChoiceField(choices=NodeRole.choices, required=False, label=_("Roles"),
                                       widget=forms.CheckboxSelectMultiple)
 
     class Meta:

@@ -1,4 +1,5 @@
 from django.db.models import Count, Prefetch
+from django.utils.translation import gettext, gettext_lazy as _
 
 from voipadmin.fields import secret_state
 from voipadmin.views import Column, ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectListView
@@ -13,13 +14,18 @@ def _ranges(site):
     return ", ".join(str(r) for r in site.extension_ranges.all())
 
 
+def _as(address: str, username: str) -> str:
+    """"http://pbx:8088/ari as voipadmin": where a node is reached and with which account."""
+    return gettext("%(address)s as %(username)s") % {"address": address or "—", "username": username or "—"}
+
+
 class SiteListView(ObjectListView):
     model = Site
     filterset_class = SiteFilterSet
-    columns = [Column("Name", "name", link=True, order_by=True), Column("Slug", "slug", order_by=True),
-               Column("Kind", "kind", order_by=True), Column("SIP domain", "sip_domain", order_by=True),
-               Column("Extensions", _ranges), Column("Asterisk nodes", "node_count", order_by=True),
-               Column("Time zone", "time_zone", order_by=True)]
+    columns = [Column(_("Name"), "name", link=True, order_by=True), Column(_("Slug"), "slug", order_by=True),
+               Column(_("Kind"), "kind", order_by=True), Column(_("SIP domain"), "sip_domain", order_by=True),
+               Column(_("Extensions"), _ranges), Column(_("Asterisk nodes"), "node_count", order_by=True),
+               Column(_("Time zone"), "time_zone", order_by=True)]
 
     def get_queryset(self):
         return (Site.objects.annotate(node_count=Count("asterisk_nodes")).order_by("kind", "name")
@@ -29,10 +35,10 @@ class SiteListView(ObjectListView):
 class SiteDetailView(ObjectDetailView):
     model = Site
     template_name = "sites/site_detail.html"
-    fields = [Column("Name", "name"), Column("Slug", "slug"), Column("Kind", "kind"),
-              Column("SIP domain", "sip_domain"), Column("Asterisk context", "asterisk_context"),
-              Column("Extension ranges", _ranges), Column("Address", "address"), Column("Time zone", "time_zone"),
-              Column("Notes", "notes")]
+    fields = [Column(_("Name"), "name"), Column(_("Slug"), "slug"), Column(_("Kind"), "kind"),
+              Column(_("SIP domain"), "sip_domain"), Column(_("Asterisk context"), "asterisk_context"),
+              Column(_("Extension ranges"), _ranges), Column(_("Address"), "address"),
+              Column(_("Time zone"), "time_zone"), Column(_("Notes"), "notes")]
 
     def get_queryset(self):
         return Site.objects.prefetch_related("extension_ranges", "asterisk_nodes")
@@ -54,10 +60,10 @@ class AsteriskNodeListView(ObjectListView):
     model = AsteriskNode
     template_name = "sites/node_list.html"
     filterset_class = AsteriskNodeFilterSet
-    columns = [Column("Name", "name", link=True, order_by=True), Column("Site", "site", order_by="site__name"),
-               Column("Host", "host", order_by=True), Column("SIP port", "sip_port", order_by=True),
-               Column("Roles", "roles"), Column("AMI", lambda n: f"{n.effective_ami_host}:{n.ami_port}"),
-               Column("Enabled", "enabled", order_by=True)]
+    columns = [Column(_("Name"), "name", link=True, order_by=True), Column(_("Site"), "site", order_by="site__name"),
+               Column(_("Host"), "host", order_by=True), Column(_("SIP port"), "sip_port", order_by=True),
+               Column(_("Roles"), "roles"), Column("AMI", lambda n: f"{n.effective_ami_host}:{n.ami_port}"),
+               Column(_("Enabled"), "enabled", order_by=True)]
 
     def get_queryset(self):
         return AsteriskNode.objects.select_related("site")
@@ -71,13 +77,13 @@ class AsteriskNodeListView(ObjectListView):
 class AsteriskNodeDetailView(ObjectDetailView):
     model = AsteriskNode
     template_name = "sites/node_detail.html"
-    fields = [Column("Name", "name"), Column("Site", "site"), Column("Enabled", "enabled"),
-              Column("SIP URI", "sip_uri"), Column("Roles", "roles"),
-              Column("AMI", lambda n: f"{n.effective_ami_host}:{n.ami_port} as {n.ami_username or '—'}"),
-              Column("AMI secret", lambda n: secret_state(n.ami_secret)),
-              Column("ARI", lambda n: f"{n.ari_url or '—'} as {n.ari_username or '—'}"),
-              Column("ARI password", lambda n: secret_state(n.ari_password)),
-              Column("Notes", "notes")]
+    fields = [Column(_("Name"), "name"), Column(_("Site"), "site"), Column(_("Enabled"), "enabled"),
+              Column(_("SIP URI"), "sip_uri"), Column(_("Roles"), "roles"),
+              Column("AMI", lambda n: _as(f"{n.effective_ami_host}:{n.ami_port}", n.ami_username)),
+              Column(_("AMI secret"), lambda n: secret_state(n.ami_secret)),
+              Column("ARI", lambda n: _as(n.ari_url, n.ari_username)),
+              Column(_("ARI password"), lambda n: secret_state(n.ari_password)),
+              Column(_("Notes"), "notes")]
 
     def get_queryset(self):
         return AsteriskNode.objects.select_related("site")
@@ -98,17 +104,18 @@ class AsteriskNodeDeleteView(ObjectDeleteView):
 class KamailioNodeListView(ObjectListView):
     model = KamailioNode
     filterset_class = KamailioNodeFilterSet
-    columns = [Column("Name", "name", link=True, order_by=True), Column("SIP address", "sip_address", order_by=True),
-               Column("JSON-RPC", "jsonrpc_url"), Column("Enabled", "enabled", order_by=True)]
+    columns = [Column(_("Name"), "name", link=True, order_by=True),
+               Column(_("SIP address"), "sip_address", order_by=True),
+               Column("JSON-RPC", "jsonrpc_url"), Column(_("Enabled"), "enabled", order_by=True)]
 
 
 class KamailioNodeDetailView(ObjectDetailView):
     model = KamailioNode
     template_name = "sites/node_detail.html"
-    fields = [Column("Name", "name"), Column("Enabled", "enabled"), Column("SIP address", "sip_address"),
-              Column("JSON-RPC URL", "jsonrpc_url"), Column("JSON-RPC user", "jsonrpc_username"),
-              Column("JSON-RPC password", lambda n: secret_state(n.jsonrpc_password)),
-              Column("Notes", "notes")]
+    fields = [Column(_("Name"), "name"), Column(_("Enabled"), "enabled"), Column(_("SIP address"), "sip_address"),
+              Column(_("JSON-RPC URL"), "jsonrpc_url"), Column(_("JSON-RPC user"), "jsonrpc_username"),
+              Column(_("JSON-RPC password"), lambda n: secret_state(n.jsonrpc_password)),
+              Column(_("Notes"), "notes")]
 
 
 class KamailioNodeEditView(ObjectEditView):

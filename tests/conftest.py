@@ -9,6 +9,25 @@ pytest_plugins = ["tests.kamailio_fixtures", "tests.asterisk_fixtures", "tests.r
                   "tests.process_fixtures", "tests.browser_fixtures"]
 
 
+def pytest_sessionstart(session):
+    """The Spanish catalogue compiled from its .po, as ``make test`` does (a bare ``pytest`` run too)."""
+    from django.core.management import call_command
+
+    call_command("compile_catalogues", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """Each test starts in the default language: a request in Spanish leaves it active in its thread (Django's
+    LocaleMiddleware activates a language per request and never resets it), which would otherwise reach the
+    forms and texts the next test builds outside a request."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def require_postgres(db):
     """Tests of the shared database run on PostgreSQL; anything else is a failure, not a skip."""

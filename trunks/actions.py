@@ -11,6 +11,7 @@ from typing import Any, Iterable, Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext, override
 
 from voipadmin import audit, crud
 from voipadmin.actors import Actor
@@ -29,7 +30,9 @@ def _project(reason: str) -> list[str]:
 
 def _projected(write: crud.Write) -> None:
     verb = {"create": "created", "update": "changed", "delete": "deleted"}[write.action]
-    _project(f"{write.obj._meta.verbose_name} {write.obj} {verb}")
+    with override(None):  # (a push job's reason is a log line: English, whoever's language made the change)
+        reason = f"{write.obj._meta.verbose_name} {write.obj} {verb}"
+    _project(reason)
 
 
 # --- trunks -----------------------------------------------------------------------------------------------------
@@ -55,7 +58,8 @@ def _not_routed(trunk: Trunk) -> None:
     """A trunk a route still uses is refused (the route would silently lose a leg)."""
     used_by = sorted(OutboundRoute.objects.filter(route_trunks__trunk_id=trunk.pk).values_list("name", flat=True))
     if used_by:
-        raise ValidationError(f"Trunk {trunk} is used by route(s) {', '.join(used_by)}; remove it there first.")
+        raise ValidationError(gettext("Trunk %(trunk)s is used by route(s) %(routes)s; remove it there first.")
+                              % {"trunk": trunk, "routes": ", ".join(used_by)})
 
 
 def delete_trunk(trunk: Trunk, *, actor: Actor) -> None:
@@ -74,10 +78,10 @@ def parse_trunk_names(text: str) -> list[Trunk]:
     found = {t.name: t for t in Trunk.objects.filter(name__in=names)}
     unknown = [n for n in names if n not in found]
     if unknown:
-        raise ValidationError(f"Unknown trunk(s): {', '.join(unknown)}.")
+        raise ValidationError(gettext("Unknown trunk(s): %(trunks)s.") % {"trunks": ", ".join(unknown)})
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise ValidationError(f"Trunk(s) listed twice: {', '.join(dupes)}.")
+        raise ValidationError(gettext("Trunk(s) listed twice: %(trunks)s.") % {"trunks": ", ".join(dupes)})
     return [found[n] for n in names]
 
 
@@ -94,7 +98,7 @@ def _set_trunks(route: OutboundRoute, trunks: Sequence[Trunk | str]) -> None:
     if any(isinstance(t, str) for t in trunks):
         trunks = parse_trunk_names("\n".join(t if isinstance(t, str) else t.name for t in trunks))
     if not trunks:
-        raise ValidationError({"trunks": "A route needs at least one trunk."})
+        raise ValidationError({"trunks": gettext("A route needs at least one trunk.")})
     RouteTrunk.objects.filter(route=route).delete()
     RouteTrunk.objects.bulk_create([RouteTrunk(route=route, trunk=t, position=i) for i, t in enumerate(trunks)])
 
@@ -132,7 +136,7 @@ def _locked_trunks(trunks: Iterable[Trunk]) -> list[E1Trunk | ItspTrunk]:
 def plan_bulk_update(trunks: Iterable[Trunk], *, enabled: bool) -> list[crud.Planned]:
     """Each trunk and whether it changes (a disabled trunk is left out of every route, which stays)."""
     label = str(Trunk._meta.get_field("enabled").verbose_name)
-    yes_no = {True: "yes", False: "no"}
+    yes_no = {True: gettext("yes"), False: gettext("no")}
     return [crud.Planned(obj=t, changes={label: (yes_no[t.enabled], yes_no[enabled])} if t.enabled != enabled else {})
             for t in trunks]
 
@@ -167,9 +171,10 @@ def plan_bulk_delete(trunks: Iterable[Trunk]) -> list[crud.Planned]:
     others = crud.protected_by(Trunk, pks, skip=[RouteTrunk])
     plan = []
     for t in trunks:
-        reasons = ([f"used by route(s) {', '.join(sorted(routes[t.pk]))}"] if t.pk in routes else []) + \
-            ([f"still used by {', '.join(others[t.pk])}"] if t.pk in others else [])
-        plan.append(crud.Planned(obj=t, deleted=True, refused="; ".join(reasons) + ("; change that first."
+        reasons = ([gettext("used by route(s) %(routes)s") % {"routes": ", ".join(sorted(routes[t.pk]))}]
+                   if t.pk in routes else []) + \
+            ([gettext("still used by %(objects)s") % {"objects": ", ".join(others[t.pk])}] if t.pk in others else [])
+        plan.append(crud.Planned(obj=t, deleted=True, refused="; ".join(reasons) + (gettext("; change that first.")
                                                                                      if reasons else "")))
     return plan
 

@@ -1,15 +1,16 @@
 """One FilterSet per model, shared by the UI list pages and the API."""
 import django_filters
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from .choices import E1Role, ItspAuth, RouteKind, TrunkKind
 from .models import E1Trunk, ItspTrunk, OutboundRoute, Trunk
 
 
 class TrunkFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
-    kind = django_filters.ChoiceFilter(choices=TrunkKind.choices)
-    enabled = django_filters.BooleanFilter()
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    kind = django_filters.ChoiceFilter(choices=TrunkKind.choices, label=_("Kind"))
+    enabled = django_filters.BooleanFilter(label=_("Enabled"))
 
     class Meta:
         model = Trunk
@@ -20,7 +21,7 @@ class TrunkFilterSet(django_filters.FilterSet):
 
 
 class E1TrunkFilterSet(TrunkFilterSet):
-    role = django_filters.ChoiceFilter(choices=E1Role.choices)
+    role = django_filters.ChoiceFilter(choices=E1Role.choices, label=_("Role"))
 
     class Meta:
         model = E1Trunk
@@ -28,7 +29,7 @@ class E1TrunkFilterSet(TrunkFilterSet):
 
 
 class ItspTrunkFilterSet(TrunkFilterSet):
-    auth_mode = django_filters.ChoiceFilter(choices=ItspAuth.choices)
+    auth_mode = django_filters.ChoiceFilter(choices=ItspAuth.choices, label=_("Auth mode"))
 
     class Meta:
         model = ItspTrunk
@@ -40,10 +41,11 @@ class ItspTrunkFilterSet(TrunkFilterSet):
 
 
 class OutboundRouteFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
-    kind = django_filters.ChoiceFilter(choices=RouteKind.choices)
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    kind = django_filters.ChoiceFilter(choices=RouteKind.choices, label=_("Kind"))
     trunk = django_filters.ModelChoiceFilter(queryset=Trunk.objects.all(), field_name="route_trunks__trunk",
-                                             label="Uses trunk")
+                                             label=_("Uses trunk"))
+    enabled = django_filters.BooleanFilter(label=_("Enabled"))
 
     class Meta:
         model = OutboundRoute

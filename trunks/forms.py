@@ -1,5 +1,6 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_lazy as _
 
 from sites.forms import SecretFieldsMixin, SecretInput
 from voipadmin.showwhen import ShowWhenMixin
@@ -10,11 +11,18 @@ from .choices import ItspAuth
 from .models import E1Trunk, ItspTrunk, OutboundRoute, Trunk
 
 
+#: labels of the fields whose model gives none (the model's field name would be the English label, untranslated)
+COMMON_LABELS = {"name": _("Name"), "enabled": _("Enabled"), "description": _("Description")}
+
+
 class E1TrunkForm(ActionFormMixin, forms.ModelForm):
     class Meta:
         model = E1Trunk
         fields = ["name", "enabled", "asterisk_node", "span", "channels", "group", "signalling", "switch_type",
                   "role", "dial_string", "description"]
+        labels = {**COMMON_LABELS, "span": _("Span"), "channels": _("Channels"), "group": _("Group"),
+                  "signalling": _("Signalling"), "switch_type": _("Switch type"), "role": _("Role"),
+                  "dial_string": _("Dial string")}
 
 
 _BY_IP = ("auth_mode", {ItspAuth.IP.value})
@@ -36,6 +44,10 @@ class ItspTrunkForm(ShowWhenMixin, SecretFieldsMixin, ActionFormMixin, forms.Mod
                   "username", "auth_username", "auth_password", "realm", "proxy", "expires",
                   "caller_id_presentation", "caller_id_number", "description"]
         widgets = {"auth_password": SecretInput(), "ip_addresses": forms.Textarea(attrs={"rows": 3})}
+        labels = {**COMMON_LABELS, "host": _("Host"), "port": _("Port"), "transport": _("Transport"),
+                  "auth_mode": _("Auth mode"), "address_group": _("Address group"), "username": _("Username"),
+                  "auth_username": _("Auth username"), "auth_password": _("Auth password"), "realm": _("Realm"),
+                  "proxy": _("Proxy"), "expires": _("Expires")}
 
     def clean_auth_password(self):
         # blank means "keep the stored one" -- also for the model's own validation of the instance
@@ -88,27 +100,30 @@ class OrderedTrunksField(forms.Field):
     def to_python(self, value):
         ids = [v.strip() for v in (value or []) if v and v.strip()]
         if any(not (v.isascii() and v.isdigit()) or len(v) > 12 for v in ids):
-            raise ValidationError("Pick trunks from the list.")
+            raise ValidationError(gettext("Pick trunks from the list."))
         ids = [int(v) for v in ids]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         found = {t.pk: t for t in Trunk.objects.filter(pk__in=ids)}
         if dupes:
-            raise ValidationError(f"Trunk(s) listed twice: {', '.join(found[i].name for i in dupes if i in found)}.")
+            raise ValidationError(gettext("Trunk(s) listed twice: %(trunks)s.") % {
+                "trunks": ", ".join(found[i].name for i in dupes if i in found)})
         if any(i not in found for i in ids):
-            raise ValidationError("A chosen trunk no longer exists; pick again.")
+            raise ValidationError(gettext("A chosen trunk no longer exists; pick again."))
         return [found[i] for i in ids]
 
 
 class OutboundRouteForm(ActionFormMixin, forms.ModelForm):
     trunks = OrderedTrunksField(
-        label="Trunks", required=False,
-        help_text="In the order they are tried (e.g. the ITSP, then the E1): drag a trunk, or use ↑ ↓.")
+        label=_("Trunks"), required=False,
+        help_text=_("In the order they are tried (e.g. the ITSP, then the E1): drag a trunk, or use ↑ ↓."))
     #: the same as names, one per line (scripts and older clients post this; used when no ``trunks`` are posted)
     trunk_order = forms.CharField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = OutboundRoute
         fields = ["name", "kind", "enabled", "pattern", "priority", "strip", "prepend", "description"]
+        labels = {**COMMON_LABELS, "kind": _("Kind"), "pattern": _("Pattern"), "priority": _("Priority"),
+                  "strip": _("Strip"), "prepend": _("Prepend")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -129,7 +144,7 @@ class OutboundRouteForm(ActionFormMixin, forms.ModelForm):
                 self.add_error("trunks", exc.messages)
                 return cleaned
         if not trunks:
-            self.add_error("trunks", "A route needs at least one trunk.")
+            self.add_error("trunks", gettext("A route needs at least one trunk."))
         cleaned["trunks"] = trunks
         return cleaned
 

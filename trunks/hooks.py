@@ -7,6 +7,7 @@ inside the sites action's transaction (sites cannot import trunks).
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from sites.models import AsteriskNode
 from voipadmin import crud
@@ -17,9 +18,9 @@ from .models import DISPATCHER_URI_MAX
 
 def e1_node_fits(node: AsteriskNode) -> None:
     if node.pk and len(node.sip_uri) > DISPATCHER_URI_MAX and node.e1_trunks.exists():
-        raise ValidationError({"host": f"This node carries E1 lines that routes send calls to, and Kamailio's "
-                                       f"dispatcher table takes a SIP URI of at most {DISPATCHER_URI_MAX} "
-                                       "characters."})
+        raise ValidationError({"host": gettext("This node carries E1 lines that routes send calls to, and "
+                                               "Kamailio's dispatcher table takes a SIP URI of at most %(max)s "
+                                               "characters.") % {"max": DISPATCHER_URI_MAX}})
 
 
 def node_changed(write: crud.Write) -> None:

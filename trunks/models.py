@@ -15,11 +15,14 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.utils.translation import gettext, gettext_lazy as _
+from django.db.models import Q
 
 from sites.models import host_validator
 from voipadmin import grammar, numbers
 from voipadmin.fields import EncryptedTextField
 from voipadmin.paths import object_url
+from voipadmin.scope import ESTATE_WIDE, VIEW
 
 from .choices import (CallerIdPresentation, E1Role, E1Signalling, ItspAuth, RouteKind, SwitchType, Transport,
                       TrunkKind)
@@ -28,16 +31,16 @@ from .choices import (CallerIdPresentation, E1Role, E1Signalling, ItspAuth, Rout
 ROUTE_SETID_BASE = 1000
 
 name_validator = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z",
-                                "Letters, digits, dot, dash and underscore only (it is used as a Kamailio key).")
+                                _("Letters, digits, dot, dash and underscore only (it is used as a Kamailio key)."))
 #: ASCII digits only: ``\d`` would take "١" (and "²" reached int() in ``clean``, a 500).
-channels_validator = RegexValidator(r"^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*\Z", "Enter channels like 1-15,17-31.")
+channels_validator = RegexValidator(r"^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*\Z", _("Enter channels like 1-15,17-31."))
 #: What an E1 line's Asterisk dials: a channel technology, a resource, and {number}; no dialplan syntax
 #: (commas, parentheses, $, spaces) can get through into extensions.conf.
 DIAL_PLACEHOLDERS = ("group", "span", "number")
 dial_string_validator = RegexValidator(
     r"^[A-Za-z][A-Za-z0-9_]*/[A-Za-z0-9_.@/:+{}-]*\{number\}[A-Za-z0-9_.@/:+{}-]*\Z",
-    "Give a channel such as DAHDI/g{group}/{number}: technology/resource with {number} in it; letters, digits "
-    "and _ . @ / : + - only.")
+    _("Give a channel such as DAHDI/g{group}/{number}: technology/resource with {number} in it; letters, digits "
+      "and _ . @ / : + - only."))
 DEFAULT_DIAL_STRING = "DAHDI/g{group}/{number}"
 
 
@@ -48,12 +51,12 @@ def parse_channels(text: str) -> list[tuple[int, int]]:
     for part in (text or "").split(","):
         bits = part.split("-")
         if len(bits) > 2:
-            raise ValidationError(f"{part!r} is not a channel or a block like 1-15.")
+            raise ValidationError(gettext("%(part)s is not a channel or a block like 1-15.") % {"part": repr(part)})
         first, last = (numbers.parse_int(b, what="A channel") for b in (bits[0], bits[-1]))
         if not (1 <= first <= 31 and 1 <= last <= 31):
-            raise ValidationError("E1 channels are numbered 1 to 31.")
+            raise ValidationError(gettext("E1 channels are numbered 1 to 31."))
         if last < first:
-            raise ValidationError(f"{part} ends before it starts.")
+            raise ValidationError(gettext("%(part)s ends before it starts.") % {"part": part})
         blocks.append((first, last))
     return blocks
 
@@ -69,7 +72,8 @@ def parse_ip_list(text: str) -> list[tuple[str, int]]:
                 raise ValueError(raw)
             net = ipaddress.ip_network(raw, strict=False)
         except ValueError:
-            raise ValidationError(f"{raw!r} is not an IP address or subnet (e.g. 192.0.2.10 or 192.0.2.0/28).")
+            raise ValidationError(gettext("%(entry)s is not an IP address or subnet (e.g. 192.0.2.10 or "
+                                          "192.0.2.0/28).") % {"entry": repr(raw)})
         result.append((str(net.network_address), net.prefixlen))
     return result
 
@@ -82,15 +86,25 @@ def validate_ip_list(text: str) -> None:
 class Trunk(models.Model):
     """What every trunk has; see ``E1Trunk`` and ``ItspTrunk`` for the rest."""
 
-    name = models.CharField(max_length=64, unique=True, validators=[name_validator],
-                            help_text="Also the key of its Kamailio rows (address tag, uacreg l_uuid).")
-    kind = models.CharField(max_length=8, choices=TrunkKind.choices, editable=False)
-    enabled = models.BooleanField(default=True, help_text="A disabled trunk is left out of every route.")
-    description = models.CharField(max_length=200, blank=True, validators=[grammar.validate_single_line])
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    name = models.CharField(_("name"), max_length=64, unique=True, validators=[name_validator],
+                            help_text=_("Also the key of its Kamailio rows (address tag, uacreg l_uuid)."))
+    kind = models.CharField(_("kind"), max_length=8, choices=TrunkKind.choices, editable=False)
+    enabled = models.BooleanField(_("enabled"),
+                                  default=True, help_text=_("A disabled trunk is left out of every route."))
+    description = models.CharField(_("description"),
+                                   max_length=200, blank=True, validators=[grammar.validate_single_line])
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    @staticmethod
+    def scoped_by(site_ids, action):
+        """E1 lines belong to their Asterisk's site; ITSP trunks are the estate's (seen, not changed)."""
+        e1 = Q(e1trunk__asterisk_node__site__in=site_ids)
+        return e1 | Q(kind=TrunkKind.ITSP) if action == VIEW else e1
 
     class Meta:
+        verbose_name = _("trunk")
+        verbose_name_plural = _("trunks")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -112,23 +126,28 @@ class E1Trunk(Trunk):
     """An E1 (PRI) line on an Asterisk node: to the PSTN or to the legacy PBX."""
 
     asterisk_node = models.ForeignKey("sites.AsteriskNode", on_delete=models.PROTECT, related_name="e1_trunks",
-                                      verbose_name="Asterisk node")
-    span = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(128)])
-    channels = models.CharField(max_length=64, default="1-15,17-31", validators=[channels_validator],
-                                help_text="B channels of the span, e.g. 1-15,17-31 (16 is the D channel).")
-    group = models.PositiveSmallIntegerField(default=1, validators=[MaxValueValidator(63)],
-                                             help_text="DAHDI group Asterisk dials out on (Dial(DAHDI/g1/...)).")
-    signalling = models.CharField(max_length=16, choices=E1Signalling.choices, default=E1Signalling.PRI_CPE)
-    switch_type = models.CharField(max_length=16, choices=SwitchType.choices, default=SwitchType.EUROISDN)
-    role = models.CharField(max_length=16, choices=E1Role.choices, default=E1Role.PSTN)
+                                      verbose_name=_("Asterisk node"))
+    span = models.PositiveSmallIntegerField(_("span"), validators=[MinValueValidator(1), MaxValueValidator(128)])
+    channels = models.CharField(_("channels"), max_length=64, default="1-15,17-31", validators=[channels_validator],
+                                help_text=_("B channels of the span, e.g. 1-15,17-31 (16 is the D channel)."))
+    group = models.PositiveSmallIntegerField(_("group"), default=1, validators=[MaxValueValidator(63)],
+                                             help_text=_("DAHDI group Asterisk dials out on (Dial(DAHDI/g1/...))."))
+    signalling = models.CharField(_("signalling"),
+                                  max_length=16, choices=E1Signalling.choices, default=E1Signalling.PRI_CPE)
+    switch_type = models.CharField(_("switch type"),
+                                   max_length=16, choices=SwitchType.choices, default=SwitchType.EUROISDN)
+    role = models.CharField(_("role"), max_length=16, choices=E1Role.choices, default=E1Role.PSTN)
     dial_string = models.CharField(
-        max_length=100, default=DEFAULT_DIAL_STRING, validators=[dial_string_validator],
-        help_text="What the node dials to send a call out of this line; {group}, {span} and {number} are "
-                  "filled in. The default is the span's DAHDI group; a line on a separate gateway could be "
-                  "PJSIP/{number}@gateway.")
+        _("dial string"), max_length=100, default=DEFAULT_DIAL_STRING, validators=[dial_string_validator],
+        help_text=_("What the node dials to send a call out of this line; {group}, {span} and {number} are "
+                    "filled in. The default is the span's DAHDI group; a line on a separate gateway could be "
+                    "PJSIP/{number}@gateway."))
+
+    scoped_by = "asterisk_node__site"
 
     class Meta:
-        verbose_name = "E1 trunk"
+        verbose_name = _("E1 trunk")
+        verbose_name_plural = _("E1 trunks")
         constraints = [models.UniqueConstraint(fields=["asterisk_node", "span"], name="e1trunk_node_span_unique")]
 
     def save(self, *args, **kwargs):
@@ -138,16 +157,18 @@ class E1Trunk(Trunk):
     def clean(self) -> None:
         unknown = set(re.findall(r"\{([^}]*)\}", self.dial_string or "")) - set(DIAL_PLACEHOLDERS)
         if unknown:
-            raise ValidationError({"dial_string": "Unknown placeholder(s) " + ", ".join(
-                "{%s}" % u for u in sorted(unknown)) + "; use {group}, {span} and {number}."})
+            raise ValidationError({"dial_string": gettext(
+                "Unknown placeholder(s) %(placeholders)s; use {group}, {span} and {number}.") % {
+                "placeholders": ", ".join("{%s}" % u for u in sorted(unknown))}})
         try:
             parse_channels(self.channels)
         except ValidationError as exc:
             raise ValidationError({"channels": exc.messages}) from None
         if self.asterisk_node_id and len(self.asterisk_node.sip_uri) > DISPATCHER_URI_MAX:
-            raise ValidationError({"asterisk_node": (
-                f"Its SIP URI is {len(self.asterisk_node.sip_uri)} characters; Kamailio's dispatcher table "
-                f"(where routes send calls to this line) takes at most {DISPATCHER_URI_MAX}.")})
+            raise ValidationError({"asterisk_node": gettext(
+                "Its SIP URI is %(length)s characters; Kamailio's dispatcher table (where routes send calls to "
+                "this line) takes at most %(max)s.") % {"length": len(self.asterisk_node.sip_uri),
+                                                       "max": DISPATCHER_URI_MAX}})
 
     def asterisk_dial(self, number: str = "${EXTEN}") -> str:
         """The Dial() argument for ``number`` (a dialplan expression) out of this line."""
@@ -169,36 +190,43 @@ DISPATCHER_URI_MAX = 192
 class ItspTrunk(Trunk):
     """A SIP trunk to an internet telephony service provider, authenticated by IP or by registration."""
 
-    host = models.CharField(max_length=255, validators=[host_validator])
-    port = models.PositiveIntegerField(default=5060, validators=[MinValueValidator(1), MaxValueValidator(65535)])
-    transport = models.CharField(max_length=4, choices=Transport.choices, default=Transport.UDP)
-    auth_mode = models.CharField(max_length=16, choices=ItspAuth.choices, default=ItspAuth.IP)
+    host = models.CharField(_("host"), max_length=255, validators=[host_validator])
+    port = models.PositiveIntegerField(_("port"),
+                                       default=5060, validators=[MinValueValidator(1), MaxValueValidator(65535)])
+    transport = models.CharField(_("transport"), max_length=4, choices=Transport.choices, default=Transport.UDP)
+    auth_mode = models.CharField(_("auth mode"), max_length=16, choices=ItspAuth.choices, default=ItspAuth.IP)
     # by IP: rows in Kamailio's `address` table
-    ip_addresses = models.TextField("IP addresses", blank=True, validators=[validate_ip_list],
-                                    help_text="Addresses/subnets the ITSP sends from, one per line.")
+    ip_addresses = models.TextField(_("IP addresses"), blank=True, validators=[validate_ip_list],
+                                    help_text=_("Addresses/subnets the ITSP sends from, one per line."))
     address_group = models.PositiveIntegerField(
-        default=2, validators=[MinValueValidator(2), MaxValueValidator(999)],
-        help_text="Kamailio permissions group (group 1 is the estate's own trusted peers).")
+        _("address group"), default=2, validators=[MinValueValidator(2), MaxValueValidator(999)],
+        help_text=_("Kamailio permissions group (group 1 is the estate's own trusted peers)."))
     # by registration: a row in Kamailio's `uacreg` table
-    username = models.CharField(max_length=64, blank=True, validators=[grammar.validate_sip_user],
-                                help_text="Account (registered user) at the ITSP.")
-    auth_username = models.CharField(max_length=64, blank=True, validators=[grammar.validate_quoted_text],
-                                     help_text="Defaults to the username.")
-    auth_password = EncryptedTextField(blank=True, validators=[grammar.validate_secret])
-    realm = models.CharField(max_length=64, blank=True, validators=[grammar.validate_quoted_text])
-    proxy = models.CharField(max_length=255, blank=True, validators=[grammar.validate_sip_uri],
-                             help_text="Outbound proxy for the REGISTER (sip:host:port); defaults to the trunk's.")
-    expires = models.PositiveIntegerField(default=3600, validators=[MinValueValidator(60), MaxValueValidator(86400)])
+    username = models.CharField(_("username"), max_length=64, blank=True, validators=[grammar.validate_sip_user],
+                                help_text=_("Account (registered user) at the ITSP."))
+    auth_username = models.CharField(_("auth username"),
+                                     max_length=64, blank=True, validators=[grammar.validate_quoted_text],
+                                     help_text=_("Defaults to the username."))
+    auth_password = EncryptedTextField(_("auth password"), blank=True, validators=[grammar.validate_secret])
+    realm = models.CharField(_("realm"), max_length=64, blank=True, validators=[grammar.validate_quoted_text])
+    proxy = models.CharField(_("proxy"), max_length=255, blank=True, validators=[grammar.validate_sip_uri],
+                             help_text=_("Outbound proxy for the REGISTER (sip:host:port); defaults to the "
+                                         "trunk's."))
+    expires = models.PositiveIntegerField(_("expires"),
+                                          default=3600, validators=[MinValueValidator(60), MaxValueValidator(86400)])
     # caller ID
-    caller_id_presentation = models.CharField("caller ID presentation", max_length=16,
+    caller_id_presentation = models.CharField(_("caller ID presentation"), max_length=16,
                                               choices=CallerIdPresentation.choices,
                                               default=CallerIdPresentation.ALLOWED)
-    caller_id_number = models.CharField("caller ID number", max_length=32, blank=True, validators=[
-        RegexValidator(r"^\+?[0-9]+\Z", "Digits only, optionally with a leading +.")],
-                                        help_text="The trunk's main number, presented when asked to.")
+    caller_id_number = models.CharField(_("caller ID number"), max_length=32, blank=True, validators=[
+        RegexValidator(r"^\+?[0-9]+\Z", _("Digits only, optionally with a leading +."))],
+                                        help_text=_("The trunk's main number, presented when asked to."))
+
+    scoped_by = ESTATE_WIDE
 
     class Meta:
-        verbose_name = "ITSP trunk"
+        verbose_name = _("ITSP trunk")
+        verbose_name_plural = _("ITSP trunks")
 
     def save(self, *args, **kwargs):
         self.kind = TrunkKind.ITSP
@@ -209,28 +237,30 @@ class ItspTrunk(Trunk):
         if self.auth_mode == ItspAuth.IP:
             try:
                 if not parse_ip_list(self.ip_addresses):
-                    errors["ip_addresses"] = "Authentication by IP needs at least one address."
+                    errors["ip_addresses"] = gettext("Authentication by IP needs at least one address.")
             except ValidationError as exc:
                 errors["ip_addresses"] = exc.messages
         elif self.auth_mode == ItspAuth.REGISTRATION:
             if not self.username:
-                errors["username"] = "Authentication by registration needs a username."
+                errors["username"] = gettext("Authentication by registration needs a username.")
             if not self.auth_password:
-                errors["auth_password"] = "Authentication by registration needs a password."
+                errors["auth_password"] = gettext("Authentication by registration needs a password.")
             # Kamailio's uacreg columns are narrower than ours: refuse what it could not store.
             if len(self.host or "") > UACREG_DOMAIN_MAX:
-                errors["host"] = (f"Kamailio's uacreg table takes a registration domain of at most "
-                                  f"{UACREG_DOMAIN_MAX} characters.")
+                errors["host"] = gettext("Kamailio's uacreg table takes a registration domain of at most "
+                                         "%(max)s characters.") % {"max": UACREG_DOMAIN_MAX}
             if len(self.auth_password or "") > UACREG_PASSWORD_MAX:
-                errors["auth_password"] = (f"Kamailio's uacreg table takes a password of at most "
-                                           f"{UACREG_PASSWORD_MAX} characters.")
+                errors["auth_password"] = gettext("Kamailio's uacreg table takes a password of at most "
+                                                  "%(max)s characters.") % {"max": UACREG_PASSWORD_MAX}
             if len(self.proxy or "") > UACREG_PROXY_MAX:
-                errors["proxy"] = f"Kamailio's uacreg table takes a proxy of at most {UACREG_PROXY_MAX} characters."
+                errors["proxy"] = gettext("Kamailio's uacreg table takes a proxy of at most %(max)s "
+                                          "characters.") % {"max": UACREG_PROXY_MAX}
         if len(self.dispatcher_uri) > DISPATCHER_URI_MAX and "host" not in errors:
-            errors["host"] = (f"The trunk's SIP URI ({len(self.dispatcher_uri)} characters) must fit Kamailio's "
-                              f"dispatcher table ({DISPATCHER_URI_MAX}); use a shorter host name.")
+            errors["host"] = gettext("The trunk's SIP URI (%(length)s characters) must fit Kamailio's dispatcher "
+                                     "table (%(max)s); use a shorter host name.") % {
+                "length": len(self.dispatcher_uri), "max": DISPATCHER_URI_MAX}
         if self.caller_id_presentation == CallerIdPresentation.TRUNK_NUMBER and not self.caller_id_number:
-            errors["caller_id_number"] = "Give the number to present."
+            errors["caller_id_number"] = gettext("Give the number to present.")
         if errors:
             raise ValidationError(errors)
 
@@ -247,25 +277,31 @@ class ItspTrunk(Trunk):
 class OutboundRoute(models.Model):
     """Numbers matching ``pattern`` leave through ``trunks`` in order (the first answering one wins)."""
 
-    name = models.CharField(max_length=64, unique=True, validators=[grammar.validate_single_line])
-    kind = models.CharField(max_length=16, choices=RouteKind.choices, default=RouteKind.NATIONAL)
-    pattern = models.CharField(max_length=64, validators=[grammar.validate_dial_pattern],
-                               help_text="Regular expression on the dialled number, e.g. ^[67][0-9]{8}$")
-    priority = models.PositiveIntegerField(default=100, help_text="Lower is tried first when patterns overlap.")
-    strip = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(20)],
-                                             help_text="Leading digits removed before sending.")
-    prepend = models.CharField(max_length=16, blank=True, validators=[
-        RegexValidator(r"^\+?[0-9]*\Z", "Digits only, optionally with a leading +.")],
-                               help_text="Prefix added after stripping, e.g. +34.")
-    enabled = models.BooleanField(default=True)
-    description = models.CharField(max_length=200, blank=True, validators=[grammar.validate_single_line])
-    trunks = models.ManyToManyField("trunks.Trunk", through="trunks.RouteTrunk", related_name="routes")
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    name = models.CharField(_("name"), max_length=64, unique=True, validators=[grammar.validate_single_line])
+    kind = models.CharField(_("kind"), max_length=16, choices=RouteKind.choices, default=RouteKind.NATIONAL)
+    pattern = models.CharField(_("pattern"), max_length=64, validators=[grammar.validate_dial_pattern],
+                               help_text=_("Regular expression on the dialled number, e.g. ^[67][0-9]{8}$"))
+    priority = models.PositiveIntegerField(_("priority"),
+                                           default=100, help_text=_("Lower is tried first when patterns overlap."))
+    strip = models.PositiveSmallIntegerField(_("strip"), default=0, validators=[MaxValueValidator(20)],
+                                             help_text=_("Leading digits removed before sending."))
+    prepend = models.CharField(_("prepend"), max_length=16, blank=True, validators=[
+        RegexValidator(r"^\+?[0-9]*\Z", _("Digits only, optionally with a leading +."))],
+                               help_text=_("Prefix added after stripping, e.g. +34."))
+    enabled = models.BooleanField(_("enabled"), default=True)
+    description = models.CharField(_("description"),
+                                   max_length=200, blank=True, validators=[grammar.validate_single_line])
+    trunks = models.ManyToManyField("trunks.Trunk", verbose_name=_("trunks"),
+                                    through="trunks.RouteTrunk", related_name="routes")
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    scoped_by = ESTATE_WIDE  # routes serve every site
 
     class Meta:
         ordering = ["priority", "name"]
-        verbose_name = "outbound route"
+        verbose_name = _("outbound route")
+        verbose_name_plural = _("outbound routes")
 
     def __str__(self) -> str:
         return self.name
@@ -282,19 +318,25 @@ class OutboundRoute(models.Model):
         try:
             re.compile(self.pattern or "")
         except re.error as exc:
-            raise ValidationError({"pattern": f"Not a valid regular expression: {exc}."})
+            raise ValidationError({"pattern": gettext("Not a valid regular expression: %(error)s.") % {"error": exc}})
         if self.pattern and not self.pattern.startswith("^"):
-            raise ValidationError({"pattern": "Anchor the pattern at the start with ^ (e.g. ^00[0-9]+$)."})
+            raise ValidationError({"pattern": gettext("Anchor the pattern at the start with ^ (e.g. ^00[0-9]+$).")})
 
 
 class RouteTrunk(models.Model):
     """The position of a trunk in a route (0 first)."""
 
-    route = models.ForeignKey("trunks.OutboundRoute", on_delete=models.CASCADE, related_name="route_trunks")
-    trunk = models.ForeignKey("trunks.Trunk", on_delete=models.PROTECT, related_name="route_trunks")
-    position = models.PositiveSmallIntegerField()
+    route = models.ForeignKey("trunks.OutboundRoute", verbose_name=_("route"),
+                              on_delete=models.CASCADE, related_name="route_trunks")
+    trunk = models.ForeignKey("trunks.Trunk", verbose_name=_("trunk"),
+                              on_delete=models.PROTECT, related_name="route_trunks")
+    position = models.PositiveSmallIntegerField(_("position"))
+
+    scoped_by = ESTATE_WIDE
 
     class Meta:
+        verbose_name = _("route trunk")
+        verbose_name_plural = _("route trunks")
         ordering = ["route", "position"]
         constraints = [
             models.UniqueConstraint(fields=["route", "trunk"], name="routetrunk_route_trunk_unique"),

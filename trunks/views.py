@@ -2,6 +2,7 @@ from django.db.models import Prefetch
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy as _, pgettext_lazy
 from django.views import View
 
 from voipadmin.fields import secret_state
@@ -14,10 +15,10 @@ from .filtersets import E1TrunkFilterSet, ItspTrunkFilterSet, OutboundRouteFilte
 from .forms import E1TrunkForm, ItspTrunkForm, OutboundRouteForm
 from .models import E1Trunk, ItspTrunk, OutboundRoute, RouteTrunk, Trunk
 
-TABS = [("All trunks", "trunks:trunk_list", "trunks.view_trunk"),
+TABS = [(_("All trunks"), "trunks:trunk_list", "trunks.view_trunk"),
         ("E1", "trunks:e1trunk_list", "trunks.view_e1trunk"),
         ("ITSP", "trunks:itsptrunk_list", "trunks.view_itsptrunk"),
-        ("Outbound routes", "trunks:outboundroute_list", "trunks.view_outboundroute")]
+        (_("Outbound routes"), "trunks:outboundroute_list", "trunks.view_outboundroute")]
 
 
 class TabsMixin:
@@ -40,8 +41,9 @@ class TabsMixin:
 def _trunk_summary(trunk: Trunk) -> str:
     detail = trunk.specific()
     if trunk.kind == TrunkKind.E1:
-        return (f"{detail.asterisk_node} span {detail.span} · {detail.get_role_display()} · "
-                f"{detail.get_signalling_display()}")
+        return gettext("%(node)s span %(span)s · %(role)s · %(signalling)s") % {
+            "node": detail.asterisk_node, "span": detail.span, "role": detail.get_role_display(),
+            "signalling": detail.get_signalling_display()}
     return f"{detail.dispatcher_uri} · {detail.get_auth_mode_display().split(' (')[0]}"
 
 
@@ -57,15 +59,16 @@ _LINKS = Prefetch("route_trunks", queryset=RouteTrunk.objects.select_related("ro
 
 
 TRUNK_BULK_ACTIONS = [
-    BulkAction("enable", "Enable", "change", icon="bi-toggle-on", done="Enabled",
+    BulkAction("enable", _("Enable"), "change", icon="bi-toggle-on", done=pgettext_lazy("trunks done", "Enabled"),
                plan=lambda trunks: actions.plan_bulk_update(trunks, enabled=True),
                apply=lambda trunks, *, actor: actions.bulk_update_trunks(trunks, actor=actor, enabled=True,
                                                                            message="Bulk enable")),
-    BulkAction("disable", "Disable", "change", icon="bi-toggle-off", done="Disabled",
+    BulkAction("disable", _("Disable"), "change", icon="bi-toggle-off", done=pgettext_lazy("trunks done", "Disabled"),
                plan=lambda trunks: actions.plan_bulk_update(trunks, enabled=False),
                apply=lambda trunks, *, actor: actions.bulk_update_trunks(trunks, actor=actor, enabled=False,
                                                                            message="Bulk disable")),
-    BulkAction("delete", "Delete", "delete", icon="bi-trash", style="outline-danger", done="Deleted",
+    BulkAction("delete", _("Delete"), "delete", icon="bi-trash", style="outline-danger",
+               done=pgettext_lazy("trunks done", "Deleted"),
                plan=actions.plan_bulk_delete, apply=actions.bulk_delete_trunks),
 ]
 
@@ -80,9 +83,9 @@ class TrunkBulkView(BulkView):
 class TrunkListView(TabsMixin, ObjectListView):
     model = Trunk
     filterset_class = TrunkFilterSet
-    columns = [Column("Name", "name", link=True, order_by=True), Column("Kind", "kind", order_by=True),
-               Column("Where", _trunk_summary), Column("Routes", _trunk_routes),
-               Column("Enabled", "enabled", order_by=True)]
+    columns = [Column(_("Name"), "name", link=True, order_by=True), Column(_("Kind"), "kind", order_by=True),
+               Column(_("Where"), _trunk_summary), Column(_("Routes"), _trunk_routes),
+               Column(_("Enabled"), "enabled", order_by=True)]
     bulk_actions = TRUNK_BULK_ACTIONS
     bulk_url_name = "trunks:trunk_bulk"
 
@@ -94,12 +97,12 @@ class TrunkListView(TabsMixin, ObjectListView):
 class E1TrunkListView(TabsMixin, ObjectListView):
     model = E1Trunk
     filterset_class = E1TrunkFilterSet
-    columns = [Column("Name", "name", link=True, order_by=True),
-               Column("Asterisk node", "asterisk_node", order_by="asterisk_node__name"),
-               Column("Span", "span", order_by=True), Column("Channels", "channels", order_by=True),
-               Column("Group", "group", order_by=True), Column("Signalling", "signalling", order_by=True),
-               Column("Switch type", "switch_type", order_by=True), Column("Role", "role", order_by=True),
-               Column("Routes", _trunk_routes), Column("Enabled", "enabled", order_by=True)]
+    columns = [Column(_("Name"), "name", link=True, order_by=True),
+               Column(_("Asterisk node"), "asterisk_node", order_by="asterisk_node__name"),
+               Column(_("Span"), "span", order_by=True), Column(_("Channels"), "channels", order_by=True),
+               Column(_("Group"), "group", order_by=True), Column(_("Signalling"), "signalling", order_by=True),
+               Column(_("Switch type"), "switch_type", order_by=True), Column(_("Role"), "role", order_by=True),
+               Column(_("Routes"), _trunk_routes), Column(_("Enabled"), "enabled", order_by=True)]
 
     def get_queryset(self):
         return E1Trunk.objects.select_related("asterisk_node").prefetch_related(_LINKS)
@@ -107,12 +110,12 @@ class E1TrunkListView(TabsMixin, ObjectListView):
 
 class E1TrunkDetailView(ObjectDetailView):
     model = E1Trunk
-    fields = [Column("Name", "name"), Column("Enabled", "enabled"), Column("Asterisk node", "asterisk_node"),
-              Column("Span", "span"), Column("Channels", "channels"), Column("DAHDI group", "group"),
-              Column("Signalling", "signalling"), Column("Switch type", "switch_type"), Column("Role", "role"),
-              Column("Asterisk dials", "asterisk_dial"),
-              Column("Kamailio destination", "dispatcher_uri"), Column("Used by routes", _trunk_routes),
-              Column("Description", "description")]
+    fields = [Column(_("Name"), "name"), Column(_("Enabled"), "enabled"), Column(_("Asterisk node"), "asterisk_node"),
+              Column(_("Span"), "span"), Column(_("Channels"), "channels"), Column(_("DAHDI group"), "group"),
+              Column(_("Signalling"), "signalling"), Column(_("Switch type"), "switch_type"),
+              Column(_("Role"), "role"), Column(_("Asterisk dials"), "asterisk_dial"),
+              Column(_("Kamailio destination"), "dispatcher_uri"), Column(_("Used by routes"), _trunk_routes),
+              Column(_("Description"), "description")]
 
     def get_queryset(self):
         return E1Trunk.objects.select_related("asterisk_node").prefetch_related(_LINKS)
@@ -133,17 +136,19 @@ class E1TrunkDeleteView(ObjectDeleteView):
 def _itsp_auth(trunk: ItspTrunk) -> str:
     if trunk.auth_mode == "ip":
         nets = ", ".join(f"{ip}/{mask}" for ip, mask in trunk.ip_networks)
-        return f"by IP: {nets} (address group {trunk.address_group})"
-    return f"by registration as {trunk.username} (password {secret_state(trunk.auth_password)})"
+        return gettext("by IP: %(networks)s (address group %(group)s)") % {"networks": nets,
+                                                                          "group": trunk.address_group}
+    return gettext("by registration as %(username)s (password %(password)s)") % {
+        "username": trunk.username, "password": secret_state(trunk.auth_password)}
 
 
 class ItspTrunkListView(TabsMixin, ObjectListView):
     model = ItspTrunk
     filterset_class = ItspTrunkFilterSet
-    columns = [Column("Name", "name", link=True, order_by=True), Column("SIP", "dispatcher_uri", order_by="host"),
-               Column("Auth", "auth_mode", order_by=True),
-               Column("Caller ID", "caller_id_presentation", order_by=True), Column("Routes", _trunk_routes),
-               Column("Enabled", "enabled", order_by=True)]
+    columns = [Column(_("Name"), "name", link=True, order_by=True), Column("SIP", "dispatcher_uri", order_by="host"),
+               Column(_("Auth"), "auth_mode", order_by=True),
+               Column(_("Caller ID"), "caller_id_presentation", order_by=True), Column(_("Routes"), _trunk_routes),
+               Column(_("Enabled"), "enabled", order_by=True)]
 
     def get_queryset(self):
         return ItspTrunk.objects.prefetch_related(_LINKS)
@@ -151,11 +156,11 @@ class ItspTrunkListView(TabsMixin, ObjectListView):
 
 class ItspTrunkDetailView(ObjectDetailView):
     model = ItspTrunk
-    fields = [Column("Name", "name"), Column("Enabled", "enabled"), Column("SIP URI", "dispatcher_uri"),
-              Column("Authentication", _itsp_auth), Column("Realm", "realm"), Column("Proxy", "proxy"),
-              Column("Registration expiry (s)", "expires"), Column("Caller ID", "caller_id_presentation"),
-              Column("Main number", "caller_id_number"), Column("Used by routes", _trunk_routes),
-              Column("Description", "description")]
+    fields = [Column(_("Name"), "name"), Column(_("Enabled"), "enabled"), Column(_("SIP URI"), "dispatcher_uri"),
+              Column(_("Authentication"), _itsp_auth), Column(_("Realm"), "realm"), Column(_("Proxy"), "proxy"),
+              Column(_("Registration expiry (s)"), "expires"), Column(_("Caller ID"), "caller_id_presentation"),
+              Column(_("Main number"), "caller_id_number"), Column(_("Used by routes"), _trunk_routes),
+              Column(_("Description"), "description")]
 
     def get_queryset(self):
         return ItspTrunk.objects.prefetch_related(_LINKS)
@@ -176,19 +181,19 @@ class ItspTrunkDeleteView(ObjectDeleteView):
 def _rewrite(route: OutboundRoute) -> str:
     parts = []
     if route.strip:
-        parts.append(f"strip {route.strip}")
+        parts.append(gettext("strip %(digits)s") % {"digits": route.strip})
     if route.prepend:
-        parts.append(f"prepend {route.prepend}")
+        parts.append(gettext("prepend %(prefix)s") % {"prefix": route.prepend})
     return ", ".join(parts) or "—"
 
 
 class OutboundRouteListView(TabsMixin, ObjectListView):
     model = OutboundRoute
     filterset_class = OutboundRouteFilterSet
-    columns = [Column("Name", "name", link=True, order_by=True), Column("Kind", "kind", order_by=True),
-               Column("Pattern", "pattern", order_by=True), Column("Rewrite", _rewrite),
-               Column("Trunks (in order)", _route_trunks), Column("Priority", "priority", order_by=True),
-               Column("Enabled", "enabled", order_by=True)]
+    columns = [Column(_("Name"), "name", link=True, order_by=True), Column(_("Kind"), "kind", order_by=True),
+               Column(_("Pattern"), "pattern", order_by=True), Column(_("Rewrite"), _rewrite),
+               Column(_("Trunks (in order)"), _route_trunks), Column(_("Priority"), "priority", order_by=True),
+               Column(_("Enabled"), "enabled", order_by=True)]
 
     def get_queryset(self):
         return OutboundRoute.objects.prefetch_related(
@@ -197,11 +202,12 @@ class OutboundRouteListView(TabsMixin, ObjectListView):
 
 class OutboundRouteDetailView(ObjectDetailView):
     model = OutboundRoute
-    fields = [Column("Name", "name"), Column("Kind", "kind"), Column("Enabled", "enabled"),
-              Column("Pattern", "pattern"), Column("Priority", "priority"), Column("Rewrite", _rewrite),
-              Column("Trunks (in order)", _route_trunks),
-              Column("Kamailio", lambda r: f"dialplan dpid 2, dispatcher set {r.setid} (algorithm 8: by priority)"),
-              Column("Description", "description")]
+    fields = [Column(_("Name"), "name"), Column(_("Kind"), "kind"), Column(_("Enabled"), "enabled"),
+              Column(_("Pattern"), "pattern"), Column(_("Priority"), "priority"), Column(_("Rewrite"), _rewrite),
+              Column(_("Trunks (in order)"), _route_trunks),
+              Column("Kamailio", lambda r: gettext("dialplan dpid 2, dispatcher set %(setid)s (algorithm 8: by "
+                                                   "priority)") % {"setid": r.setid}),
+              Column(_("Description"), "description")]
 
     def get_queryset(self):
         return OutboundRoute.objects.prefetch_related(

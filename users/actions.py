@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from voipadmin import audit, crud
 from voipadmin.actors import Actor
@@ -150,7 +151,7 @@ def create_user(*, actor: Actor, password: str | None = None, **fields: Any) -> 
     def prepare(write: crud.Write) -> None:
         user = write.obj
         if not user.site_id:
-            raise ValidationError({"site": "Choose the user's home site."})
+            raise ValidationError({"site": gettext("Choose the user's home site.")})
         if user.voicemail_enabled and not user.voicemail_pin and user.extension:
             issued["pin"] = user.voicemail_pin = validators.generate_pin(user.extension)
         _check(user, password=password, pin_changed=True, ext_changed=True)
@@ -341,8 +342,8 @@ def import_users(batches: Iterable[Batch] | Iterator[Batch], *, actor: Actor, me
             if changed_ids:
                 users_changed(changed_ids, changed_fields, reason=reason)
     except IntegrityError as exc:  # a concurrent change took an extension between the check and the write
-        raise ValidationError(f"Nothing was imported: the database refused the import ({exc}). "
-                              "Run the import again.") from None
+        raise ValidationError(gettext("Nothing was imported: the database refused the import (%(error)s). "
+                                      "Run the import again.") % {"error": exc}) from None
     return result
 
 
@@ -354,6 +355,10 @@ BULK_FIELDS = {"enabled", "site"}
 
 def _label(name: str) -> str:
     return str(SipUser._meta.get_field(name).verbose_name)
+
+
+def _yes_no(value: bool) -> str:
+    return gettext("yes") if value else gettext("no")
 
 
 def plan_bulk_update(users: Iterable[SipUser], **fields: Any) -> list[crud.Planned]:
@@ -369,18 +374,19 @@ def plan_bulk_update(users: Iterable[SipUser], **fields: Any) -> list[crud.Plann
     site = fields.get("site")
     if site is not None:
         ranges = list(site.extension_ranges.all())
-        site_ranges = ", ".join(str(r) for r in ranges) or "none"
+        site_ranges = ", ".join(str(r) for r in ranges) or gettext("none")
     plan = []
     for user in users:
         row = crud.Planned(obj=user)
         if "enabled" in fields and user.enabled != fields["enabled"]:
-            row.changes[_label("enabled")] = ("yes" if user.enabled else "no", "yes" if fields["enabled"] else "no")
+            row.changes[_label("enabled")] = (_yes_no(user.enabled), _yes_no(fields["enabled"]))
         if site is not None and user.site_id != site.pk:
             if not any(r.start <= user.extension <= r.end for r in ranges):
-                row.refused = f"{user.extension} is outside {site}'s extension ranges ({site_ranges})."
+                row.refused = gettext("%(extension)s is outside %(site)s's extension ranges (%(ranges)s).") % {
+                    "extension": user.extension, "site": site, "ranges": site_ranges}
             elif user.site.sip_domain != site.sip_domain:
-                row.refused = (f"{site} has another SIP domain ({site.sip_domain}): the user would need a new "
-                               "SIP password; move it on its own page.")
+                row.refused = gettext("%(site)s has another SIP domain (%(domain)s): the user would need a new SIP "
+                                      "password; move it on its own page.") % {"site": site, "domain": site.sip_domain}
             else:
                 row.changes[_label("site")] = (str(user.site), str(site))
         plan.append(row)
@@ -430,7 +436,8 @@ def plan_bulk_delete(users: Iterable[SipUser]) -> list[crud.Planned]:
     users = list(users)
     protected = crud.protected_by(SipUser, [u.pk for u in users])
     return [crud.Planned(obj=u, deleted=True,
-                         refused=f"still used by {', '.join(protected[u.pk])}; change that first."
+                         refused=gettext("still used by %(users)s; change that first.")
+                         % {"users": ", ".join(protected[u.pk])}
                          if u.pk in protected else "")
             for u in users]
 

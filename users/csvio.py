@@ -33,9 +33,10 @@ from typing import Any, BinaryIO, Callable, Iterable, Iterator, TextIO
 from django.db import connection
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext
 
 from sites.models import Site
-from voipadmin import crud, csvsafe
+from voipadmin import crud, csvsafe, scope
 from voipadmin.actors import Actor
 
 from . import actions, validators
@@ -147,23 +148,25 @@ def read(source: str | bytes | BinaryIO | TextIO) -> tuple[list[str], Iterator[t
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
-        raise ImportError_("The file is empty; expected a header line: " + ",".join(ALL_COLUMNS)) from None
+        raise ImportError_(gettext("The file is empty; expected a header line: %(columns)s")
+                           % {"columns": ",".join(ALL_COLUMNS)}) from None
     except UnicodeDecodeError:
-        raise ImportError_("The file is not UTF-8 text.") from None
+        raise ImportError_(gettext("The file is not UTF-8 text.")) from None
     except csv.Error as exc:
-        raise ImportError_(f"Line 1: {exc}") from None
+        raise ImportError_(gettext("Line %(line)d: %(error)s") % {"line": 1, "error": exc}) from None
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     unknown = [c for c in header if c not in ALL_COLUMNS]
     dup = sorted({c for c in header if header.count(c) > 1})
     if missing or unknown or dup:
         parts = []
         if missing:
-            parts.append("missing column(s) " + ", ".join(missing))
+            parts.append(gettext("missing column(s) %(columns)s") % {"columns": ", ".join(missing)})
         if unknown:
-            parts.append("unknown column(s) " + ", ".join(unknown))
+            parts.append(gettext("unknown column(s) %(columns)s") % {"columns": ", ".join(unknown)})
         if dup:
-            parts.append("repeated column(s) " + ", ".join(dup))
-        raise ImportError_("Line 1 (header): " + "; ".join(parts) + ". Columns: " + ",".join(ALL_COLUMNS))
+            parts.append(gettext("repeated column(s) %(columns)s") % {"columns": ", ".join(dup)})
+        raise ImportError_(gettext("Line 1 (header): %(problems)s. Columns: %(columns)s")
+                           % {"problems": "; ".join(parts), "columns": ",".join(ALL_COLUMNS)})
     wrapper = text if text is not source and isinstance(text, io.TextIOWrapper) else None
     return header, _rows(reader, header, wrapper)
 
@@ -177,19 +180,21 @@ def _rows(reader, header: list[str], wrapper: io.TextIOWrapper | None) -> Iterat
             if len(cells) != width:
                 if not any(c.strip() for c in cells):
                     continue  # blank line
-                yield line, {"__error__": f"has {len(cells)} fields, the header has {width}"}
+                yield line, {"__error__": gettext("has %(cells)d fields, the header has %(width)d")
+                             % {"cells": len(cells), "width": width}}
                 continue
             if any("\x00" in c for c in cells):  # PostgreSQL text cannot hold NUL: say so, don't crash in COPY
-                yield line, {"__error__": "contains a NUL character"}
+                yield line, {"__error__": gettext("contains a NUL character")}
                 continue
             row = {k: uncell(v.strip()) for k, v in zip(header, cells)}
             if not any(row.values()):
                 continue  # a line of empty cells
             yield line, row
     except UnicodeDecodeError:
-        raise ImportError_(f"Line {reader.line_num + 1}: the file is not UTF-8 text.") from None
+        raise ImportError_(gettext("Line %(line)d: the file is not UTF-8 text.") % {"line": reader.line_num + 1}) \
+            from None
     except csv.Error as exc:
-        raise ImportError_(f"Line {reader.line_num}: {exc}") from None
+        raise ImportError_(gettext("Line %(line)d: %(error)s") % {"line": reader.line_num, "error": exc}) from None
     finally:
         if wrapper is not None:  # the caller's stream is the caller's to close (not the wrapper's, when freed)
             try:
@@ -225,13 +230,18 @@ class Checker:
     """
 
     def __init__(self, report: Report, *, on_error: Callable[[int, str], Any] | None = None,
-                 progress: Progress | None = None, total: int | None = None, stage: str = "validate") -> None:
+                 progress: Progress | None = None, total: int | None = None, stage: str = "validate",
+                 site_ids: frozenset[int] | None = None) -> None:
         self.report = report
         self.on_error = on_error
         self.progress = progress
         self.total = total
         self.stage = stage
-        self.sites = {s.slug: s for s in Site.objects.prefetch_related("extension_ranges")}
+        # A site-limited account's file may name only its own sites (voipadmin.scope); another site reads as
+        # unknown, exactly as on its pages, where other sites do not exist.
+        sites = Site.objects.prefetch_related("extension_ranges")
+        self.sites = {s.slug: s for s in (sites.filter(pk__in=site_ids) if site_ids is not None else sites)}
+        self.site_ids = site_ids
         self.ranges = {slug: [(r.start, r.end) for r in s.extension_ranges.all()] for slug, s in self.sites.items()}
         self.first_seen: dict[int, int] = {}
 
@@ -282,23 +292,26 @@ class Checker:
         raw_ext = row["extension"]
         ext = _extension(raw_ext)
         if ext is None:
-            ln.errors.append(f"extension {raw_ext!r} is not a positive number")
+            ln.errors.append(gettext("extension %(value)s is not a positive number") % {"value": repr(raw_ext)})
         else:
             ln.extension = ext
             if ext in self.first_seen:
-                ln.errors.append(f"extension {ext} is repeated (first on line {self.first_seen[ext]})")
+                ln.errors.append(gettext("extension %(extension)d is repeated (first on line %(line)d)")
+                                 % {"extension": ext, "line": self.first_seen[ext]})
             else:
                 self.first_seen[ext] = num
             if ext in reserved:
                 ln.errors.append(reserved[ext])
         site = self.sites.get(row["site"])
         if site is None:
-            ln.errors.append(f"unknown site {row['site']!r}" if row["site"] else "site is empty")
+            ln.errors.append(gettext("unknown site %(site)s") % {"site": repr(row["site"])} if row["site"]
+                             else gettext("site is empty"))
         else:
             ln.site = site
             if ext is not None and not any(a <= ext <= b for a, b in self.ranges[site.slug]):
-                ln.errors.append(f"extension {ext} is outside site {site.slug}'s ranges "
-                                 f"({', '.join(f'{a}-{b}' for a, b in self.ranges[site.slug]) or 'none'})")
+                ranges = ", ".join(f"{a}-{b}" for a, b in self.ranges[site.slug]) or gettext("none")
+                ln.errors.append(gettext("extension %(extension)d is outside site %(site)s's ranges (%(ranges)s)")
+                                 % {"extension": ext, "site": site.slug, "ranges": ranges})
         values: dict[str, Any] = {}
         for col, fname in FIELD_OF.items():
             if col not in row:
@@ -310,7 +323,8 @@ class Checker:
                 try:
                     values[fname] = _bool(value)
                 except ValueError:
-                    ln.errors.append(f"{col} {value!r} is not yes/no")
+                    ln.errors.append(gettext("%(column)s %(value)s is not yes/no") % {"column": col,
+                                                                                       "value": repr(value)})
                 continue
             values[fname] = value
         ln.values = values
@@ -336,6 +350,11 @@ class Checker:
         user = existing.get(ext)
         if user is None:
             ln.action = "create"
+            return ln
+        if self.site_ids is not None and user.site_id not in self.site_ids:
+            ln.errors.append(gettext("extension %(extension)d belongs to a user of a site you do not manage")
+                             % {"extension": ext})
+            ln.action = "error"
             return ln
         ln.user = user
         ln.changed = [f for f, v in values.items() if getattr(user, f) != v]
@@ -409,7 +428,8 @@ def run(source: str | bytes | BinaryIO | TextIO, *, actor: Actor, dry_run: bool 
     header, rows = read(source)
     report = Report(columns=header)
     checker = Checker(report, on_error=on_error, progress=progress, total=total,
-                      stage="validate" if dry_run else "import")
+                      stage="validate" if dry_run else "import",
+                      site_ids=scope.site_scope(actor.user) if actor.user is not None else None)
     try:
         if dry_run:
             for _ in checker.batches(rows, lock=False):

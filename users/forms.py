@@ -1,5 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from voipadmin.views import ActionFormMixin
 
@@ -15,14 +17,14 @@ class SipUserForm(ActionFormMixin, forms.ModelForm):
     on edit, secrets change only through the reset pages."""
 
     password = forms.CharField(
-        required=False, strip=False, label="SIP password",
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "placeholder": "generated"}),
-        help_text=f"Leave empty to generate one ({validators.PASSWORD_LENGTH} random characters). "
-                  f"At least {validators.PASSWORD_MIN} characters.")
+        required=False, strip=False, label=_("SIP password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "placeholder": _("generated")}),
+        help_text=format_lazy(_("Leave empty to generate one ({length} random characters). At least {min} characters."),
+                              length=validators.PASSWORD_LENGTH, min=validators.PASSWORD_MIN))
     voicemail_pin = forms.CharField(
-        required=False, label="Voicemail PIN", widget=forms.PasswordInput(attrs={"autocomplete": "off",
-                                                                                  "placeholder": "generated"}),
-        help_text="4–10 digits; leave empty to generate one.")
+        required=False, label=_("Voicemail PIN"), widget=forms.PasswordInput(attrs={"autocomplete": "off",
+                                                                                     "placeholder": _("generated")}),
+        help_text=_("4–10 digits; leave empty to generate one."))
 
     class Meta:
         model = SipUser
@@ -56,13 +58,14 @@ class SipUserForm(ActionFormMixin, forms.ModelForm):
 
 
 class VoicemailPinForm(forms.Form):
-    pin = forms.CharField(required=False, label="New PIN", max_length=10,
+    pin = forms.CharField(required=False, label=_("New PIN"), max_length=10,
                           widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
-                          help_text="4–10 digits, not one repeated digit, not a run like 1234 or 4321, not the "
-                                    "extension. Leave empty to generate one.")
+                          help_text=_("4–10 digits, not one repeated digit, not a run like 1234 or 4321, not the "
+                                      "extension. Leave empty to generate one."))
 
 
 class ImportUploadForm(forms.Form):
-    file = forms.FileField(label="CSV file", help_text="Columns: extension,name,email,site[,password,"
-                                                      "voicemail_pin,enabled,voicemail,voicemail_email,"
-                                                      "caller_id,nat,codecs]")
+    # (the column names are the file's interface: they stay as they are in every language)
+    file = forms.FileField(label=_("CSV file"), help_text=format_lazy(
+        _("Columns: {columns}"), columns="extension,name,email,site[,password,voicemail_pin,enabled,voicemail,"
+                                         "voicemail_email,caller_id,nat,codecs]"))

@@ -23,6 +23,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
+from django.utils import translation
+from django.utils.translation import gettext
 
 from voipadmin import sealed
 from voipadmin.actors import Actor
@@ -176,13 +178,14 @@ def start(token: str, *, actor: Actor, dry_run: bool, filename: str, lines: int 
     user = actor.user if getattr(actor.user, "pk", None) else None
     try:
         run_import.delay(token, dry_run=dry_run, user_id=user.pk if user else None, label=actor.label,
-                         source=actor.source, filename=filename, lines=lines)
+                         source=actor.source, filename=filename, lines=lines,
+                         language=translation.get_language())  # (its errors in the operator's language)
     except Exception:  # noqa: BLE001 - kombu raises many types
         if run_import.app.conf.task_always_eager:
             raise
         log.exception("users: could not queue import %s", filename)
-        state.update(state="failed", message="The import could not be queued (is the Celery broker up?). "
-                                             "Nothing was written; try again.")
+        state.update(state="failed", message=gettext("The import could not be queued (is the Celery broker up?). "
+                                                     "Nothing was written; try again."))
         save_status(token, state)
         return state
     return status(token) or state
@@ -192,9 +195,9 @@ def _line_view(ln: csvio.Line) -> dict[str, Any]:
     if ln.action == "error":
         detail = "; ".join(ln.errors)
     elif ln.action == "update":
-        detail = "update (" + ", ".join(ln.changed) + ")"
+        detail = gettext("update (%(fields)s)") % {"fields": ", ".join(ln.changed)}
     else:
-        detail = ln.action
+        detail = {"create": gettext("create"), "unchanged": gettext("unchanged")}.get(ln.action, ln.action)
     return {"line": ln.line, "extension": ln.extension, "name": ln.values.get("name", ""),
             "site": ln.site.slug if ln.site else "", "action": ln.action, "detail": detail}
 
@@ -229,7 +232,7 @@ def run(token: str, *, actor: Actor, dry_run: bool, filename: str, lines: int | 
     reader = sealed.open_(AREA, _name(token, UPLOAD))
     try:
         if reader is None:
-            raise csvio.ImportError_("The uploaded file has expired; upload it again.")
+            raise csvio.ImportError_(gettext("The uploaded file has expired; upload it again."))
         with reader:
             report = csvio.run(reader, actor=actor, dry_run=dry_run, message=f"CSV import {filename}"[:200],
                                on_error=lambda line, reason: errors_csv.writerow([line, reason]),
@@ -237,7 +240,7 @@ def run(token: str, *, actor: Actor, dry_run: bool, filename: str, lines: int | 
     except (csvio.ImportError_, ValidationError, sealed.Expired) as exc:
         state.update(state="failed", message="; ".join(getattr(exc, "messages", None) or [str(exc)]))
     except BaseException:
-        state.update(state="failed", message="The import failed unexpectedly; nothing was written.")
+        state.update(state="failed", message=gettext("The import failed unexpectedly; nothing was written."))
         raise
     finally:
         alive = _alive(token)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy as _
 
 from voipadmin import grammar
 from voipadmin.paths import object_url
@@ -23,39 +25,43 @@ class SipUser(models.Model):
     """
 
     extension = models.PositiveIntegerField(
-        unique=True, validators=[MinValueValidator(1), MaxValueValidator(9_999_999_999)],
-        help_text="Unique across the estate and inside one of the home site's extension ranges.")
-    name = models.CharField("display name", max_length=80, validators=[grammar.validate_display_name],
-                            help_text="Shown on the phones called (SIP display name) and in the voicemail directory.")
-    email = models.EmailField(max_length=80, blank=True, validators=[grammar.validate_mail_address])
+        _("extension"), unique=True, validators=[MinValueValidator(1), MaxValueValidator(9_999_999_999)],
+        help_text=_("Unique across the estate and inside one of the home site's extension ranges."))
+    name = models.CharField(_("display name"), max_length=80, validators=[grammar.validate_display_name],
+                            help_text=_("Shown on the phones called (SIP display name) and in the voicemail "
+                                        "directory."))
+    email = models.EmailField(_("email"), max_length=80, blank=True, validators=[grammar.validate_mail_address])
     site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="sip_users",
-                             verbose_name="home site")
-    enabled = models.BooleanField(default=True, help_text="A disabled user cannot register or call.")
-    caller_id = models.CharField("caller ID", max_length=40, blank=True, validators=[grammar.validate_caller_id],
-                                 help_text='A name, a number or both ("Front desk" <+34911234567>); empty means '
-                                           '"display name" <extension>.')
-    nat = models.BooleanField("behind NAT", default=False,
-                              help_text="Remote extension: symmetric RTP, rport, contact rewrite, no direct media.")
-    codecs = models.CharField(max_length=200, blank=True, validators=[validate_codecs],
-                              help_text=f"Comma-separated Asterisk codec names; empty means {DEFAULT_CODECS}.")
-    ha1 = models.CharField("HA1", max_length=32, editable=False)
-    ha1b = models.CharField("HA1b", max_length=32, editable=False)
-    voicemail_enabled = models.BooleanField("voicemail", default=True)
-    voicemail_pin = models.CharField("voicemail PIN", max_length=80, blank=True, validators=[validate_pin_digits],
-                                     help_text="Stored in clear: Asterisk's realtime voicemail needs it.")
-    voicemail_email = models.EmailField("voicemail notification email", max_length=80, blank=True,
+                             verbose_name=_("home site"))
+    enabled = models.BooleanField(_("enabled"), default=True, help_text=_("A disabled user cannot register or call."))
+    caller_id = models.CharField(_("caller ID"), max_length=40, blank=True, validators=[grammar.validate_caller_id],
+                                 help_text=_('A name, a number or both ("Front desk" <+34911234567>); empty means '
+                                             '"display name" <extension>.'))
+    nat = models.BooleanField(_("behind NAT"), default=False,
+                              help_text=_("Remote extension: symmetric RTP, rport, contact rewrite, no direct media."))
+    codecs = models.CharField(_("codecs"), max_length=200, blank=True, validators=[validate_codecs],
+                              help_text=format_lazy(_("Comma-separated Asterisk codec names; empty means {codecs}."),
+                                                    codecs=DEFAULT_CODECS))
+    ha1 = models.CharField(_("HA1"), max_length=32, editable=False)
+    ha1b = models.CharField(_("HA1b"), max_length=32, editable=False)
+    voicemail_enabled = models.BooleanField(_("voicemail"), default=True)
+    voicemail_pin = models.CharField(_("voicemail PIN"), max_length=80, blank=True, validators=[validate_pin_digits],
+                                     help_text=_("Stored in clear: Asterisk's realtime voicemail needs it."))
+    voicemail_email = models.EmailField(_("voicemail notification email"), max_length=80, blank=True,
                                         validators=[grammar.validate_mail_address],
-                                        help_text="Where new messages are notified; empty means the user's email.")
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+                                        help_text=_("Where new messages are notified; empty means the user's email."))
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
 
     audit_secret_fields = ("ha1", "ha1b", "voicemail_pin")
 
+    scoped_by = "site"  # voipadmin.scope
+
     class Meta:
         ordering = ["extension"]
-        verbose_name = "user"
-        verbose_name_plural = "users"
-        permissions = [("reset_voicemail_pin", "Can reset a voicemail PIN")]
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        permissions = [("reset_voicemail_pin", "Can reset a voicemail PIN")]  # (a row of auth_permission: data)
         indexes = [models.Index(fields=["name"], name="users_sipuser_name_idx")]
 
     def __str__(self) -> str:
@@ -66,8 +72,9 @@ class SipUser(models.Model):
         field may hold (names, caller ID, codecs ...) is on the field: the CSV import checks it there too."""
         errors = {}
         if self.extension and self.site_id and not self.site.owns_extension(self.extension):
-            ranges = ", ".join(str(r) for r in self.site.extension_ranges.all()) or "none"
-            errors["extension"] = f"{self.extension} is outside {self.site}'s extension ranges ({ranges})."
+            ranges = ", ".join(str(r) for r in self.site.extension_ranges.all()) or gettext("none")
+            errors["extension"] = gettext("%(extension)s is outside %(site)s's extension ranges (%(ranges)s).") % {
+                "extension": self.extension, "site": self.site, "ranges": ranges}
         if errors:
             raise ValidationError(errors)
 
@@ -134,26 +141,27 @@ class AsteriskContact(models.Model):
     reads it (the live view gets contacts over AMI); per-site schemas have a table of their own.
     """
 
-    id = models.CharField("ID", max_length=255, primary_key=True)
-    uri = models.CharField("URI", max_length=511, null=True, blank=True)
-    expiration_time = models.BigIntegerField(null=True, blank=True)
-    qualify_frequency = models.IntegerField(null=True, blank=True)
-    outbound_proxy = models.CharField(max_length=255, null=True, blank=True)
-    path = models.TextField(null=True, blank=True)
-    user_agent = models.CharField(max_length=255, null=True, blank=True)
-    qualify_timeout = models.FloatField(null=True, blank=True)
-    reg_server = models.CharField(max_length=255, null=True, blank=True)
-    authenticate_qualify = AsteriskEnumField(null=True, blank=True)
-    via_addr = models.CharField(max_length=40, null=True, blank=True)
-    via_port = models.IntegerField(null=True, blank=True)
-    call_id = models.CharField("call ID", max_length=255, null=True, blank=True)
-    endpoint = models.CharField(max_length=255, null=True, blank=True)
-    prune_on_boot = AsteriskEnumField(null=True, blank=True)
-    qualify_2xx_only = AsteriskEnumField(null=True, blank=True)
+    id = models.CharField(_("ID"), max_length=255, primary_key=True)
+    uri = models.CharField(_("URI"), max_length=511, null=True, blank=True)
+    expiration_time = models.BigIntegerField(_("expiration time"), null=True, blank=True)
+    qualify_frequency = models.IntegerField(_("qualify frequency"), null=True, blank=True)
+    outbound_proxy = models.CharField(_("outbound proxy"), max_length=255, null=True, blank=True)
+    path = models.TextField(_("path"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=255, null=True, blank=True)
+    qualify_timeout = models.FloatField(_("qualify timeout"), null=True, blank=True)
+    reg_server = models.CharField(_("reg server"), max_length=255, null=True, blank=True)
+    authenticate_qualify = AsteriskEnumField(_("authenticate qualify"), null=True, blank=True)
+    via_addr = models.CharField(_("via addr"), max_length=40, null=True, blank=True)
+    via_port = models.IntegerField(_("via port"), null=True, blank=True)
+    call_id = models.CharField(_("call ID"), max_length=255, null=True, blank=True)
+    endpoint = models.CharField(_("endpoint"), max_length=255, null=True, blank=True)
+    prune_on_boot = AsteriskEnumField(_("prune on boot"), null=True, blank=True)
+    qualify_2xx_only = AsteriskEnumField(_("qualify 2xx only"), null=True, blank=True)
 
     class Meta:
         db_table = "ps_contacts"
-        verbose_name = "Asterisk contact"
+        verbose_name = _("Asterisk contact")
+        verbose_name_plural = _("Asterisk contacts")
         default_permissions = ("view",)  # Asterisk writes them
         constraints = [models.UniqueConstraint(fields=["id", "reg_server"], name="ps_contacts_id_reg_server_uq")]
         indexes = [models.Index(fields=["expiration_time"], name="ps_contacts_expiration_idx"),

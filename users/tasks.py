@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
+from django.utils import translation
 
 from voipadmin.actors import Actor
 
@@ -16,11 +17,13 @@ from . import importjobs
 
 @shared_task(ignore_result=True)
 def run_import(token: str, *, dry_run: bool, user_id: int | None, label: str, source: str, filename: str,
-               lines: int | None = None) -> str:
-    """Check or import the job's sealed upload; returns the final state ("done" or "failed")."""
+               lines: int | None = None, language: str | None = None) -> str:
+    """Check or import the job's sealed upload; returns the final state ("done" or "failed"). Its messages
+    are in ``language``, the operator's who started it (a worker has no request to take it from)."""
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     actor = Actor(user=user, label=label, source=source)
-    return importjobs.run(token, actor=actor, dry_run=dry_run, filename=filename, lines=lines)["state"]
+    with translation.override(language):
+        return importjobs.run(token, actor=actor, dry_run=dry_run, filename=filename, lines=lines)["state"]
 
 
 @shared_task(ignore_result=True)

@@ -5,6 +5,7 @@ import secrets
 from typing import Callable, Iterable
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, ngettext
 
 PIN_MIN, PIN_MAX = 4, 10
 PASSWORD_MIN = 16
@@ -55,7 +56,8 @@ def codecs_problem(codecs: str) -> str | None:
     """Asterisk's ``allow`` takes codec names separated by commas; anything else must not reach ps_endpoints."""
     if codecs and not all(c and c.replace("_", "").isascii() and c.replace("_", "").isalnum()
                           for c in codecs.split(",")):
-        return f"{codecs!r} is not a comma-separated list of codec names (e.g. alaw,ulaw,g722)."
+        return gettext("%(codecs)s is not a comma-separated list of codec names (e.g. alaw,ulaw,g722).") % {
+            "codecs": repr(codecs)}
     return None
 
 
@@ -68,16 +70,16 @@ def validate_codecs(codecs: str) -> None:
 def validate_pin_digits(pin: str) -> None:
     """Field validator: a stored PIN is ASCII digits (the policy itself, :func:`pin_problem`, is the actions')."""
     if pin and not (pin.isascii() and pin.isdigit()):
-        raise ValidationError("The PIN must contain digits only.", code="pin_digits")
+        raise ValidationError(gettext("The PIN must contain digits only."), code="pin_digits")
 
 
 def password_problem(password: str) -> str | None:
     if len(password) < PASSWORD_MIN:
-        return f"The SIP password must have at least {PASSWORD_MIN} characters."
+        return gettext("The SIP password must have at least %(min)d characters.") % {"min": PASSWORD_MIN}
     if len(password) > 64:
-        return "The SIP password must have at most 64 characters."
+        return gettext("The SIP password must have at most %(max)d characters.") % {"max": 64}
     if any(c.isspace() or not c.isprintable() for c in password) or any(c in password for c in ",\"'"):
-        return "The SIP password may not contain spaces, quotes or commas."
+        return gettext("The SIP password may not contain spaces, quotes or commas.")
     return None
 
 
@@ -96,15 +98,15 @@ def _is_run(pin: str) -> bool:
 def pin_problem(pin: str, extension: int | str | None = None) -> str | None:
     """Why ``pin`` breaks the PIN policy, or None when it is acceptable."""
     if not pin.isdigit() or not pin.isascii():
-        return "The PIN must contain digits only."
+        return gettext("The PIN must contain digits only.")
     if not PIN_MIN <= len(pin) <= PIN_MAX:
-        return f"The PIN must have {PIN_MIN} to {PIN_MAX} digits."
+        return gettext("The PIN must have %(min)d to %(max)d digits.") % {"min": PIN_MIN, "max": PIN_MAX}
     if len(set(pin)) == 1:
-        return "The PIN may not be one repeated digit."
+        return gettext("The PIN may not be one repeated digit.")
     if _is_run(pin):
-        return "The PIN may not be a run of digits such as 1234 or 4321."
+        return gettext("The PIN may not be a run of digits such as 1234 or 4321.")
     if extension is not None and pin == str(extension):
-        return "The PIN may not be the extension itself."
+        return gettext("The PIN may not be the extension itself.")
     return None
 
 
@@ -135,12 +137,18 @@ def site_change_guard(site, fields: dict, ranges) -> list[str]:
     if new_domain is not None and new_domain != site.sip_domain:
         count = users.count()
         if count:
-            reasons.append(f"{count} user(s) of {site} register in {site.sip_domain}; their SIP passwords are hashed "
-                           "with that domain. Move them to another site or delete them before changing it.")
+            reasons.append(ngettext(
+                "%(count)d user of %(site)s registers in %(domain)s; its SIP password is hashed with that domain. "
+                "Move it to another site or delete it before changing it.",
+                "%(count)d users of %(site)s register in %(domain)s; their SIP passwords are hashed with that "
+                "domain. Move them to another site or delete them before changing it.",
+                count) % {"count": count, "site": site, "domain": site.sip_domain})
     if ranges is not None:
         stranded = [ext for ext in users.values_list("extension", flat=True)
                     if not any(start <= ext <= end for start, end in ranges)]
         if stranded:
             shown = ", ".join(str(e) for e in sorted(stranded)[:10]) + ("…" if len(stranded) > 10 else "")
-            reasons.append(f"Extension(s) {shown} of {site} would fall outside its ranges.")
+            reasons.append(ngettext("Extension %(extensions)s of %(site)s would fall outside its ranges.",
+                                    "Extensions %(extensions)s of %(site)s would fall outside its ranges.",
+                                    len(stranded)) % {"extensions": shown, "site": site})
     return reasons

@@ -16,11 +16,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.generic import TemplateView
 
 from sites.models import Site
+from voipadmin import scope
 from voipadmin.views import (BulkAction, BulkView, Column, ObjectDeleteView, ObjectDetailView, ObjectEditView,
                              ObjectListView, PortalView)
 
@@ -43,29 +45,29 @@ def _stash(request, user: SipUser, **values: str | None) -> None:
 
 
 def _mailbox(u: SipUser) -> str:
-    return u.mailbox if u.voicemail_enabled else "off"
+    return u.mailbox if u.voicemail_enabled else gettext("off")
 
 
 class MoveToSiteForm(forms.Form):
-    site = forms.ModelChoiceField(queryset=Site.objects.order_by("name"), label="Move to site",
-                                  help_text="Each user's extension must lie in one of this site's ranges.")
+    site = forms.ModelChoiceField(queryset=Site.objects.order_by("name"), label=_("Move to site"),
+                                  help_text=_("Each user's extension must lie in one of this site's ranges."))
 
 
 SIPUSER_BULK_ACTIONS = [
-    BulkAction("enable", "Enable", "change", icon="bi-toggle-on", done="Enabled",
+    BulkAction("enable", _("Enable"), "change", icon="bi-toggle-on", done=_("Enabled"),
                plan=lambda users: actions.plan_bulk_update(users, enabled=True),
                apply=lambda users, *, actor: actions.bulk_update_users(users, actor=actor, enabled=True,
                                                                          message="Bulk enable")),
-    BulkAction("disable", "Disable", "change", icon="bi-toggle-off", done="Disabled",
+    BulkAction("disable", _("Disable"), "change", icon="bi-toggle-off", done=_("Disabled"),
                plan=lambda users: actions.plan_bulk_update(users, enabled=False),
                apply=lambda users, *, actor: actions.bulk_update_users(users, actor=actor, enabled=False,
                                                                          message="Bulk disable")),
-    BulkAction("move", "Move to site…", "change", icon="bi-geo-alt", form=MoveToSiteForm, done="Moved",
-               verb="Move",
+    BulkAction("move", _("Move to site…"), "change", icon="bi-geo-alt", form=MoveToSiteForm, done=_("Moved"),
+               verb=_("Move"),
                plan=lambda users, site: actions.plan_bulk_update(users, site=site),
                apply=lambda users, *, actor, site: actions.bulk_update_users(users, actor=actor, site=site,
                                                                                message="Bulk move to site")),
-    BulkAction("delete", "Delete", "delete", icon="bi-trash", style="outline-danger", done="Deleted",
+    BulkAction("delete", _("Delete"), "delete", icon="bi-trash", style="outline-danger", done=_("Deleted"),
                plan=actions.plan_bulk_delete, apply=actions.bulk_delete_users),
 ]
 
@@ -74,11 +76,11 @@ class SipUserListView(ObjectListView):
     model = SipUser
     template_name = "users/sipuser_list.html"
     filterset_class = SipUserFilterSet
-    columns = [Column("Extension", "extension", link=True, order_by=True), Column("Name", "name", order_by=True),
-               Column("Email", "email", order_by=True), Column("Site", "site.name", order_by=True),
-               Column("Enabled", "enabled", order_by=True), Column("Voicemail", "voicemail_enabled", order_by=True),
+    columns = [Column(_("Extension"), "extension", link=True, order_by=True),
+               Column(_("Name"), "name", order_by=True), Column(_("Email"), "email", order_by=True), Column(_("Site"), "site.name", order_by=True),
+               Column(_("Enabled"), "enabled", order_by=True), Column(_("Voicemail"), "voicemail_enabled", order_by=True),
                Column("NAT", "nat", order_by=True),
-               Column("State", lambda u: format_html('<span id="ext-state-{}"></span>', u.extension))]
+               Column(_("State"), lambda u: format_html('<span id="ext-state-{}"></span>', u.extension))]
     bulk_actions = SIPUSER_BULK_ACTIONS
     bulk_url_name = "users:sipuser_bulk"
 
@@ -108,12 +110,12 @@ class SipUserBulkView(BulkView):
 class SipUserDetailView(ObjectDetailView):
     model = SipUser
     template_name = "users/sipuser_detail.html"
-    fields = [Column("Extension", "extension"), Column("Display name", "name"), Column("Email", "email"),
-              Column("Home site", "site"), Column("SIP account", "aor"), Column("Enabled", "enabled"),
-              Column("Caller ID", "effective_caller_id"), Column("Behind NAT", "nat"),
-              Column("Codecs", "effective_codecs"), Column("Voicemail", "voicemail_enabled"),
-              Column("Mailbox", _mailbox),
-              Column("Voicemail notifications to", lambda u: u.voicemail_email or u.email)]
+    fields = [Column(_("Extension"), "extension"), Column(_("Display name"), "name"), Column(_("Email"), "email"),
+              Column(_("Home site"), "site"), Column(_("SIP account"), "aor"), Column(_("Enabled"), "enabled"),
+              Column(_("Caller ID"), "effective_caller_id"), Column(_("Behind NAT"), "nat"),
+              Column(_("Codecs"), "effective_codecs"), Column(_("Voicemail"), "voicemail_enabled"),
+              Column(_("Mailbox"), _mailbox),
+              Column(_("Voicemail notifications to"), lambda u: u.voicemail_email or u.email)]
 
     def get_queryset(self):
         return SipUser.objects.select_related("site")
@@ -154,14 +156,15 @@ class SipUserResetPasswordView(PortalView, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["object"] = get_object_or_404(SipUser.objects.select_related("site"), pk=self.kwargs["pk"])
+        ctx["object"] = get_object_or_404(self.restrict(SipUser.objects.select_related("site"), scope.CHANGE),
+                                          pk=self.kwargs["pk"])
         return ctx
 
     def post(self, request, *args, **kwargs):
-        user = get_object_or_404(SipUser.objects.select_related("site"), pk=kwargs["pk"])
+        user = get_object_or_404(self.restrict(SipUser.objects.select_related("site"), scope.CHANGE), pk=kwargs["pk"])
         password = actions.reset_password(user, actor=self.actor())
         _stash(request, user, password=password)
-        messages.success(request, f"New SIP password issued for {user}.")
+        messages.success(request, gettext("New SIP password issued for %(user)s.") % {"user": user})
         return HttpResponseRedirect(user.get_absolute_url())
 
 
@@ -176,12 +179,13 @@ class SipUserResetPinView(PortalView, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["object"] = get_object_or_404(SipUser.objects.select_related("site"), pk=self.kwargs["pk"])
+        ctx["object"] = get_object_or_404(self.restrict(SipUser.objects.select_related("site"), scope.CHANGE),
+                                          pk=self.kwargs["pk"])
         ctx.setdefault("form", VoicemailPinForm())
         return ctx
 
     def post(self, request, *args, **kwargs):
-        user = get_object_or_404(SipUser.objects.select_related("site"), pk=kwargs["pk"])
+        user = get_object_or_404(self.restrict(SipUser.objects.select_related("site"), scope.CHANGE), pk=kwargs["pk"])
         form = VoicemailPinForm(request.POST)
         if form.is_valid():
             try:
@@ -190,7 +194,7 @@ class SipUserResetPinView(PortalView, TemplateView):
                 form.add_error("pin", exc.message_dict.get("voicemail_pin", exc.messages))
             else:
                 _stash(request, user, voicemail_pin=pin)
-                messages.success(request, f"Voicemail PIN of {user} reset.")
+                messages.success(request, gettext("Voicemail PIN of %(user)s reset.") % {"user": user})
                 return HttpResponseRedirect(user.get_absolute_url())
         return self.render_to_response(self.get_context_data(form=form), status=400)
 
@@ -207,7 +211,7 @@ class SipUserExportView(PortalView, TemplateView):
         return ["users.add_sipuser", "users.change_sipuser"]
 
     def get(self, request, *args, **kwargs):
-        qs = SipUser.objects.select_related("site").order_by("extension")
+        qs = self.restrict(SipUser.objects.select_related("site")).order_by("extension")
         filterset = SipUserFilterSet(request.GET or None, queryset=qs, request=request)
         if filterset.is_bound and filterset.is_valid():
             qs = filterset.qs
@@ -248,7 +252,7 @@ class SipUserImportView(PortalView, TemplateView):
             current = _current(request)
             job = importjobs.status(current.get("token"))
             if job is None:
-                messages.error(request, "That import is no longer available; upload the file again.")
+                messages.error(request, gettext("That import is no longer available; upload the file again."))
                 return HttpResponseRedirect(reverse("users:sipuser_import"))
             return self._render_job(current["token"], job)
         return self.render_to_response(self.get_context_data(form=ImportUploadForm(), stage="upload"))
@@ -268,7 +272,8 @@ class SipUserImportView(PortalView, TemplateView):
         if not form.is_valid() or upload.too_big:
             importjobs.discard(getattr(upload, "token", None))
             if form.is_valid():
-                form.add_error("file", f"The file is larger than {MAX_UPLOAD // 1024 // 1024} MB.")
+                form.add_error("file", gettext("The file is larger than %(size)d MB.")
+                               % {"size": MAX_UPLOAD // 1024 // 1024})
             return self.render_to_response(self.get_context_data(form=form, stage="upload"), status=400)
         previous = _current(request)
         if previous and (importjobs.status(previous["token"]) or {}).get("state") not in ("queued", "running"):
@@ -284,7 +289,7 @@ class SipUserImportView(PortalView, TemplateView):
         job = importjobs.status(current.get("token"))
         if (job is None or request.POST.get("confirm") != current["token"] or job.get("state") != "done"
                 or not job.get("dry_run") or job.get("error_count")):
-            messages.error(request, "That import is no longer pending; upload the file again.")
+            messages.error(request, gettext("That import is no longer pending; upload the file again."))
             return HttpResponseRedirect(reverse("users:sipuser_import"))
         job = importjobs.start(current["token"], actor=self.actor(), dry_run=False, filename=current["name"],
                                lines=job.get("lines"))
@@ -296,9 +301,9 @@ class SipUserImportView(PortalView, TemplateView):
             return self.render_to_response(self.get_context_data(stage="running", job=job))
         if state == "failed":
             if form is not None and job.get("dry_run"):  # the file itself cannot be read: say so on the form
-                form.add_error("file", job.get("message", "The file cannot be read."))
+                form.add_error("file", job.get("message", gettext("The file cannot be read.")))
                 return self.render_to_response(self.get_context_data(form=form, stage="upload"), status=400)
-            messages.error(self.request, job.get("message") or "The import failed; nothing was written.")
+            messages.error(self.request, job.get("message") or gettext("The import failed; nothing was written."))
             return HttpResponseRedirect(reverse("users:sipuser_import"))
         ok = not job.get("error_count")
         if job.get("imported"):
@@ -328,7 +333,7 @@ class SipUserImportSecretsView(SipUserImportView):
 
     kind = importjobs.SECRETS
     filename = "import-secrets"
-    gone = "The generated secrets were already downloaded (they are kept for one download)."
+    gone = _("The generated secrets were already downloaded (they are kept for one download).")
 
     def get(self, request, *args, **kwargs):
         reader = importjobs.take(_current(request).get("token"), self.kind)
@@ -350,7 +355,7 @@ class SipUserImportErrorsView(SipUserImportSecretsView):
 
     kind = importjobs.ERRORS
     filename = "import-errors"
-    gone = "The list of errors was already downloaded; upload the file again to check it."
+    gone = _("The list of errors was already downloaded; upload the file again to check it.")
 
 
 def _decrypted(reader):

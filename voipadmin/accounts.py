@@ -11,6 +11,7 @@ from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
+from django.db import transaction
 
 from . import crud
 from .actors import Actor
@@ -49,8 +50,22 @@ def reset_administrator(*, actor: Actor, username: str) -> tuple[object, str]:
         _administrator_role(account)
         lockouts.delete()
 
-    user = crud.update(user, actor=actor, related=related,
-                       message=f"password reset from the command line; {lockouts.count()} lock-out record(s) cleared",
-                       fields={"password": make_password(password), "is_active": True, "is_staff": True,
-                               "is_superuser": True})
+    with transaction.atomic():
+        second_factor = "; two-factor login reset" if _reset_two_factor(actor, user) else ""
+        user = crud.update(user, actor=actor, related=related,
+                           message=f"password reset from the command line; {lockouts.count()} lock-out record(s) "
+                                   f"cleared{second_factor}",
+                           fields={"password": make_password(password), "is_active": True, "is_staff": True,
+                                   "is_superuser": True})
     return user, password
+
+
+def _reset_two_factor(actor: Actor, user) -> bool:
+    """A lost phone is recovered from the shell too: the account's second factor goes (audited on its profile).
+    The ``accounts`` app sits above this one, so it is imported only when a reset needs it."""
+    from accounts.twofactor import enabled_for, reset_two_factor
+
+    if not enabled_for(user):
+        return False
+    reset_two_factor(actor=actor, user=user)
+    return True

@@ -17,6 +17,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from .models import ChangeLogEntry
 
@@ -130,7 +131,8 @@ def _named(target, key, raw, found, last_names) -> Shown:
     if obj is not None:
         return Shown(str(obj), _url(obj))
     name = last_names.get((target[0], key))
-    return Shown(f"{name} (deleted)" if name else f"#{raw} (deleted)", None, deleted=True)
+    text = gettext("%(name)s (deleted)") % {"name": name or f"#{raw}"}
+    return Shown(text, None, deleted=True)
 
 
 def _last_recorded_names(gone: set[tuple[type[models.Model], Any]]) -> dict[tuple[type[models.Model], Any], str]:

@@ -14,15 +14,17 @@ import re
 
 from django.apps import apps
 from django.db import DatabaseError, IntegrityError
+from django.utils.translation import gettext, gettext_noop
 
 log = logging.getLogger(__name__)
 
-RETRY = "Nothing was saved: reload and try again."
+RETRY = gettext_noop("Nothing was saved: reload and try again.")
 #: PostgreSQL SQLSTATEs that mean "another transaction got in the way", not "this request is wrong"
+#: (English here, said in the request's language by ``conflict_message``)
 CONCURRENCY_STATES = {
-    "40001": "Another change to the same data was saved at the same moment (serialization failure).",
-    "40P01": "Another change was waiting for the same data (deadlock).",
-    "55P03": "Another change held the data this one needed for too long (lock timeout).",
+    "40001": gettext_noop("Another change to the same data was saved at the same moment (serialization failure)."),
+    "40P01": gettext_noop("Another change was waiting for the same data (deadlock)."),
+    "55P03": gettext_noop("Another change held the data this one needed for too long (lock timeout)."),
 }
 _DETAIL = re.compile(r'Key \((?P<columns>[^)]*)\)=\((?P<values>.*)\) (?P<what>already exists|'
                      r'is not present in table "(?P<missing>[^"]+)"|is still referenced from table "(?P<user>[^"]+)")')
@@ -44,15 +46,19 @@ def _integrity_message(exc: IntegrityError) -> str:
     diag = getattr(exc.__cause__, "diag", None)
     detail = getattr(diag, "message_detail", None) or ""
     match = _DETAIL.search(detail)
+    retry = gettext(RETRY)
     if match is None:
-        return f"The change conflicts with another one saved meanwhile. {RETRY}"
+        return gettext("The change conflicts with another one saved meanwhile. %(retry)s") % {"retry": retry}
     columns, values = match["columns"], match["values"]
     if match["missing"]:
-        return (f"The {_table_name(match['missing'])} it refers to ({columns.removesuffix('_id')} {values}) "
-                f"was deleted meanwhile. {RETRY}")
+        return gettext("The %(model)s it refers to (%(column)s %(values)s) was deleted meanwhile. %(retry)s") % {
+            "model": _table_name(match["missing"]), "column": columns.removesuffix("_id"), "values": values,
+            "retry": retry}
     if match["user"]:
-        return f"It is now used by a {_table_name(match['user'])} saved meanwhile. {RETRY}"
-    return f"Another change saved the same {columns} ({values}) first. {RETRY}"
+        return gettext("It is now used by a %(model)s saved meanwhile. %(retry)s") % {
+            "model": _table_name(match["user"]), "retry": retry}
+    return gettext("Another change saved the same %(columns)s (%(values)s) first. %(retry)s") % {
+        "columns": columns, "values": values, "retry": retry}
 
 
 def conflict_message(exc: BaseException) -> str | None:
@@ -60,7 +66,7 @@ def conflict_message(exc: BaseException) -> str | None:
     if isinstance(exc, IntegrityError):
         message = _integrity_message(exc)
     elif isinstance(exc, DatabaseError) and _sqlstate(exc) in CONCURRENCY_STATES:
-        message = f"{CONCURRENCY_STATES[_sqlstate(exc)]} {RETRY}"
+        message = f"{gettext(CONCURRENCY_STATES[_sqlstate(exc)])} {gettext(RETRY)}"
     else:
         return None
     log.warning("write refused by the database (409): %s", str(exc).splitlines()[0] if str(exc) else exc)

@@ -8,11 +8,13 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext, gettext_noop
 
 log = logging.getLogger(__name__)
 
-#: what pages and the API show for a stored secret the configured keys cannot open
-UNDECRYPTABLE = "cannot be decrypted — re-enter it"
+#: what pages and the API show for a stored secret the configured keys cannot open (the API and the logs say
+#: it in English, as here; pages in the reader's language: ``secret_state``)
+UNDECRYPTABLE = gettext_noop("cannot be decrypted — re-enter it")
 
 
 @lru_cache(maxsize=4)
@@ -100,8 +102,8 @@ def is_undecryptable(value) -> bool:
 def secret_state(value) -> str:
     """What a page says about a stored secret: "set", "not set" or ``UNDECRYPTABLE``."""
     if is_undecryptable(value):
-        return UNDECRYPTABLE
-    return "set" if value else "not set"
+        return gettext(UNDECRYPTABLE)
+    return gettext("set") if value else gettext("not set")
 
 
 _ACRONYMS = {"ami": "AMI", "ari": "ARI", "jsonrpc": "JSON-RPC"}
@@ -123,4 +125,5 @@ def misconfiguration(obj: models.Model) -> str:
     names = undecryptable_secrets(obj)
     if not names:
         return ""
-    return f"misconfigured: {', '.join(names)} {UNDECRYPTABLE} on the {obj._meta.verbose_name}'s page"
+    return gettext("misconfigured: %(secrets)s %(problem)s on the %(model)s's page") % {
+        "secrets": ", ".join(names), "problem": gettext(UNDECRYPTABLE), "model": obj._meta.verbose_name}

@@ -5,9 +5,17 @@ from django import forms
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 
 from .models import ChangeLogEntry
 from .widgets import PeriodInput
+
+# django-filter names a filter after its model field once, with the language active at that moment, and keeps
+# that text on the filter (copied into every later filter set): the first Spanish page would fix the labels in
+# Spanish for English readers, or the reverse. A lazy label is read in the reader's language each time.
+django_filters.filters.label_for_filter = lazy(django_filters.filters.label_for_filter, str)
 
 
 #: the times a filter can compare with: a day inside Python's calendar at each end, so that no zone a column
@@ -64,25 +72,30 @@ def audit_object_types() -> list[tuple[str, str]]:
         for model in apps.get_app_config(label).get_models():
             meta = model._meta
             if meta.managed and model is not ChangeLogEntry and (label != "auth" or meta.model_name == "user"):
-                types.append((f"{meta.app_label}.{meta.model_name}", str(meta.verbose_name).capitalize()))
+                types.append((f"{meta.app_label}.{meta.model_name}", capfirst(meta.verbose_name)))  # (ITSP trunk)
     return sorted(types, key=lambda t: t[1])
 
 
+#: where a change came from (``ChangeLogEntry.source``), as the audit log's pages say it
+SOURCES = [("ui", _("Web UI")), ("api", _("API")), ("command", _("Command")), ("system", _("System"))]
+
+
 class ChangeLogFilterSet(EstateFilterSet):
-    q = django_filters.CharFilter(method="search", label="Search")
+    q = django_filters.CharFilter(method="search", label=_("Search"))
     action = django_filters.ChoiceFilter(choices=ChangeLogEntry.Action.choices)
     object_type = django_filters.ChoiceFilter(choices=audit_object_types, method="filter_object_type",
-                                              label="Object type")
+                                              label=_("Object type"))
     actor = django_filters.CharFilter(lookup_expr="icontains")
-    source = django_filters.ChoiceFilter(choices=[("ui", "Web UI"), ("api", "API"), ("command", "Command"),
-                                                  ("system", "System")])
-    since = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte", label="From", widget=PeriodInput)
-    until = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="lte", label="Until", widget=PeriodInput)
-    object_id = django_filters.CharFilter(label="Object ID")
+    source = django_filters.ChoiceFilter(label=_("Source"), choices=SOURCES)
+    since = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte", label=_("From"),
+                                             widget=PeriodInput)
+    until = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="lte", label=_("Until"),
+                                             widget=PeriodInput)
+    object_id = django_filters.CharFilter(label=_("Object ID"))
     # The API's first filter by object type (a content type's numeric id): kept for the clients that use it,
     # hidden in the page's form (object_type says the same thing in words).
     content_type = django_filters.NumberFilter(field_name="content_type", widget=forms.HiddenInput,
-                                               label="Content type ID (deprecated: use object_type)")
+                                               label=_("Content type ID (deprecated: use object_type)"))
 
     class Meta(EstateFilterSet.Meta):
         model = ChangeLogEntry

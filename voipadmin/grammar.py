@@ -62,6 +62,7 @@ import sys
 import unicodedata
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_lazy as _
 
 #: Unicode categories no field takes (see the module docstring).
 UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
@@ -78,19 +79,20 @@ def describe(ch: str) -> str:
     point = f"U+{ord(ch):04X}"
     category = unicodedata.category(ch)
     if ch in _LINE_BREAKS:
-        return f"a line break ({point})"
+        return gettext("a line break (%(point)s)") % {"point": point}
     if ch == "\t":
-        return f"a tab ({point})"
+        return gettext("a tab (%(point)s)") % {"point": point}
     if category == "Cc":
-        return f"a control character ({point})"
+        return gettext("a control character (%(point)s)") % {"point": point}
     if category == "Cf":
-        return f"an invisible formatting character such as a bidi or zero-width mark ({point})"
+        return gettext("an invisible formatting character such as a bidi or zero-width mark (%(point)s)") % {
+            "point": point}
     if category == "Co":
-        return f"a private-use character ({point})"
+        return gettext("a private-use character (%(point)s)") % {"point": point}
     if category == "Cs":
-        return f"a lone surrogate ({point})"
+        return gettext("a lone surrogate (%(point)s)") % {"point": point}
     if ch == " ":
-        return "a space"
+        return gettext("a space")
     return f"{ch!r} ({point})"
 
 
@@ -102,15 +104,24 @@ def unsafe_character(value: str, *, allow: str = "") -> str | None:
     return None
 
 
+#: why a character is refused where it is (``_refuse_unsafe(where=...)``), said after the character
+NAMES_GO_INTO_SIP = _(" (names go into SIP headers and Asterisk's caller ID)")
+CALLER_ID_GOES_INTO_SIP = _(" (a caller ID goes into SIP headers)")
+GOES_INTO_SIP_URIS = _(" (it goes into SIP URIs)")
+GOES_INTO_SIP_MESSAGES = _(" (it goes into SIP messages)")
+GOES_INTO_SIP_AUTH = _(" (it goes into a SIP authentication header)")
+
+
 def _refuse_unsafe(value: str, *, allow: str = "", where: str = "") -> None:
     ch = unsafe_character(value, allow=allow)
     if ch is not None:
-        raise ValidationError(f"Contains {describe(ch)}{where}; remove it.", code="unsafe_character")
+        raise ValidationError(gettext("Contains %(character)s%(where)s; remove it.")
+                              % {"character": describe(ch), "where": where}, code="unsafe_character")
 
 
 def _refuse_outer_space(value: str) -> None:
     if value != value.strip():
-        raise ValidationError("Remove the spaces at the start or the end.", code="outer_space")
+        raise ValidationError(gettext("Remove the spaces at the start or the end."), code="outer_space")
 
 
 # --- free text --------------------------------------------------------------------------------------------------
@@ -132,19 +143,19 @@ def validate_multi_line(value: str) -> None:
 
 def validate_display_name(value: str) -> None:
     """A SIP display name (a user's name; the name part of a caller ID)."""
-    _refuse_unsafe(value, where=" (names go into SIP headers and Asterisk's caller ID)")
+    _refuse_unsafe(value, where=NAMES_GO_INTO_SIP)
     bad = next((ch for ch in value if ch in DISPLAY_NAME_DELIMITERS), None)
     if bad is not None:
-        raise ValidationError(f'A name may not contain {bad} — the characters " < > \\ ; delimit names in SIP '
-                              "headers and Asterisk's caller ID. Letters, digits, spaces and other punctuation are "
-                              "fine.", code="display_name")
+        raise ValidationError(gettext('A name may not contain %(character)s — the characters " < > \\ ; delimit '
+                                      "names in SIP headers and Asterisk's caller ID. Letters, digits, spaces and "
+                                      "other punctuation are fine.") % {"character": bad}, code="display_name")
     _refuse_outer_space(value)
 
 
 _CALLER_NUMBER_RE = re.compile(CALLER_NUMBER + r"\Z")
 _CALLER_ID_FULL_RE = re.compile(r'(?:"(?P<quoted>[^"]*)"|(?P<bare>[^"<>]*?))[ ]*<(?P<number>' + CALLER_NUMBER
                                 + r")>\Z")
-CALLER_ID_FORMS = 'a name (Front desk), a number (+34911234567) or both ("Front desk" <+34911234567>)'
+CALLER_ID_FORMS = _('a name (Front desk), a number (+34911234567) or both ("Front desk" <+34911234567>)')
 
 
 def split_caller_id(value: str) -> tuple[str | None, str | None]:
@@ -160,7 +171,7 @@ def split_caller_id(value: str) -> tuple[str | None, str | None]:
 
 def validate_caller_id(value: str) -> None:
     """A caller ID: see ``CALLER_ID_FORMS``; its name part follows the display-name rules."""
-    _refuse_unsafe(value, where=" (a caller ID goes into SIP headers)")
+    _refuse_unsafe(value, where=CALLER_ID_GOES_INTO_SIP)
     _refuse_outer_space(value)
     name, _number = split_caller_id(value)
     if name is None:
@@ -168,7 +179,9 @@ def validate_caller_id(value: str) -> None:
     try:
         validate_display_name(name)
     except ValidationError as exc:
-        raise ValidationError(f"Give {CALLER_ID_FORMS}. {' '.join(exc.messages)}", code="caller_id") from None
+        raise ValidationError(gettext("Give %(forms)s. %(problem)s") % {"forms": CALLER_ID_FORMS,
+                                                                         "problem": " ".join(exc.messages)},
+                              code="caller_id") from None
 
 
 # --- SIP URIs and their parts (RFC 3261 §25.1) -------------------------------------------------------------------
@@ -186,8 +199,8 @@ _USER_RE = re.compile(_USER + r"\Z")
 _PARAMCHAR = rf"(?:[{_ALNUM}{_MARK}\[\]/:&+$]|{_ESCAPED})"
 _URI_RE = re.compile(rf"(?P<scheme>sips?):(?:(?P<user>{_USER})@)?(?P<hostport>[^;@]+)"
                      rf"(?P<params>(?:;{_PARAMCHAR}+(?:={_PARAMCHAR}+)?)*)\Z", re.IGNORECASE)
-HOST_HINT = ("a host name (pbx.example.test), an IPv4 address (192.0.2.10) or an IPv6 address in brackets "
-             "([2001:db8::1])")
+HOST_HINT = _("a host name (pbx.example.test), an IPv4 address (192.0.2.10) or an IPv6 address in brackets "
+              "([2001:db8::1])")
 
 
 def _is_hostname(value: str) -> bool:
@@ -208,8 +221,8 @@ def _looks_like_ipv4(value: str) -> bool:
 
 
 #: the message for a name of digits and dots that is no IPv4 address (999.1.1.1, 10.1.1, 010.0.0.1)
-NOT_IPV4 = ("A host made of digits and dots must be an IPv4 address: four numbers from 0 to 255 without leading "
-            "zeros, e.g. 192.0.2.10 (a host name's last part has a letter).")
+NOT_IPV4 = _("A host made of digits and dots must be an IPv4 address: four numbers from 0 to 255 without leading "
+             "zeros, e.g. 192.0.2.10 (a host name's last part has a letter).")
 
 
 def _is_ipv6(value: str) -> bool:
@@ -238,9 +251,9 @@ def validate_sip_host(value: str) -> None:
         if _looks_like_ipv4(value):
             raise ValidationError(NOT_IPV4, code="sip_host")
         if value.isascii() and _is_ipv6(value):
-            raise ValidationError(f"Write an IPv6 address in brackets, e.g. [{value}]: it goes into SIP URIs.",
-                                  code="sip_host")
-        raise ValidationError(f"Enter {HOST_HINT}.", code="sip_host")
+            raise ValidationError(gettext("Write an IPv6 address in brackets, e.g. [%(address)s]: it goes into SIP "
+                                          "URIs.") % {"address": value}, code="sip_host")
+        raise ValidationError(gettext("Enter %(hint)s.") % {"hint": HOST_HINT}, code="sip_host")
 
 
 def validate_network_host(value: str) -> None:
@@ -250,7 +263,7 @@ def validate_network_host(value: str) -> None:
         _refuse_unsafe(value)
         if _looks_like_ipv4(value):
             raise ValidationError(NOT_IPV4, code="network_host")
-        raise ValidationError(f"Enter {HOST_HINT}.", code="network_host")
+        raise ValidationError(gettext("Enter %(hint)s.") % {"hint": HOST_HINT}, code="network_host")
 
 
 _DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -269,13 +282,14 @@ def validate_domain_name(value: str) -> None:
         raise ValidationError(NOT_IPV4, code="domain_name")
     if not (value.isascii() and len(value) <= 253 and _DOMAIN_NAME_RE.match(value)):
         _refuse_unsafe(value)
-        raise ValidationError("Enter a lower-case DNS name such as voip.example.test: labels of letters, digits "
-                              "and hyphens, separated by dots, the last one with a letter.", code="domain_name")
+        raise ValidationError(gettext("Enter a lower-case DNS name such as voip.example.test: labels of letters, "
+                                      "digits and hyphens, separated by dots, the last one with a letter."),
+                              code="domain_name")
 
 
 def _port_problem(port: str) -> str | None:
     if not re.fullmatch(r"[0-9]{1,5}", port) or not 1 <= int(port) <= 65535:
-        return "The port must be a number from 1 to 65535."
+        return gettext("The port must be a number from 1 to 65535.")
     return None
 
 
@@ -300,7 +314,8 @@ def validate_hostport(value: str) -> None:
         _refuse_unsafe(value)
         if _looks_like_ipv4(host):
             raise ValidationError(NOT_IPV4, code="hostport")
-        raise ValidationError(f"Enter host or host:port, the host being {HOST_HINT}.", code="hostport")
+        raise ValidationError(gettext("Enter host or host:port, the host being %(hint)s.") % {"hint": HOST_HINT},
+                              code="hostport")
     if port is not None and (problem := _port_problem(port)):
         raise ValidationError(problem, code="hostport")
 
@@ -308,9 +323,9 @@ def validate_hostport(value: str) -> None:
 def validate_sip_user(value: str) -> None:
     """RFC 3261 ``user``: letters, digits, ``- _ . ! ~ * ' ( ) & = + $ , ; ? /`` and %-escapes."""
     if not _USER_RE.match(value):
-        _refuse_unsafe(value, where=" (it goes into SIP URIs)")
-        raise ValidationError("A SIP user name takes letters, digits, - _ . ! ~ * ' ( ) & = + $ , ; ? / and "
-                              "%-escapes (RFC 3261); no spaces, quotes, @ or :.", code="sip_user")
+        _refuse_unsafe(value, where=GOES_INTO_SIP_URIS)
+        raise ValidationError(gettext("A SIP user name takes letters, digits, - _ . ! ~ * ' ( ) & = + $ , ; ? / "
+                                      "and %-escapes (RFC 3261); no spaces, quotes, @ or :."), code="sip_user")
 
 
 def validate_sip_uri(value: str) -> None:
@@ -320,17 +335,17 @@ def validate_sip_uri(value: str) -> None:
         host, port = split_hostport(match.group("hostport"))
         if is_sip_host(host) and (port is None or _port_problem(port) is None):
             return
-    _refuse_unsafe(value, where=" (it goes into SIP messages)")
+    _refuse_unsafe(value, where=GOES_INTO_SIP_MESSAGES)
     if match and _looks_like_ipv4(split_hostport(match.group("hostport"))[0]):
         raise ValidationError(NOT_IPV4, code="sip_uri")
-    raise ValidationError("Enter a SIP URI such as sip:proxy.example.test:5060 (sip: or sips:, a host, an "
-                          "optional port and ;parameters).", code="sip_uri")
+    raise ValidationError(gettext("Enter a SIP URI such as sip:proxy.example.test:5060 (sip: or sips:, a host, an "
+                                  "optional port and ;parameters)."), code="sip_uri")
 
 
 # --- URLs of the services voipadmin calls -----------------------------------------------------------------------
 
 #: what the message asks for when a URL lacks its scheme
-URL_SCHEME_HINT = "Give the full URL with its scheme, e.g. http://127.0.0.1:8088/ari"
+URL_SCHEME_HINT = _("Give the full URL with its scheme, e.g. http://127.0.0.1:8088/ari")
 
 
 def validate_http_url(value: str) -> None:
@@ -344,7 +359,8 @@ def validate_http_url(value: str) -> None:
     _refuse_outer_space(value)
     scheme, sep, rest = value.partition("://")
     if not sep or scheme.lower() not in ("http", "https") or not rest:
-        raise ValidationError(URL_SCHEME_HINT + " (http:// or https://).", code="url_scheme")
+        raise ValidationError(gettext("%(hint)s (http:// or https://).") % {"hint": URL_SCHEME_HINT},
+                              code="url_scheme")
 
 
 # --- credentials and the like -----------------------------------------------------------------------------------
@@ -354,12 +370,16 @@ _QUOTED_TEXT_RE = re.compile(r'[\x20\x21\x23-\x5b\x5d-\x7e]+\Z')
 
 def validate_quoted_text(value: str) -> None:
     """The inside of a quoted-string in a digest header (realm, auth username): printable ASCII, no ``"``/``\\``."""
-    _refuse_unsafe(value, where=" (it goes into a SIP authentication header)")
+    _refuse_unsafe(value, where=GOES_INTO_SIP_AUTH)
     if not _QUOTED_TEXT_RE.match(value):
         bad = next((ch for ch in value if not _QUOTED_TEXT_RE.match(ch)), None)
-        raise ValidationError(f"{f'Contains {describe(bad)}: use' if bad else 'Enter'} printable ASCII characters "
-                              "other than \" and \\ (it goes between quotes in a SIP authentication header).",
-                              code="quoted_text")
+        if bad:
+            message = gettext('Contains %(character)s: use printable ASCII characters other than " and \\ (it goes '
+                              "between quotes in a SIP authentication header).") % {"character": describe(bad)}
+        else:
+            message = gettext('Enter printable ASCII characters other than " and \\ (it goes between quotes in a '
+                              "SIP authentication header).")
+        raise ValidationError(message, code="quoted_text")
     _refuse_outer_space(value)
 
 
@@ -370,15 +390,15 @@ def validate_account_name(value: str) -> None:
     """An AMI/ARI/JSON-RPC user name: an Asterisk config section name and an AMI / HTTP Basic header value."""
     if not _ACCOUNT_RE.match(value):
         _refuse_unsafe(value)
-        raise ValidationError("Use 1 to 64 letters, digits and . _ @ + - (it names a section of manager.conf or "
-                              "ari.conf and goes into a login header).", code="account_name")
+        raise ValidationError(gettext("Use 1 to 64 letters, digits and . _ @ + - (it names a section of "
+                                      "manager.conf or ari.conf and goes into a login header)."), code="account_name")
 
 
 def validate_secret(value: str) -> None:
     """A password or secret sent in an AMI header, HTTP Basic or a digest, and written into a config file."""
     _refuse_unsafe(value)
     if value != value.strip():
-        raise ValidationError("A secret may not start or end with a space: Asterisk and the AMI drop it.",
+        raise ValidationError(gettext("A secret may not start or end with a space: Asterisk and the AMI drop it."),
                               code="outer_space")
 
 
@@ -391,8 +411,9 @@ def validate_mail_address(value: str) -> None:
     match = _MAIL_RE.match(value) if value.isascii() else None
     if not (match and len(match.group("local")) <= 64 and _is_hostname(match.group("domain"))):
         _refuse_unsafe(value)
-        raise ValidationError("Enter a plain email address such as ana@example.test (ASCII letters, digits and "
-                              "!#$%&'*+/=?^_`{|}~.- before the @, a host name after it).", code="mail_address")
+        raise ValidationError(gettext("Enter a plain email address such as ana@example.test (ASCII letters, digits "
+                                      "and !#$%&'*+/=?^_`{|}~.- before the @, a host name after it)."),
+                              code="mail_address")
 
 
 _DIAL_PATTERN_RE = re.compile(r"[\x21-\x7e]+\Z")
@@ -402,8 +423,8 @@ def validate_dial_pattern(value: str) -> None:
     """A route's number pattern as Kamailio's dialplan reads it: printable ASCII without spaces."""
     if not _DIAL_PATTERN_RE.match(value):
         _refuse_unsafe(value)
-        raise ValidationError("A number pattern takes printable ASCII characters and no spaces "
-                              "(e.g. ^00[1-9][0-9]+$).", code="dial_pattern")
+        raise ValidationError(gettext("A number pattern takes printable ASCII characters and no spaces "
+                                  "(e.g. ^00[1-9][0-9]+$)."), code="dial_pattern")
 
 
 # --- for SQL that must strip what validation refuses (rows stored before it existed) ---------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 #: at most this many digits: every number of the estate fits (extensions have 10), and int() stays cheap
 MAX_DIGITS = 18
@@ -23,19 +24,31 @@ def is_number(text: object, *, signed: bool = False) -> bool:
     return isinstance(text, str) and (_SIGNED if signed else _UNSIGNED).fullmatch(text) is not None
 
 
-def parse_int(text: object, *, what: str = "The value", signed: bool = False, minimum: int | None = None,
+def parse_int(text: object, *, what: str | None = None, signed: bool = False, minimum: int | None = None,
               maximum: int | None = None) -> int:
-    """``text`` as an int, or a ``ValidationError`` naming ``what`` and the expected form and bounds."""
+    """``text`` as an int, or a ``ValidationError`` naming ``what`` (the caller's words, translated there) and
+    the expected form and bounds."""
+    what = what if what is not None else gettext("The value")
     if not is_number(text, signed=signed):
-        shown = repr(text) if isinstance(text, str) and len(text) <= 30 else "it"
-        kind = "a whole number" if signed else "a number of digits 0-9 only"
-        raise ValidationError(f"{what} must be {kind} (at most {MAX_DIGITS} digits); {shown} is not.",
-                              code="invalid_number")
+        values = {"what": what, "digits": MAX_DIGITS, "text": repr(text)}
+        if isinstance(text, str) and len(text) <= 30:
+            message = (gettext("%(what)s must be a whole number (at most %(digits)s digits); %(text)s is not.")
+                       if signed else
+                       gettext("%(what)s must be a number of digits 0-9 only (at most %(digits)s digits); "
+                               "%(text)s is not."))
+        else:
+            message = (gettext("%(what)s must be a whole number (at most %(digits)s digits); it is not.")
+                       if signed else
+                       gettext("%(what)s must be a number of digits 0-9 only (at most %(digits)s digits); "
+                               "it is not."))
+        raise ValidationError(message % values, code="invalid_number")
     value = int(text)  # type: ignore[arg-type]
     if minimum is not None and value < minimum:
-        raise ValidationError(f"{what} must be at least {minimum}.", code="min_value")
+        raise ValidationError(gettext("%(what)s must be at least %(minimum)s.") % {"what": what, "minimum": minimum},
+                              code="min_value")
     if maximum is not None and value > maximum:
-        raise ValidationError(f"{what} must be at most {maximum}.", code="max_value")
+        raise ValidationError(gettext("%(what)s must be at most %(maximum)s.") % {"what": what, "maximum": maximum},
+                              code="max_value")
     return value
 
 

@@ -22,7 +22,14 @@ API_ROLES = (ADMINISTRATOR, BILLING)
 def has_api_role(user) -> bool:
     """A signed-in account with a role that uses the API (or a superuser); the helpdesk and role-less accounts
     have no business browsing the whole API's description, even though each endpoint checks its own permission."""
-    return bool(user.is_superuser or user.groups.filter(name__in=API_ROLES).exists())
+    cached = getattr(user, "_has_api_role", None)
+    if cached is None:
+        cached = bool(user.is_superuser or user.groups.filter(name__in=API_ROLES).exists())
+        try:
+            user._has_api_role = cached  # asked by the permission and the index in one request
+        except AttributeError:
+            pass
+    return cached
 
 
 def sync_role_permissions(Group, Permission) -> None:

@@ -30,6 +30,7 @@ from typing import BinaryIO, Iterator
 
 from cryptography.fernet import InvalidToken
 from django.conf import settings
+from django.utils.translation import gettext
 
 from .fields import credentials_cipher
 
@@ -146,7 +147,7 @@ class Reader(io.RawIOBase):
         try:
             return self._cipher.decrypt_at_time(line.strip(), max_age_seconds(), self._now)
         except InvalidToken:
-            raise Expired("The file has expired or cannot be read.") from None
+            raise Expired(gettext("The file has expired or cannot be read.")) from None
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
         while not self._pending:

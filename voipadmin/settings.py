@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "voipadmin",
     "voipadmin.kamailio",
     "sites",
+    "accounts",  # portal accounts: site limits, language, time zone, two-factor login
     "push",
     "users",
     "trunks",
@@ -103,9 +104,12 @@ MIDDLEWARE = [
     "ops.middleware.ApiRequestCountMiddleware",  # /metrics: API answers counted, whatever answered them
     "ops.middleware.PrivateCacheMiddleware",  # dynamic answers are never stored by a cache
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the browser's language; an account's own wins below
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.AccountPreferencesMiddleware",  # the account's language and time zone
+    "accounts.twofactor.TwoFactorRequiredMiddleware",  # administrators enrol in two-factor login when required
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -126,6 +130,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",  # LANGUAGE_CODE: <html lang>, the language picker
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "voipadmin.context_processors.portal",
@@ -155,8 +160,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.AccountBackend",  # Django's, plus site-limited accounts' permissions
 ]
+# Two-factor login (TOTP, accounts/twofactor.py): when true, every administrator must enrol before using the
+# portal; any account may enrol either way.
+REQUIRE_TWO_FACTOR = envbool("VOIPADMIN_REQUIRE_TWO_FACTOR", False)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -172,7 +180,9 @@ AXES_VERBOSE = False
 AXES_HANDLER = "voipadmin.lockout.AccountCeilingHandler"
 LOGIN_ACCOUNT_FAILURE_LIMIT = envint("VOIPADMIN_ACCOUNT_FAILURE_LIMIT", 20, minimum=1)
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = envstr("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -9,8 +9,12 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext, gettext_lazy as _
 from django.views.generic import TemplateView
 
+from sites.models import Site
+
+from . import scope
 from .api import tokens
 from .models import ApiToken
 from .views import PortalView
@@ -24,17 +28,24 @@ class TokenPermissionMixin(PortalView):
 
     def get_context_data(self, **kwargs):
         ctx = TemplateView.get_context_data(self, **kwargs)
-        ctx.update(verbose_name="API token", verbose_name_plural="API tokens", add_url=None)
+        ctx.update(verbose_name=_("API token"), verbose_name_plural=_("API tokens"), add_url=None)
         return ctx
 
 
 class ApiTokenForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="Who uses it, e.g. billing-system.")
-    scope = forms.ChoiceField(choices=ApiToken.Scope.choices, initial=ApiToken.Scope.READ)
-    expires_at = forms.DateTimeField(required=False, help_text="Optional, e.g. 2027-12-31 23:59.",
+    name = forms.CharField(label=_("Name"), max_length=100, help_text=_("Who uses it, e.g. billing-system."))
+    scope = forms.ChoiceField(label=_("Scope"), choices=ApiToken.Scope.choices, initial=ApiToken.Scope.READ)
+    expires_at = forms.DateTimeField(label=_("Expires at"), required=False,
+                                     help_text=_("Optional, e.g. 2027-12-31 23:59."),
                                      widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    allowed_networks = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
-                                       help_text="Optional CIDR networks, comma or newline separated.")
+    allowed_networks = forms.CharField(label=_("Allowed networks"), required=False,
+                                       widget=forms.Textarea(attrs={"rows": 2}),
+                                       help_text=_("Optional CIDR networks, comma or newline separated."))
+    sites = forms.ModelMultipleChoiceField(
+        queryset=Site.objects.order_by("name"), required=False,
+        label=_("Sites"),
+        help_text=_("Limit the token to these sites' users, nodes, trunks, numbers and call records. Empty: the "
+                    "whole estate (a site-limited account's tokens are always limited to its sites)."))
 
 
 class ApiTokenListView(TokenPermissionMixin, TemplateView):
@@ -42,12 +53,13 @@ class ApiTokenListView(TokenPermissionMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx.update(tokens=ApiToken.objects.select_related("created_by"), now=timezone.now(),
-                   form=kwargs.get("form") or ApiTokenForm())
+        ctx.update(tokens=self.restrict(ApiToken.objects.select_related("created_by").prefetch_related("sites")),
+                   now=timezone.now(),
+                   form=kwargs.get("form") or scope.restrict_choices(ApiTokenForm(), self.request.user))
         return ctx
 
     def post(self, request):
-        form = ApiTokenForm(request.POST)
+        form = scope.restrict_choices(ApiTokenForm(request.POST), request.user)
         if form.is_valid():
             try:
                 token, key = tokens.create_token(actor=self.actor(), **form.cleaned_data)
@@ -65,7 +77,7 @@ class ApiTokenRevokeView(TokenPermissionMixin, TemplateView):
     http_method_names = ["post"]
 
     def post(self, request, pk: int):
-        token = get_object_or_404(ApiToken, pk=pk)
+        token = get_object_or_404(self.restrict(ApiToken.objects.all(), scope.CHANGE), pk=pk)
         tokens.revoke_token(token, actor=self.actor())
-        messages.success(request, f"Revoked API token {token}.")
+        messages.success(request, gettext("Revoked API token %(token)s.") % {"token": token})
         return HttpResponseRedirect(reverse("apitoken_list"))

@@ -4,16 +4,20 @@ from django.urls import include, path
 
 from . import token_views, views
 from live.views import DashboardView  # the URLconf is the composition root: it may import apps
+from accounts.twofactor_views import TwoFactorLoginView
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     path("dashboard/", DashboardView.as_view(), name="dashboard"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", TwoFactorLoginView.as_view(), name="login"),  # the password, then the code if enrolled
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("audit/", views.ChangeLogListView.as_view(), name="changelog_list"),
     path("audit/<int:pk>/", views.ChangeLogDetailView.as_view(), name="changelog_detail"),
     path("api-tokens/", token_views.ApiTokenListView.as_view(), name="apitoken_list"),
     path("api-tokens/<int:pk>/revoke/", token_views.ApiTokenRevokeView.as_view(), name="apitoken_revoke"),
+    path("accounts/", include("accounts.urls")),  # portal accounts (accounts/views.py)
+    path("", include("accounts.twofactor_urls")),  # two-factor login (accounts/twofactor_views.py)
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language picker's form
     path("", include("sites.urls")),
     path("users/", include("users.urls")),
     path("trunks/", include("trunks.urls")),

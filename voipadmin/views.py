@@ -19,8 +19,10 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, pgettext
 from django.views.generic import TemplateView, View
 
+from . import scope
 from .actors import Actor
 from .audit_display import describe
 from .conflicts import conflict_message
@@ -82,6 +84,10 @@ class PortalView(LoginRequiredMixin, PermissionRequiredMixin):
     def actor(self) -> Actor:
         return Actor.from_request(self.request, source="ui")
 
+    def restrict(self, queryset, action: str = scope.VIEW):
+        """Every row a page shows or changes comes through here (voipadmin.scope: site-limited accounts)."""
+        return scope.restrict(queryset, self.request.user, action)
+
     def url_name(self, suffix: str) -> str:
         return f"{self.model._meta.app_label}:{self.model._meta.model_name}_{suffix}"
 
@@ -114,7 +120,8 @@ def _label_any(form) -> None:
 
     for field in form.fields.values():
         if isinstance(field.widget, NullBooleanSelect):
-            field.widget.choices = [("unknown", "Any"), ("true", "Yes"), ("false", "No")]
+            field.widget.choices = [("unknown", pgettext("yes/no filter", "Any")), ("true", gettext("Yes")),
+                                    ("false", gettext("No"))]
 
 
 #: the page sizes a list offers (any size from 1 to MAX_PAGE_SIZE is accepted in the query string)
@@ -173,9 +180,11 @@ class ObjectListView(PortalView, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        qs = self.get_queryset()
+        qs = self.restrict(self.get_queryset())
         filterset = self.filterset_class(self.request.GET or None, queryset=qs, request=self.request) \
             if self.filterset_class else None
+        if filterset is not None:
+            scope.restrict_choices(filterset.form, self.request.user)
         if filterset is not None:
             _label_any(filterset.form)
             qs = filterset.qs if filterset.is_bound and filterset.is_valid() else qs
@@ -238,7 +247,7 @@ class BulkView(PortalView, TemplateView):
         for action in self.bulk_actions:
             if action.name == self.kwargs["action"]:
                 return action
-        raise Http404("No such bulk action.")
+        raise Http404(gettext("No such bulk action."))
 
     def get_permission_required(self):
         return [_perm(self.model, self.action().perm_action)]
@@ -259,11 +268,13 @@ class BulkView(PortalView, TemplateView):
     def post(self, request, *args, **kwargs):
         action = self.action()
         pks = sorted({int(v) for v in request.POST.getlist("pk") if v.isascii() and v.isdigit() and len(v) < 12})
-        objs = list(self.get_queryset().filter(pk__in=pks).order_by("pk")) if pks else []
+        objs = list(self.restrict(self.get_queryset(), action.perm_action).filter(pk__in=pks).order_by("pk")) \
+            if pks else []
         if not objs:
-            messages.error(request, "Select at least one row first.")
+            messages.error(request, gettext("Select at least one row first."))
             return HttpResponseRedirect(self.list_url())
-        form = action.form(request.POST if "params" in request.POST else None) if action.form else None
+        form = scope.restrict_choices(action.form(request.POST if "params" in request.POST else None),
+                                      request.user) if action.form else None
         params = form.cleaned_data if form is not None and form.is_valid() else {}
         ready = form is None or form.is_bound and not form.errors
         plan = action.plan(objs, **params) if ready else []
@@ -272,10 +283,11 @@ class BulkView(PortalView, TemplateView):
             try:
                 action.apply(objs, actor=self.actor(), **params)
             except ValidationError as exc:
-                messages.error(request, "Nothing was changed: " + " ".join(exc.messages))
+                messages.error(request, gettext("Nothing was changed: %(reasons)s") % {"reasons": " ".join(exc.messages)})
                 status = 400
             else:
-                messages.success(request, f"{action.done}: {len(objs)} {self._name(len(objs))}.")
+                messages.success(request, gettext("%(done)s: %(count)d %(objects)s.") % {
+                    "done": action.done, "count": len(objs), "objects": self._name(len(objs))})
                 return HttpResponseRedirect(self.list_url())
         elif "confirm" in request.POST:
             status = 400
@@ -297,7 +309,7 @@ class ObjectDetailView(PortalView, TemplateView):
         return self.model.objects.all()
 
     def get_object(self):
-        return get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+        return get_object_or_404(self.restrict(self.get_queryset()), pk=self.kwargs["pk"])
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -327,11 +339,11 @@ class ObjectEditView(PortalView, TemplateView):
 
     def get_object(self):
         if "pk" in self.kwargs:
-            return get_object_or_404(self.model.objects.all(), pk=self.kwargs["pk"])
+            return get_object_or_404(self.restrict(self.model.objects.all(), scope.CHANGE), pk=self.kwargs["pk"])
         return None
 
     def get_form(self, obj, data=None):
-        return self.form_class(data, instance=obj)
+        return scope.restrict_choices(self.form_class(data, instance=obj), self.request.user)
 
     def get(self, request, *args, **kwargs):
         obj = self.get_object()
@@ -347,13 +359,15 @@ class ObjectEditView(PortalView, TemplateView):
                 fields = form.action_fields()
                 if obj is None:
                     obj = type(self).create_action(actor=self.actor(), **fields)
-                    messages.success(request, f"Created {self.model._meta.verbose_name} {obj}.")
+                    messages.success(request, gettext("Created %(type)s %(object)s.") % {
+                        "type": self.model._meta.verbose_name, "object": obj})
                 else:
                     obj = type(self).update_action(obj, actor=self.actor(), **fields)
-                    messages.success(request, f"Saved {self.model._meta.verbose_name} {obj}.")
+                    messages.success(request, gettext("Saved %(type)s %(object)s.") % {
+                        "type": self.model._meta.verbose_name, "object": obj})
                 return self.after_save(obj)
             except ValidationError as exc:
-                _add_errors(form, exc)
+                add_errors(form, exc)
             except DatabaseError as exc:  # another change saved first: say so, keep what was typed
                 message = conflict_message(exc)
                 if message is None:
@@ -366,7 +380,8 @@ class ObjectEditView(PortalView, TemplateView):
         return HttpResponseRedirect(obj.get_absolute_url())
 
 
-def _add_errors(form, exc: ValidationError) -> None:
+def add_errors(form, exc: ValidationError) -> None:
+    """An action's ValidationError onto the form that asked for it: each field's own, the rest at the top."""
     if hasattr(exc, "error_dict"):
         for field, errors in exc.error_dict.items():
             form.add_error(field if field in form.fields else None, errors)
@@ -381,19 +396,21 @@ class ObjectDeleteView(PortalView, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx["object"] = get_object_or_404(self.model.objects.all(), pk=self.kwargs["pk"])
+        ctx["object"] = get_object_or_404(self.restrict(self.model.objects.all(), scope.DELETE), pk=self.kwargs["pk"])
         return ctx
 
     def post(self, request, *args, **kwargs):
-        obj = get_object_or_404(self.model.objects.all(), pk=self.kwargs["pk"])
+        obj = get_object_or_404(self.restrict(self.model.objects.all(), scope.DELETE), pk=self.kwargs["pk"])
         try:
             type(self).delete_action(obj, actor=self.actor())
         except (ValidationError, ProtectedError) as exc:
             text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else \
-                f"{obj} is still in use by {len(exc.protected_objects)} other object(s)."
-            messages.error(request, f"Cannot delete {obj}: {text}")
+                gettext("%(object)s is still in use by %(count)d other object(s).") % {
+                    "object": obj, "count": len(exc.protected_objects)}
+            messages.error(request, gettext("Cannot delete %(object)s: %(reason)s") % {"object": obj, "reason": text})
             return HttpResponseRedirect(obj.get_absolute_url())
-        messages.success(request, f"Deleted {self.model._meta.verbose_name} {obj}.")
+        messages.success(request, gettext("Deleted %(type)s %(object)s.") % {
+            "type": self.model._meta.verbose_name, "object": obj})
         return HttpResponseRedirect(reverse(self.url_name("list")))
 
 

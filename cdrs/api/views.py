@@ -54,7 +54,7 @@ class CdrViewSet(EstateReadOnlyViewSet):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self._sites, self._trunks = attribution.sites(), attribution.trunks()
+        self._sites, self._trunks = attribution.visible(request.user)
 
     def get_queryset(self):
         return attribution.annotate(CallRecord.objects.all(), getattr(self, "_sites", None),

@@ -17,8 +17,10 @@ from typing import Any, Iterable
 
 from django import template
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext, pgettext_lazy
 
 from ..choices import ExtensionStatus
+from ..reasons import translate_reason
 from ..state import extension_states
 
 register = template.Library()
@@ -41,17 +43,40 @@ def badge(state: str) -> str:
 def age(value: Any) -> str:
     """Seconds (number) or a datetime → "4s", "3 min", "2 h", "5 d" ago-style text."""
     if value is None or value == "":
-        return "never"
+        return pgettext("an age", "never")
     if isinstance(value, datetime):
         value = (timezone.now() - value).total_seconds()
     seconds = max(int(value), 0)
     if seconds < 90:
-        return f"{seconds}s"
+        return gettext("%(seconds)ss") % {"seconds": seconds}
     if seconds < 5400:
-        return f"{seconds // 60} min"
+        return gettext("%(minutes)s min") % {"minutes": seconds // 60}
     if seconds < 172800:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} d"
+        return gettext("%(hours)s h") % {"hours": seconds // 3600}
+    return gettext("%(days)s d") % {"days": seconds // 86400}
+
+
+#: the state words pages show in lower case (a node's, a site's, a trunk's), as the poller stores them
+HEALTH_WORDS = {
+    "up": pgettext_lazy("node state", "up"), "degraded": pgettext_lazy("node state", "degraded"),
+    "down": pgettext_lazy("node state", "down"), "unknown": pgettext_lazy("node state", "unknown"),
+    "disabled": pgettext_lazy("node state", "disabled"), "pending": pgettext_lazy("node state", "pending"),
+    "alarm": pgettext_lazy("node state", "alarm"),
+}
+
+
+@register.filter
+def health(state: Any) -> str:
+    """A state value ("up", "down", ...) as the word the page shows, in the reader's language."""
+    word = HEALTH_WORDS.get(str(state))
+    return str(word) if word is not None else str(state)
+
+
+@register.filter
+def reason(text: Any) -> str:
+    """Why a node is degraded or down, in the reader's language (live.reasons)."""
+    return translate_reason(str(text)) if text else ""
+
 
 
 @register.filter

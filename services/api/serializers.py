@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 from sites.models import AsteriskNode
@@ -26,7 +27,7 @@ class DispatcherSetSerializer(serializers.ModelSerializer):
     def validate_destinations(self, destinations):
         nodes = [d["node"].pk for d in destinations]
         if len(nodes) != len(set(nodes)):
-            raise serializers.ValidationError("A node is listed twice.")
+            raise serializers.ValidationError(gettext("A node is listed twice."))
         return destinations
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -22,7 +23,7 @@ class ExtensionRangesField(serializers.Field):
 
     def to_internal_value(self, data) -> dict:
         if not isinstance(data, str):
-            raise serializers.ValidationError("Give ranges as text, e.g. \"1000-1999, 5000\".")
+            raise serializers.ValidationError(gettext("Give ranges as text, e.g. \"1000-1999, 5000\"."))
         try:
             return {"ranges": parse_ranges(data)}
         except DjangoValidationError as exc:

@@ -2,6 +2,7 @@
    bulk buttons wait for one), and change the page size without a "Show" button. Without JS the checkboxes and the form still work. */
 (function () {
   "use strict";
+  var t = window.vaText;  /* static/js/strings.js: the page's words, translated on the server */
   function boxes() { return Array.prototype.slice.call(document.querySelectorAll("input.va-select")); }
   function refresh() {
     var all = document.getElementById("select-all"), count = document.getElementById("bulk-count");
@@ -10,7 +11,7 @@
       all.checked = list.length > 0 && checked === list.length;
       all.indeterminate = checked > 0 && checked < list.length;
     }
-    if (count) { count.textContent = checked ? checked + " selected:" : count.dataset.empty; }
+    if (count) { count.textContent = checked ? t("selected", "%(n)s selected:", {n: checked}) : count.dataset.empty; }
     document.querySelectorAll("#bulk-form button[type=submit]").forEach(function (b) { b.disabled = !checked; });
   }
   document.addEventListener("change", function (event) {

@@ -3,6 +3,7 @@
    turns it into a row. Without JS the selects alone still post a valid order. */
 (function () {
   "use strict";
+  var t = window.vaText;  /* static/js/strings.js: the page's words, translated on the server */
   function makeRow(picker, value) {
     var list = picker.querySelector("ol.va-ordered"), add = picker.querySelector("select.va-add");
     var li = document.createElement("li");
@@ -11,12 +12,14 @@
     var select = add.cloneNode(true);
     select.className = "form-select form-select-sm va-name";
     select.removeAttribute("id");
-    select.options[0].textContent = "— none —";
+    select.options[0].textContent = t("none", "— none —");
     select.value = value;
-    li.innerHTML = '<i class="bi bi-grip-vertical text-muted va-handle" title="Drag to reorder" aria-hidden="true"></i>';
+    li.innerHTML = '<i class="bi bi-grip-vertical text-muted va-handle" aria-hidden="true"></i>';
+    li.firstChild.title = t("dragToReorder", "Drag to reorder");
     li.appendChild(select);
-    [["va-up", "Move up", "bi-arrow-up", "secondary"], ["va-down", "Move down", "bi-arrow-down", "secondary"],
-     ["va-remove", "Remove", "bi-x-lg", "danger"]].forEach(function (b) {
+    [["va-up", t("moveUp", "Move up"), "bi-arrow-up", "secondary"],
+     ["va-down", t("moveDown", "Move down"), "bi-arrow-down", "secondary"],
+     ["va-remove", t("remove", "Remove"), "bi-x-lg", "danger"]].forEach(function (b) {
       var button = document.createElement("button");
       button.type = "button";
       button.className = "btn btn-sm btn-outline-" + b[3] + " " + b[0];
@@ -30,7 +33,7 @@
   }
   function labelRows(picker) {
     picker.querySelectorAll("ol.va-ordered select").forEach(function (s, i) {
-      s.setAttribute("aria-label", "Trunk " + (i + 1));
+      s.setAttribute("aria-label", t("trunkN", "Trunk %(n)s", {n: i + 1}));
     });
   }
   function init(picker) {

@@ -118,7 +118,7 @@ def test_the_portal_writes_a_moment_as_year_month_day_and_24_hour_time():
     moment = datetime(2026, 11, 30, 14, 5, 9, tzinfo=timezone.utc)
     rendered = Template('{{ m }}|{{ m|date:"DATETIME_FORMAT" }}|{{ m|date:"SHORT_DATETIME_FORMAT" }}|{{ m|date }}'
                         "|{{ m|time }}").render(Context({"m": moment}))
-    assert rendered == "2026-11-30 14:05:09|2026-11-30 14:05:09|2026-11-30 14:05:09|2026-11-30|14:05:09"
+    assert rendered == "2026-11-30 14:05:09 UTC|2026-11-30 14:05:09 UTC|2026-11-30 14:05:09 UTC|2026-11-30|14:05:09"
 
 
 @pytest.fixture

@@ -11,11 +11,15 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 # Pages a helpdesk user may open; everything else answers 403 to them.
 HELPDESK_ALLOWED = {"home", "users:sipuser_list", "users:sipuser_detail", "users:sipuser_reset_pin",
-                    "live:extension_state_badges", "logout", "login"}
+                    "live:extension_state_badges", "logout", "login", "set_language"}
+# Every signed-in account's own pages: its language, time zone, password and two-factor login.
+OWN_ACCOUNT = {"accounts:me", "accounts:password_change", "accounts:password_change_done", "twofactor:setup",
+               "twofactor:verify", "twofactor:recovery_codes", "twofactor:disable"}
+HELPDESK_ALLOWED |= OWN_ACCOUNT
 # Pages outside the persona rules (public or handled by Django itself; /healthz and /metrics are for load
 # balancers and Prometheus, with their own rules: tests/production/test_health.py).
 EXEMPT_PREFIXES = ("django-admin/", "static/", "api/", "healthz", "metrics")
-PUBLIC = {"login"}
+PUBLIC = {"login", "set_language", "twofactor:verify"}  # (the language picker; a log-in's code step)
 
 
 def _walk(patterns, prefix="", namespace=""):
@@ -118,7 +122,7 @@ def test_helpdesk_cannot_post_to_anything_but_a_pin_reset(helpdesk_client, estat
 def test_a_user_with_no_role_sees_nothing(client, charlie, estate):
     client.force_login(charlie)
     for name, url in _get_pages(estate):
-        if name in PUBLIC or name in {"logout", "home"}:
+        if name in PUBLIC or name in {"logout", "home"} | OWN_ACCOUNT:
             continue
         assert client.get(url).status_code == 403, f"charlie reached {name} {url}"
 

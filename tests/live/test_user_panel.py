@@ -24,6 +24,9 @@ from .conftest import ACTOR
 pytestmark = pytest.mark.django_db
 
 SEEN = datetime(2026, 11, 30, 9, 0, tzinfo=dt_timezone.utc)
+#: a registration still current whenever the suite runs (the panel compares expiry with the clock): no test may
+#: depend on today's date, so not "SEEN + 5 minutes", which lapsed the morning after it was written
+STILL_REGISTERED = datetime(2199, 1, 1, tzinfo=dt_timezone.utc)
 CHANNEL = "PJSIP/kamailio-1-0000002a"
 
 
@@ -57,7 +60,7 @@ def stored_call(node, extension: str = "1001", channel: str = CHANNEL, linkedid:
 def stored_registration(kamailio_node, extension: str = "1001", port: int = 5062):
     return Registration.objects.create(kamailio_node=kamailio_node, user=extension, domain="voip.example.test",
                                        contact=f"sip:{extension}@192.0.2.10:{port}", source=f"198.51.100.7:{port}",
-                                       user_agent="Yealink T46U", nat=True, expires=SEEN + timedelta(seconds=300),
+                                       user_agent="Yealink T46U", nat=True, expires=STILL_REGISTERED,
                                        seen_at=SEEN)
 
 

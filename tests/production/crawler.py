@@ -104,6 +104,18 @@ class Browser:
         return self.post("/login/", {"csrfmiddlewaretoken": token.group(1), "username": username,
                                      "password": password}, referer=f"https://{self.host}/login/")
 
+    def enrol_two_factor(self) -> httpx.Response:
+        """An administrator's first log-in where two-factor login is required: the key the enrolment page shows,
+        typed into an authenticator (accounts.twofactor.totp), and the code sent back."""
+        from accounts.twofactor import totp
+
+        page = self.get("/two-factor/")
+        secret = re.search(r'id="twofactor-secret">([^<]+)<', page.text)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        assert page.status_code == 200 and secret and token, f"enrolment page: {page.status_code}"
+        return self.post("/two-factor/", {"csrfmiddlewaretoken": token.group(1), "code": totp(secret.group(1))},
+                         referer=f"https://{self.host}/two-factor/")
+
     def local(self, url: str, base: str) -> str | None:
         """``url`` (relative to ``base``) as a path + query on our host, or None when it leaves it."""
         parts = urlsplit(urljoin(f"https://{self.host}{base}", url))

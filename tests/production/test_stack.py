@@ -34,13 +34,14 @@ POST_ONLY = {"apitoken_revoke", "push:pushjob_retry", "push:pushjob_retry_all_fa
              "users:sipuser_reset_pin", "live:asterisk_node_test", "live:kamailio_node_test", "logout",
              "api:sipuser-reset-password", "api:sipuser-reset-voicemail-pin", "api:pushjob-retry",
              "api:pushjob-retry-failed", "push:node_queue_pause", "push:node_queue_resume", "push:node_queue_cancel",
-             "push:node_queue_push_everything", "users:sipuser_bulk", "trunks:trunk_bulk"}
+             "push:node_queue_push_everything", "users:sipuser_bulk", "trunks:trunk_bulk", "twofactor:recovery_codes",
+             "twofactor:disable"}
 # Offered only for a call in progress (the stack here has none): served in tests/live/test_user_panel.py and, on
 # a real Asterisk, tests/asterisk/test_call_control.py.
 CALL_CONTROL = {"live:user_hangup", "live:user_listen"}
 # Where a GET is answered by a redirect by design: the home page sends people to their first page, the
 # login page sends a signed-in user home, a trunk's plain id goes to its E1 or ITSP page.
-REDIRECTS = {"home", "login", "trunks:trunk_detail"}
+REDIRECTS = {"home", "login", "trunks:trunk_detail", "twofactor:verify", "set_language"}  # (no code awaited; no language)
 # The steps of a CSV import in progress (status, errors, secrets): without one they redirect or are not found.
 IMPORT_STEPS = re.compile(r"^users:sipuser_import_.+")
 # Not pages: tested on their own below (no session; a bearer token for /metrics).
@@ -69,6 +70,7 @@ def stack(tmp_path_factory, worker_id):
         stack.admin = stack.ensure_admin()
         stack.manage("load_demo_estate")
         _record_a_call(stack)
+        _a_disabled_account(stack)
         stack.start("voipadmin-portal.service")
         stack.wait_for_portal()
         yield stack
@@ -76,6 +78,16 @@ def stack(tmp_path_factory, worker_id):
         stack.stop()
         stack.purge_broker()
         stack.drop_database()
+
+
+def _a_disabled_account(stack: ProductionStack) -> None:
+    """A former colleague's account, disabled: its page offers "enable" (a page the crawl must reach too)."""
+    import psycopg
+
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        conn.execute("""INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email,
+                                               is_staff, is_active, date_joined)
+                        VALUES ('!', false, 'former', 'Former', 'Colleague', '', false, false, now())""")
 
 
 def _record_a_call(stack: ProductionStack) -> None:
@@ -166,6 +178,11 @@ def test_every_page_and_every_static_file_is_served_in_production(stack, browser
     started = time.monotonic()
     login = browser.log_in(*stack.admin)
     assert login.status_code == 302 and "sessionid" in browser.cookies, login.text[:500]
+    # the guide's environment requires two-factor login for administrators: the first page is the enrolment
+    assert browser.get("/dashboard/").headers.get("location", "").endswith("/two-factor/")
+    enrolled = browser.enrol_two_factor()
+    assert enrolled.status_code == 200 and "recovery" in enrolled.text.lower(), enrolled.text[:500]
+    assert browser.get("/dashboard/").status_code == 200
 
     seeds = _seeds() + _detail_seeds(browser)
     pages, assets = browser.crawl(seeds, skip=_skip, per_pattern=3, pattern_of=_view_name)

@@ -11,10 +11,22 @@ pytestmark = pytest.mark.django_db
 SECRET_KEYS = {"ha1", "ha1b", "password", "voicemail_pin"}
 
 
-def test_helpdesk_sees_no_sip_secret_through_the_api(helpdesk_client, make_user):
+def test_helpdesk_session_does_not_browse_the_users_api(helpdesk_client, make_user):
+    """Issue 12: the helpdesk finds users on the pages; the users API is for systems with a token."""
     user = make_user(1001, name="Ana", voicemail_pin="7391")
-    listing = helpdesk_client.get("/api/v1/users/", {"q": "Ana"})
-    detail = helpdesk_client.get(f"/api/v1/users/{user.pk}/")
+    assert helpdesk_client.get("/api/v1/users/", {"q": "Ana"}).status_code == 403
+    assert helpdesk_client.get(f"/api/v1/users/{user.pk}/").status_code == 403
+
+
+def test_no_sip_secret_in_the_users_api_for_a_read_token(client, make_user):
+    from voipadmin.actors import Actor
+    from voipadmin.api.tokens import create_token
+
+    key = create_token(actor=Actor.command("tests"), name="reader")[1]
+    user = make_user(1001, name="Ana", voicemail_pin="7391")
+    headers = {"HTTP_AUTHORIZATION": f"Token {key}"}
+    listing = client.get("/api/v1/users/", {"q": "Ana"}, **headers)
+    detail = client.get(f"/api/v1/users/{user.pk}/", **headers)
     assert listing.status_code == detail.status_code == 200
     [row] = listing.json()["results"]
     for body, response in ((row, listing), (detail.json(), detail)):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -70,9 +71,10 @@ class TrunkOrderField(serializers.Field):
 
     def to_internal_value(self, data) -> dict:
         if not isinstance(data, list) or not all(isinstance(n, str) for n in data):
-            raise serializers.ValidationError('Give the trunk names as a list, e.g. ["itsp-carrier", "e1-pstn"].')
+            raise serializers.ValidationError(gettext('Give the trunk names as a list, e.g. ["itsp-carrier", '
+                                                      '"e1-pstn"].'))
         if not data:
-            raise serializers.ValidationError("A route needs at least one trunk.")
+            raise serializers.ValidationError(gettext("A route needs at least one trunk."))
         try:
             return {"trunks": parse_trunk_names("\n".join(data))}
         except DjangoValidationError as exc:
@@ -80,7 +82,7 @@ class TrunkOrderField(serializers.Field):
 
 
 class OutboundRouteSerializer(serializers.ModelSerializer):
-    trunks = TrunkOrderField(help_text="Trunk names in the order they are tried.")
+    trunks = TrunkOrderField(help_text=_("Trunk names in the order they are tried."))
 
     class Meta:
         model = OutboundRoute

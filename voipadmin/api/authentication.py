@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
+from django.utils.translation import gettext
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
@@ -63,11 +64,11 @@ class TokenAuthentication(authentication.BaseAuthentication):
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Invalid token header: use 'Authorization: Token <key>'.")
+            raise exceptions.AuthenticationFailed(gettext("Invalid token header: use 'Authorization: Token <key>'."))
         try:
             key = header[1].decode()
         except UnicodeError:
-            raise exceptions.AuthenticationFailed("Invalid token.") from None
+            raise exceptions.AuthenticationFailed(gettext("Invalid token.")) from None
         try:
             token = check_key(key, client_ip(request))
         except TokenRefused as exc:

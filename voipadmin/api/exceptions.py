@@ -3,6 +3,7 @@ and JSON 404s for every /api/ URL, routed or not."""
 from __future__ import annotations
 
 from django.http import JsonResponse
+from django.utils.translation import gettext
 from django.views import defaults
 from rest_framework import status
 from rest_framework.response import Response
@@ -24,5 +25,5 @@ def page_not_found(request, exception=None):
     """The project's ``handler404``: an API client gets ``{"detail": …}`` as JSON like every other API answer
     (the schema documents it), also for a URL no route matches (``/api/v1/users/1.5/``); people get the page."""
     if request.path_info.startswith(API_PREFIX):
-        return JsonResponse({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        return JsonResponse({"detail": gettext("Not found.")}, status=status.HTTP_404_NOT_FOUND)
     return defaults.page_not_found(request, exception)

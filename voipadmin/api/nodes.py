@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.urls import reverse
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, viewsets
 
 from sites.filtersets import AsteriskNodeFilterSet, KamailioNodeFilterSet
 from sites.models import AsteriskNode, KamailioNode
+from voipadmin import scope
 
 from .permissions import required_perms as needs
 from .viewsets import ApiActorMixin, EstateFilterBackend
@@ -65,7 +67,7 @@ class NodeViewSet(ApiActorMixin, viewsets.GenericViewSet):
         model, filterset_class = KINDS[kind]
         params = {k: v for k in ("q", "enabled") if (v := self.request.query_params.get(k)) not in (None, "")}
         params = EstateFilterBackend._strict_booleans(params, filterset_class)  # enabled=maybe: a 400, not "any"
-        queryset: QuerySet = model.objects.order_by("name", "pk")
+        queryset: QuerySet = scope.restrict(model.objects.order_by("name", "pk"), self.request.user)
         filterset = filterset_class(params, queryset=queryset, request=self.request)
         if not filterset.is_valid():
             raise exceptions.ValidationError(filterset.errors)
@@ -75,7 +77,9 @@ class NodeViewSet(ApiActorMixin, viewsets.GenericViewSet):
     def list(self, request, *args, **kwargs):
         kind = request.query_params.get("kind")
         if kind not in (None, "", *KINDS):
-            raise exceptions.ValidationError({"kind": f"Choose {' or '.join(sorted(KINDS))}."})
+            first, second = sorted(KINDS)  # (two kinds)
+            raise exceptions.ValidationError({"kind": gettext("Choose %(first)s or %(second)s.")
+                                              % {"first": first, "second": second}})
         nodes = [node for k in KINDS if not kind or k == kind for node in self._filtered(k)]
         page = self.paginate_queryset(nodes)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from django.db import connections
+from django.utils.translation import gettext
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -45,7 +46,8 @@ class KeysetPagination(pagination.BasePagination):
         value = request.query_params.get(self.ordering_param) or f"-{self.time_field}"  # (empty: not given)
         if value not in (self.time_field, f"-{self.time_field}"):
             raise exceptions.ValidationError(
-                {self.ordering_param: f"Cannot order by {value!r}; choose {self.time_field} or -{self.time_field}."})
+                {self.ordering_param: gettext("Cannot order by %(value)s; choose %(field)s or -%(field)s.")
+                 % {"value": repr(value), "field": self.time_field}})
         return value.startswith("-")
 
     def get_page_size(self, request) -> int:
@@ -53,11 +55,11 @@ class KeysetPagination(pagination.BasePagination):
         if not raw:
             return self.page_size
         if not is_number(raw):  # (ASCII digits: int() would also read "١٠")
-            raise exceptions.ValidationError({self.page_size_query_param: "Give a whole number."})
+            raise exceptions.ValidationError({self.page_size_query_param: gettext("Give a whole number.")})
         size = int(raw)
         if not 1 <= size <= self.max_page_size:
             raise exceptions.ValidationError(
-                {self.page_size_query_param: f"Between 1 and {self.max_page_size}."})
+                {self.page_size_query_param: gettext("Between 1 and %(maximum)s.") % {"maximum": self.max_page_size}})
         return size
 
     def decode_cursor(self, request) -> tuple[datetime.datetime, int, bool] | None:
@@ -67,7 +69,7 @@ class KeysetPagination(pagination.BasePagination):
             return None
         match = _CURSOR.fullmatch(raw)
         if match is None:
-            raise exceptions.ValidationError({self.cursor_query_param: "Invalid cursor."})
+            raise exceptions.ValidationError({self.cursor_query_param: gettext("Invalid cursor.")})
         direction, micros, pk = match.groups()
         try:
             when = comparable_time(EPOCH + datetime.timedelta(microseconds=int(micros)))
@@ -98,7 +100,7 @@ class KeysetPagination(pagination.BasePagination):
         try:  # the column's own zone must hold the time too (year 9999 at UTC is year 10000 at +14:00)
             when_db = field.get_db_prep_value(when, connection)
         except (OverflowError, ValueError):
-            raise exceptions.ValidationError({self.cursor_query_param: "Invalid cursor."}) from None
+            raise exceptions.ValidationError({self.cursor_query_param: gettext("Invalid cursor.")}) from None
         table = qn(model._meta.db_table)
         return queryset.extra(
             where=[f"({table}.{qn(field.column)}, {table}.{qn(model._meta.pk.column)}) "

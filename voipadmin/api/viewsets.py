@@ -10,12 +10,15 @@ from typing import Any, Callable
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ProtectedError
 from django.http import Http404
+from django.utils.translation import gettext, gettext_lazy as _
 import django_filters
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, filters, pagination, serializers, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.permissions import SAFE_METHODS
 
+from voipadmin import scope
 from voipadmin.actors import Actor
 from voipadmin.numbers import parse_int
 
@@ -28,7 +31,7 @@ BOOLEANS = {"true": "true", "1": "true", "false": "false", "0": "false"}
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
-    default_detail = "The object is still in use."
+    default_detail = _("The object is still in use.")
     default_code = "conflict"
 
 
@@ -37,13 +40,16 @@ def call_action(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         return func(*args, **kwargs)
     except DjangoValidationError as exc:
+        if not hasattr(exc, "error_dict") and all(e.code == "protected" for e in exc.error_list):
+            raise Conflict(" ".join(exc.messages)) from None  # still in use: a 409, like a PROTECT foreign key
         if hasattr(exc, "error_dict"):
             detail = {("non_field_errors" if k == "__all__" else k): v for k, v in exc.message_dict.items()}
         else:
             detail = {"non_field_errors": exc.messages}
         raise serializers.ValidationError(detail) from None
     except ProtectedError as exc:
-        raise Conflict(f"Still used by {len(exc.protected_objects)} other object(s).") from None
+        raise Conflict(gettext("Still used by %(count)d other object(s).") % {"count": len(exc.protected_objects)}) \
+            from None
 
 
 def _has_nul(data: Any) -> bool:
@@ -70,7 +76,8 @@ class StrictOrderingFilter(filters.OrderingFilter):
         bad = [t for t in terms if t.lstrip("-") not in allowed]
         if bad:
             raise exceptions.ValidationError(
-                {self.ordering_param: f"Cannot order by {', '.join(bad)}; choose from {', '.join(sorted(allowed))}."})
+                {self.ordering_param: gettext("Cannot order by %(fields)s; choose from %(allowed)s.") % {
+                    "fields": ", ".join(bad), "allowed": ", ".join(sorted(allowed))}})
         return terms
 
     def get_schema_operation_parameters(self, view) -> list[dict]:
@@ -116,7 +123,7 @@ class EstateFilterBackend(DjangoFilterBackend):
         for name in names:
             value = BOOLEANS.get(data[name].lower()) if data[name] != "" else ""
             if value is None:
-                raise exceptions.ValidationError({name: "Give true or false."})
+                raise exceptions.ValidationError({name: gettext("Give true or false.")})
             data[name] = value
         return data
 
@@ -167,7 +174,8 @@ class EstateContentNegotiation(DefaultContentNegotiation):
             return super().filter_renderers(renderers, format)
         except Http404:
             formats = " or ".join(sorted({r.format for r in renderers}))
-            raise exceptions.ValidationError({"format": [f"Choose {formats}."]}) from None
+            raise exceptions.ValidationError({"format": [gettext("Choose %(formats)s.") % {"formats": formats}]}) \
+                from None
 
 
 class EstatePagination(pagination.PageNumberPagination):
@@ -183,7 +191,7 @@ class EstatePagination(pagination.PageNumberPagination):
         if not raw:
             return self.page_size
         try:
-            return parse_int(raw, what="The page size", minimum=1, maximum=self.max_page_size)
+            return parse_int(raw, what=gettext("The page size"), minimum=1, maximum=self.max_page_size)
         except DjangoValidationError as exc:
             raise exceptions.ValidationError({self.page_size_query_param: exc.messages}) from None
 
@@ -194,6 +202,16 @@ class EstatePagination(pagination.PageNumberPagination):
         for parameter in parameters:
             parameter["schema"].update(bounds.get(parameter["name"], {}))
         return parameters
+
+
+def restrict_related_fields(serializer, user) -> None:
+    """The objects a body may name (a user's site, a trunk's node) are only those the caller may see."""
+    fields = getattr(serializer, "child", serializer).fields
+    for field in fields.values():
+        relation = getattr(field, "child_relation", field)
+        queryset = getattr(relation, "queryset", None)
+        if queryset is not None and not relation.read_only:
+            relation.queryset = scope.restrict(queryset, user, scope.VIEW)
 
 
 class ApiActorMixin:
@@ -208,9 +226,22 @@ class ApiActorMixin:
         super().initial(request, *args, **kwargs)
         # PostgreSQL text cannot hold NUL: refuse it at the door (400) instead of failing in a query (500).
         if any("\x00" in k or "\x00" in v for k, values in request.query_params.lists() for v in values):
-            raise exceptions.ValidationError({"detail": "NUL characters are not allowed in the query."})
+            raise exceptions.ValidationError({"detail": gettext("NUL characters are not allowed in the query.")})
         if request.method not in ("GET", "HEAD", "OPTIONS") and _has_nul(request.data):
-            raise exceptions.ValidationError({"detail": "NUL characters are not allowed in the body."})
+            raise exceptions.ValidationError({"detail": gettext("NUL characters are not allowed in the body.")})
+
+    def filter_queryset(self, queryset):
+        """Every row the API lists, shows or changes is first narrowed to the caller's sites (voipadmin.scope);
+        another site's object is a 404, as if it did not exist."""
+        action = {"DELETE": scope.DELETE}.get(self.request.method,
+                                             scope.VIEW if self.request.method in SAFE_METHODS else scope.CHANGE)
+        return super().filter_queryset(scope.restrict(queryset, self.request.user, action))
+
+    def get_serializer(self, *args, **kwargs):
+        serializer = super().get_serializer(*args, **kwargs)
+        if scope.site_scope(self.request.user) is not None:
+            restrict_related_fields(serializer, self.request.user)
+        return serializer
 
     def actor(self) -> Actor:
         user = self.request.user
@@ -247,4 +278,10 @@ class EstateViewSet(ApiActorMixin, viewsets.ModelViewSet):
                                           **self.action_kwargs(serializer))
 
     def perform_destroy(self, instance):
-        call_action(type(self).delete_action, instance, actor=self.actor())
+        try:
+            call_action(type(self).delete_action, instance, actor=self.actor())
+        except serializers.ValidationError as exc:
+            # a DELETE refused because of what still depends on the object (a site's nodes, a set's service
+            # codes) is the object's state, not a bad request: 409, like a PROTECT foreign key
+            detail = exc.detail.get("non_field_errors", exc.detail) if isinstance(exc.detail, dict) else exc.detail
+            raise Conflict(" ".join(str(m) for m in detail)) from None

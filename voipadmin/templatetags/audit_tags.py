@@ -9,6 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 register = template.Library()
 
@@ -28,7 +29,15 @@ def object_history_link(context, obj) -> SafeString:
             or not user.has_perm("voipadmin.view_changelogentry"):
         return mark_safe("")
     return format_html('<a class="btn btn-outline-secondary" id="object-history" href="{}">'
-                       '<i class="bi bi-clock-history"></i> History</a>', history_url(obj))
+                       '<i class="bi bi-clock-history"></i> {}</a>', history_url(obj), gettext("History"))
+
+
+@register.filter
+def source_label(source: str) -> str:
+    """An entry's ``source`` (ui, api, command, system) in the reader's words."""
+    from voipadmin.filtersets import SOURCES
+
+    return str(dict(SOURCES).get(source, source))
 
 
 @register.filter

@@ -15,11 +15,12 @@ from django.conf import settings
 from django.template.base import render_value_in_context
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 register = template.Library()
 
-_YES = mark_safe('<td><i class="bi bi-check-circle-fill text-success" title="yes"></i></td>')
-_NO = mark_safe('<td><i class="bi bi-x-circle text-muted" title="no"></i></td>')
+_YES = '<td><i class="bi bi-check-circle-fill text-success" title="{}"></i></td>'
+_NO = '<td><i class="bi bi-x-circle text-muted" title="{}"></i></td>'
 
 
 def _text(value: Any, context: template.Context) -> str:
@@ -36,16 +37,18 @@ def table_rows(rows: list[tuple[Any, list[Any]]], selectable: bool = False) -> S
     """``selectable``: each row starts with a checkbox ``pk`` of the list's bulk form (``#bulk-form``)."""
     context = template.Context()  # autoescape on, the active time zone and formats: what {{ cell }} uses
     out = []
+    yes, no = _YES.format(escape(gettext("yes"))), _NO.format(escape(gettext("no")))  # once a page, not a cell
+    select = gettext("Select %(object)s")
     for obj, cells in rows:
         tds = [f'<td><input type="checkbox" class="form-check-input va-select" name="pk" value="{escape(obj.pk)}" '
-               f'form="bulk-form" aria-label="Select {escape(str(obj))}"></td>'] if selectable else []
+               f'form="bulk-form" aria-label="{escape(select % {"object": obj})}"></td>'] if selectable else []
         if cells:
             tds.append(f'<td><a href="{escape(obj.get_absolute_url())}">{_text(cells[0], context)}</a></td>')
         for cell in cells[1:]:
             if cell is True:
-                tds.append(_YES)
+                tds.append(yes)
             elif cell is False:
-                tds.append(_NO)
+                tds.append(no)
             else:
                 tds += ["<td>", _text("" if cell is None else cell, context), "</td>"]
         out.append("<tr>" + "".join(tds) + "</tr>")

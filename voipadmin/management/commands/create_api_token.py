@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from sites.models import Site
 from voipadmin.actors import Actor
 from voipadmin.api.tokens import create_token
 from voipadmin.models import ApiToken
@@ -19,14 +20,20 @@ class Command(BaseCommand):
         parser.add_argument("--expires-days", type=int, default=None, help="Expire after this many days.")
         parser.add_argument("--networks", default="",
                             help="Comma-separated CIDR networks the token may be used from (default: anywhere).")
+        parser.add_argument("--sites", default="",
+                            help="Comma-separated site slugs the token is limited to (default: the whole estate).")
 
-    def handle(self, *args, name, scope, expires_days, networks, **options):
+    def handle(self, *args, name, scope, expires_days, networks, sites, **options):
         if expires_days is not None and expires_days < 1:
             raise CommandError("--expires-days must be at least 1.")
+        slugs = {s.strip() for s in sites.split(",") if s.strip()}
+        limited = list(Site.objects.filter(slug__in=slugs))
+        if missing := slugs - {s.slug for s in limited}:
+            raise CommandError(f"Unknown site(s): {', '.join(sorted(missing))}.")
         expires_at = timezone.now() + timedelta(days=expires_days) if expires_days else None
         try:
             token, key = create_token(actor=Actor.command("create_api_token"), name=name, scope=scope,
-                                      expires_at=expires_at, allowed_networks=networks)
+                                      expires_at=expires_at, allowed_networks=networks, sites=limited)
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
                                if hasattr(exc, "error_dict") else "; ".join(exc.messages)) from None
