@@ -82,10 +82,10 @@ SOURCES = [("ui", _("Web UI")), ("api", _("API")), ("command", _("Command")), ("
 
 class ChangeLogFilterSet(EstateFilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
-    action = django_filters.ChoiceFilter(choices=ChangeLogEntry.Action.choices)
+    action = django_filters.ChoiceFilter(choices=ChangeLogEntry.Action.choices, label=_("Action"))
     object_type = django_filters.ChoiceFilter(choices=audit_object_types, method="filter_object_type",
                                               label=_("Object type"))
-    actor = django_filters.CharFilter(lookup_expr="icontains")
+    actor = django_filters.CharFilter(lookup_expr="icontains", label=_("Who"))
     source = django_filters.ChoiceFilter(label=_("Source"), choices=SOURCES)
     since = django_filters.IsoDateTimeFilter(field_name="time", lookup_expr="gte", label=_("From"),
                                              widget=PeriodInput)

@@ -32,9 +32,11 @@ def test_no_page_shows_english_to_a_spanish_reader(admin_client, estate):
             continue
         assert spanish.status_code == 200, (name, spanish.status_code)
         assert spanish["Content-Language"] == "es"
-        left = untranslated(texts(english.content.decode()), texts(spanish.content.decode()), data)
-        if left:
-            problems[f"{name} {url}"] = left
+        body = spanish.content.decode()
+        left = untranslated(texts(english.content.decode()), texts(body), data)
+        if left:  # each with where it stands on the Spanish page, to find the string that was missed
+            problems[f"{name} {url}"] = [(text, body[max(0, body.find(text) - 160):body.find(text)])
+                                         for text in left]
     assert not problems, "\n".join(f"{page}: {left}" for page, left in problems.items())
 
 
