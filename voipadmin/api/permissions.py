@@ -34,8 +34,7 @@ class EstatePermission(permissions.BasePermission):
 
     @staticmethod
     def required_perms(request, view) -> list[str]:
-        action = getattr(view, "action", None)
-        handler = getattr(view, action, None) if action else None
+        action, handler = _handler(view)
         explicit = getattr(handler, "required_perms", None) or (getattr(view, "required_perms", None)
                                                                 if action is None else None)
         if explicit:
@@ -50,11 +49,15 @@ class EstatePermission(permissions.BasePermission):
         return [f"{model._meta.app_label}.{verb}_{model._meta.model_name}"]
 
 
+def _handler(view):
+    """The viewset action being called and its method (None, None outside a viewset's action)."""
+    action = getattr(view, "action", None)
+    return action, getattr(view, action, None) if action else None
+
+
 def _explicit(view) -> bool:
     """Whether the endpoint names its own permissions (``required_perms``): made for a narrower role."""
-    action = getattr(view, "action", None)
-    handler = getattr(view, action, None) if action else None
-    return bool(getattr(handler, "required_perms", None))
+    return bool(getattr(_handler(view)[1], "required_perms", None))
 
 
 class ApiRole(permissions.BasePermission):
