@@ -363,9 +363,9 @@ class TwoFactorRequiredMiddleware:
             return False
         if request.path.startswith("/api/") and request.META.get("HTTP_AUTHORIZATION"):
             return False  # a token request: DRF authenticates it, the session is not used
-        if _exempt(request.path):
+        if enabled_for(user):  # (the common case, and no query: the profile comes with the account)
             return False
-        return not enabled_for(user) and is_administrator(user)
+        return not _exempt(request.path) and is_administrator(user)
 
     @staticmethod
     def _to_enrolment(request):

@@ -12,14 +12,15 @@ happens on the estate, so every attempt, done or refused, is in the audit log on
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime, timedelta, timezone as dt_timezone
 from typing import Iterable
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
@@ -29,14 +30,17 @@ from sites.models import AsteriskNode, ExtensionRange, KamailioNode, Site
 from users.models import SipUser
 from voipadmin import audit
 from voipadmin.actors import Actor
+from voipadmin.connectors.errors import NodeError
+from voipadmin.connectors.kamailio import AsyncKamailioRpc
 from voipadmin.fields import misconfiguration
 
-from . import callcontrol, poller
+from . import callcontrol, poller, presence
 from .callcontrol import Sentence
 from .choices import Health, NodeKind
 from .models import (ActiveCall, Bridge, CallSample, DestinationState, DeviceState, ExtensionState, NodeState,
-                     Registration, TrunkState)
+                     PresenceState, Registration, TrunkState)
 from .poller import AsteriskTarget, KamailioTarget, NodeResult
+from .presence import PresenceSnapshot
 
 log = logging.getLogger(__name__)
 BATCH = 2000
@@ -55,6 +59,9 @@ class CycleSummary:
     results: list[NodeResult]
     seconds: float = 0.0
     calls_by_site: dict[int, int] = field(default_factory=dict)
+    presence: PresenceSnapshot | None = None  # Kamailio's presence tables, read at the end of a full cycle
+    silent_asterisks: list[str] = field(default_factory=list)  # enabled Asterisks in a call with no publication
+    lamps_turned_off: int = 0  # stale lamps of restarted Asterisks turned off (turn_off_stale_lamps)
 
     def count(self, state: str) -> int:
         return sum(1 for r in self.results if r.state == state)
@@ -77,6 +84,13 @@ class CycleSummary:
             extra += f", ARI {r.ari}" if r.ari else ""
             out.append(f"  {r.kind:8} {r.name:24} {r.state:8} {latency:>10}  {extra}"
                        + (f"  [{r.reason}]" if r.reason else ""))
+        if self.lamps_turned_off:
+            out.append(f"  {self.lamps_turned_off} lamp(s) a restarted Asterisk left on turned off")
+        if self.presence is not None:
+            out.append("  " + self.presence.line())
+            for name in self.silent_asterisks:
+                out.append(f"  warning: Asterisk {name} publishes no presence: it carries a call, Kamailio holds no "
+                           "live publication from its address")
         return out
 
 
@@ -120,12 +134,16 @@ def run_cycle(targets: Iterable[AsteriskTarget | KamailioTarget], *, actor: Acto
     """
     started = time.perf_counter()
     results: list[NodeResult] = []
+    batches: list[CycleSummary] = []
     for batch in poller.poll_in_batches(targets, timeout or node_timeout()):
-        record_poll_cycle(batch, actor=actor, full_cycle=False)
+        batches.append(record_poll_cycle(batch, actor=actor, full_cycle=False))
         results += batch
     summary = CycleSummary(results=results)
+    summary.lamps_turned_off = sum(b.lamps_turned_off for b in batches)
     if full_cycle:
-        summary.calls_by_site = _finish_cycle(results, datetime.now(dt_timezone.utc))
+        now = _clock()
+        summary.calls_by_site = _finish_cycle(results, now)
+        summary.presence, summary.silent_asterisks = record_presence(now=now)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -162,7 +180,7 @@ def record_poll_cycle(results: Iterable[NodeResult], *, actor: Actor, full_cycle
         kam = [r for r in results if r.kind == NodeKind.KAMAILIO]
         ast_ids = [r.node_id for r in ast]
         kam_ids = [r.node_id for r in kam]
-        _upsert_node_states(ast, kam, now)
+        restarted = _upsert_node_states(ast, kam, now)
         _replace_destinations(kam, now)
         scopes = [(ActiveCall, {"node_id__in": ast_ids}), (DeviceState, {"node_id__in": ast_ids}),
                   (ExtensionState, {"node_id__in": ast_ids}), (Bridge, {"node_id__in": ast_ids}),
@@ -194,9 +212,131 @@ def record_poll_cycle(results: Iterable[NodeResult], *, actor: Actor, full_cycle
                             (ExtensionState, extens), (TrunkState, trunk_rows), (Bridge, bridges)):
             _bulk_insert(model, rows)
         summary = CycleSummary(results=results)
+    for node_id, started in restarted.items():
+        summary.lamps_turned_off += turn_off_stale_lamps(node_id, started=started, actor=actor, now=now)
     if full_cycle:
         summary.calls_by_site = _finish_cycle(results, now)
+        summary.presence, summary.silent_asterisks = record_presence(now=now)
     return summary
+
+
+def _clock() -> datetime:
+    """The cycle's "now" (a function, so a test can pin the clock the presence tables are read against)."""
+    return datetime.now(dt_timezone.utc)
+
+
+def record_presence(*, now: datetime | None = None) -> tuple[PresenceSnapshot | None, list[str]]:
+    """Read Kamailio's presence tables (``live.presence``) and record them: each extension's merged state
+    (``PresenceState``, what the users list and a user's page show merged with the rest), and the counts on
+    the nodes' states: a Kamailio's watchers and publications, an Asterisk's publications (``None`` when
+    Kamailio does not record who published). Returns the snapshot (``None`` if the tables could not be read:
+    presence never stops a poll cycle) and the names of enabled Asterisks that stopped publishing: no live
+    publication while they carry a call (``presence.busy_asterisks``). Seven queries, one transaction,
+    whatever the number of publications.
+    """
+    now = now or _clock()
+    try:
+        snap = presence.read_presence(int(now.timestamp()))
+    except DatabaseError as exc:  # (read-only, outside any transaction: nothing to roll back)
+        log.warning("presence tables not read: %s", exc)
+        return None, []
+    with transaction.atomic():
+        PresenceState.objects.all().delete()
+        _bulk_insert(PresenceState, [{"extension": ext[:64], "state": state, "seen_at": now,
+                                      "publications": snap.publications_of[ext]}
+                                     for ext, state in sorted(snap.states.items())])
+        states = list(NodeState.objects.select_related("asterisk_node", "kamailio_node").order_by("pk"))
+        kamailios = [s for s in states if s.kind == NodeKind.KAMAILIO and s.kamailio_node.enabled]
+        published = snap.published_by([(s.asterisk_node_id, s.asterisk_node.host, s.asterisk_node.sip_port)
+                                       for s in states if s.kind == NodeKind.ASTERISK],
+                                      kamailios=[s.kamailio_node.sip_address for s in states
+                                                 if s.kind == NodeKind.KAMAILIO])
+        for s in states:
+            if s.kind == NodeKind.KAMAILIO:
+                # One Kamailio holds every subscription; several are told apart by the socket that took it.
+                s.watchers = snap.watchers if len(kamailios) == 1 else sum(
+                    n for key, n in snap.watchers_on.items()
+                    if key == presence.split_hostport(s.kamailio_node.sip_address))
+                s.publications = snap.publications  # one shared database: every Kamailio serves them all
+            else:
+                s.watchers = None
+                s.publications = published[s.asterisk_node_id]
+        if states:
+            NodeState.objects.bulk_update(states, ["watchers", "publications"], batch_size=BATCH)
+        busy = presence.busy_asterisks()
+    silent = sorted(s.asterisk_node.name for s in states if s.kind == NodeKind.ASTERISK
+                    and s.asterisk_node.enabled and s.publications == 0 and s.asterisk_node_id in busy)
+    return snap, silent
+
+
+#: how long the idle document that replaces a restarted node's stale publication lives: long enough for every
+#: watcher's NOTIFY, short enough that presence forgets it soon after (the node publishes anew on its next call)
+STALE_LAMP_EXPIRES_SECONDS = 5
+
+
+def turn_off_stale_lamps(node_id: int, *, started: datetime, actor: Actor, now: datetime | None = None) -> int:
+    """Turn off at once the lamps an Asterisk's previous instance left on (it was killed or crashed mid-call).
+
+    The new instance starts with every extension idle and publishes only changes, with new ETags: without
+    this, Kamailio keeps the dead instance's publications (lamp on) until they expire (up to
+    ASTERISK_PUBLISH_EXPIRES_SECONDS + presence's clean period). For each live publication from the node's
+    address received before ``started`` that still lights a lamp, a Kamailio is asked over JSON-RPC
+    (pua_rpc ``pua.publish``) to update that very publication (``SIP-If-Match`` its ETag) with an idle
+    document for STALE_LAMP_EXPIRES_SECONDS: kamailio.cfg's route[PRESENCE] takes Kamailio's own PUBLISH and
+    presence NOTIFYs every watcher "idle" at once. The Kamailio the publication was sent to (the body's
+    entity names it) is asked first, then the others. Returns how many lamps went off; never raises (a
+    failure is logged and leaves the lamp to its expiry, as before).
+    """
+    now = now or datetime.now(dt_timezone.utc)
+    try:
+        node = AsteriskNode.objects.filter(pk=node_id).only("name", "host", "sip_port").first()
+        if node is None:
+            return 0
+        stale = presence.stale_publications(node.host, node.sip_port, started=int(started.timestamp()),
+                                            now=int(now.timestamp()))
+        if not stale:
+            log.info("%s: Asterisk %s restarted at %s: no lamp of its previous instance left on", actor.label,
+                     node.name, started.isoformat(timespec="seconds"))
+            return 0
+        nodes = list(KamailioNode.objects.filter(enabled=True).order_by("name"))
+        addresses = {k.pk: presence.split_hostport(k.sip_address) for k in nodes}
+        done = asyncio.run(_publish_idle(stale, [kamailio_target(k) for k in nodes], addresses,
+                                         max(node_timeout(), 2.0)))
+    except Exception as exc:  # the poll cycle goes on whatever happens here
+        log.warning("%s: stale lamps of restarted Asterisk %s not turned off: %s", actor.label, node_id, exc)
+        return 0
+    failed = [f"{p.uri}: {why}" for p, why in done if why]
+    off = len(done) - len(failed)
+    log.info("%s: Asterisk %s restarted at %s: %d stale lamp(s) of its previous instance turned off%s",
+             actor.label, node.name, started.isoformat(timespec="seconds"), off,
+             f"; not turned off (left to expire): {'; '.join(failed)}" if failed else "")
+    return off
+
+
+async def _publish_idle(stale, kamailios, addresses, timeout) -> list[tuple]:
+    """``[(publication, "" or why it failed)]``: every publication at once, each through its Kamailio first."""
+    async def one(pub):
+        entity = presence.split_hostport(pub.entity)
+        order = sorted((k for k in kamailios if not k.misconfigured),
+                       key=lambda k: addresses.get(k.node_id) != entity)
+        why = "no enabled Kamailio"
+        for k in order:
+            try:
+                async with AsyncKamailioRpc(k.url, username=k.username or None, password=k.password or None,
+                                            timeout=timeout) as rpc:
+                    answer = await rpc.pua_publish(pub.uri, STALE_LAMP_EXPIRES_SECONDS, presence.DIALOG_EVENT,
+                                                   "application/dialog-info+xml", presence.idle_document(pub.uri),
+                                                   series=f"stale-{pub.etag}",  # (one pua series each)
+                                                   extra_headers=f"SIP-If-Match: {pub.etag}\r\n")
+            except NodeError as exc:
+                why = f"{k.name}: {exc.reason}"
+                continue
+            if isinstance(answer, dict) and answer.get("SIP-ETag"):
+                return pub, ""
+            why = f"{k.name}: {answer}"  # (412: that Kamailio does not hold the ETag)
+        return pub, why
+
+    return list(await asyncio.gather(*(one(p) for p in stale)))
 
 
 def _still_existing(results: list[NodeResult]) -> list[NodeResult]:
@@ -278,11 +418,15 @@ def _upsert_node_states(ast: list[NodeResult], kam: list[NodeResult], now: datet
             | NodeState.objects.filter(kamailio_node_id__in=[r.node_id for r in kam]))
     existing = {(s.kind, s.asterisk_node_id or s.kamailio_node_id): s
                 for s in rows.order_by("pk").select_for_update()}
-    to_create, to_update, back = [], [], []
+    to_create, to_update, back, restarted = [], [], [], {}
     for r in (*ast, *kam):
         state = existing.get((r.kind, r.node_id))
         if state is not None and state.state == Health.DOWN and r.answered:
             back.append((r.kind, r.node_id))
+        if state is not None and r.kind == NodeKind.ASTERISK and r.answered:
+            started = restarted_since(state, r, now)
+            if started is not None:
+                restarted[r.node_id] = started
         if state is None:
             state = NodeState(kind=r.kind, asterisk_node_id=r.node_id if r.kind == NodeKind.ASTERISK else None,
                               kamailio_node_id=r.node_id if r.kind == NodeKind.KAMAILIO else None)
@@ -305,6 +449,25 @@ def _upsert_node_states(ast: list[NodeResult], kam: list[NodeResult], now: datet
                                                   "ari_latency_ms"], batch_size=BATCH)
     for kind, node_id in back:  # its backed-off reloads go out now, not at their next retry (up to minutes away)
         push_api.retry_node(kind, node_id)
+    return restarted
+
+
+#: how much later a node's start time may look from one poll to the next without being a restart (uptime is in
+#: whole seconds and is read some milliseconds after the cycle's clock)
+RESTART_SLACK_SECONDS = 2
+
+
+def restarted_since(state: NodeState, result: NodeResult, now: datetime) -> datetime | None:
+    """When the Asterisk started, if it is another instance than the one last seen (its start time moved
+    on, or it is back from down and its earlier start is not known); else ``None``. A node back from a
+    network outage with the same start time is the same instance: its publications are still its own."""
+    if result.uptime_seconds is None:
+        return None
+    started = now - timedelta(seconds=result.uptime_seconds)
+    if state.uptime_seconds is None or state.last_seen is None:
+        return started if state.state == Health.DOWN else None
+    before = state.last_seen - timedelta(seconds=state.uptime_seconds)
+    return started if (started - before).total_seconds() > RESTART_SLACK_SECONDS else None
 
 
 def _record_call_samples(now: datetime) -> dict[int, int]:

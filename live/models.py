@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from voipadmin.scope import ESTATE_WIDE, VIEW
 
-from .choices import DestinationHealth, Health, NodeKind, TrunkHealth, TrunkKind
+from .choices import DestinationHealth, ExtensionStatus, Health, NodeKind, TrunkHealth, TrunkKind
 
 
 class NodeState(models.Model):
@@ -44,6 +44,11 @@ class NodeState(models.Model):
                                  help_text="Whether the Asterisk's ARI answered (empty: the node has no ARI URL).")
     ari_latency_ms = models.FloatField(_("ARI latency (ms)"), null=True, blank=True,
                                        help_text="Round trip of an ARI ping, in milliseconds.")
+    watchers = models.IntegerField(_("watchers"), null=True, blank=True,
+                                   help_text="Kamailio: live presence subscriptions it holds (active_watchers).")
+    publications = models.IntegerField(_("publications"), null=True, blank=True,
+                                       help_text="Kamailio: live publications in the shared presence tables; "
+                                                 "Asterisk: live publications it sent (empty: not known).")
 
     @staticmethod
     def scoped_by(site_ids, action):
@@ -232,6 +237,40 @@ class ExtensionState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exten}@{self.context}: {self.status_text}"
+
+
+class PresenceState(models.Model):
+    """The state Kamailio's presence holds for one extension: its live dialog-info publications merged
+    (``live.presence``). Rewritten by every full poll cycle, like the rest of this app's rows."""
+
+    extension = models.CharField(_("extension"), max_length=64, unique=True,
+                                 help_text="User part of the presentity URI.")
+    state = models.CharField(_("state"), max_length=16, choices=ExtensionStatus.choices)
+    publications = models.PositiveIntegerField(_("publications"), default=0,
+                                               help_text="Live publications of it (every Asterisk, Kamailio).")
+    seen_at = models.DateTimeField(_("seen at"))
+
+    @staticmethod
+    def scoped_by(site_ids, action):
+        """The extension of one of its sites' users (the presence tables are Kamailio's: one for the estate)."""
+        return Q(extension__in=_site_extensions(site_ids))
+
+    class Meta:
+        verbose_name = _("presence state")
+        verbose_name_plural = _("presence states")
+        ordering = ["extension"]
+
+    def __str__(self) -> str:
+        return f"{self.extension}: {self.state}"
+
+
+def _site_extensions(site_ids):
+    from django.apps import apps
+    from django.db.models import CharField
+    from django.db.models.functions import Cast
+
+    return apps.get_model("users", "SipUser").objects.filter(site__in=site_ids) \
+        .annotate(as_text=Cast("extension", CharField())).values("as_text")
 
 
 class TrunkState(models.Model):

@@ -18,6 +18,7 @@ from sites.models import AsteriskNode, KamailioNode, Site
 from voipadmin import scope
 from voipadmin.kamailio.models import Subscriber
 
+from . import presence
 from .choices import DestinationHealth, Health, TrunkHealth
 from .models import ActiveCall, CallSample, DestinationState, NodeState, Registration, TrunkState
 
@@ -37,6 +38,7 @@ class NodeView:
     channels: int = 0
     calls: int = 0
     destinations: list[DestinationState] = field(default_factory=list)  # as a Kamailio's dispatcher holds it
+    presence_silent: bool = False  # an enabled Asterisk carrying a call with no live presence publication
 
     @property
     def dispatcher_down(self) -> bool:
@@ -48,6 +50,14 @@ class NodeView:
         if not self.node.enabled:
             return "disabled"
         return self.live.state if self.live else Health.UNKNOWN
+
+    @property
+    def watchers(self) -> int | None:
+        return self.live.watchers if self.live else None
+
+    @property
+    def publications(self) -> int | None:
+        return self.live.publications if self.live else None
 
     @property
     def stale(self) -> bool:
@@ -160,6 +170,14 @@ def estate_overview(now: datetime | None = None, user: Any = None) -> dict[str, 
             by_site[site_id].users += 1
             by_site[site_id].registered += user in registered
     site_views = list(by_site.values())
+    # Presence (recorded by the poller from Kamailio's tables): an Asterisk that carries a call but has no
+    # live publication leaves that call's lamps dark (live.presence.busy_asterisks says why "carries a call").
+    silent, busy = [], presence.busy_asterisks()
+    for n in (n for s in site_views for n in s.nodes):
+        n.presence_silent = n.node.enabled and n.publications == 0 and n.node.pk in busy
+        if n.presence_silent:
+            silent.append(n)
+    presence_counted = [k for k in kamailios if k.node.enabled and k.publications is not None]
     all_nodes = [n for s in site_views for n in s.nodes] + kamailios
     all_trunks = [t for s in site_views for t in s.trunks] + itsp
     enabled = [n for n in all_nodes if n.node.enabled]
@@ -181,8 +199,12 @@ def estate_overview(now: datetime | None = None, user: Any = None) -> dict[str, 
         "destinations": len(destinations),
         "destinations_active": sum(1 for d in destinations if d.state == DestinationHealth.ACTIVE),
         "destinations_down": sum(1 for d in destinations if d.state == DestinationHealth.INACTIVE),
+        # one shared database: every Kamailio serves the same publications; watchers are each Kamailio's own
+        "publications": presence_counted[0].publications if presence_counted else None,
+        "watchers": sum(k.watchers or 0 for k in presence_counted) if presence_counted else None,
     }
     return {"sites": site_views, "kamailios": kamailios, "itsp_trunks": itsp, "totals": totals,
+            "presence_silent": silent, "presence_shared": len(presence_counted) > 1,
             "destinations": destinations, "stale_after": stale_after(), "now": now,
             "topology": topology(site_views, kamailios, itsp)}
 

@@ -4,6 +4,11 @@ Phones register with Kamailio, so an Asterisk often does not know a phone's cont
 (its PJSIP device then reads UNAVAILABLE) while Kamailio does.  The merge therefore
 lets any Asterisk's *activity* win (ringing > in use), then idle (an Asterisk that
 can reach the device), then a Kamailio registration, and only then "unavailable".
+
+Kamailio's presence (``PresenceState``, the lamps' state, merged by the poller from every publication) joins
+the same way: ringing or in a call wins like an Asterisk's activity; "idle" (publications, no dialog up)
+makes a *registered* extension idle, but not an unregistered one, since Asterisk publishes "terminated" for
+an UNAVAILABLE device too: no call is not the same as reachable.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .choices import ExtensionStatus
-from .models import DeviceState, ExtensionState, Registration
+from .models import DeviceState, ExtensionState, PresenceState, Registration
 
 # Asterisk device states (ast_devstate_str) → estate state.
 _DEVICE = {
@@ -42,7 +47,7 @@ def _from_hint(status: int) -> str | None:
 def extension_states(extensions: Iterable[str]) -> dict[str, str]:
     """``{"1001": "in_use", "1002": "unavailable", ...}`` for the given extensions.
 
-    Three queries whatever the number of extensions (use it once per page, not per row).
+    Four queries whatever the number of extensions (use it once per page, not per row).
     Values are ``live.choices.ExtensionStatus`` values.
     """
     wanted = {str(e) for e in extensions if e not in (None, "")}
@@ -63,6 +68,9 @@ def extension_states(extensions: Iterable[str]) -> dict[str, str]:
         bump(ext, _DEVICE.get(state.upper()))
     for ext, status in ExtensionState.objects.filter(exten__in=wanted).values_list("exten", "status"):
         bump(ext, _from_hint(status))
+    for ext, state in PresenceState.objects.filter(extension__in=wanted).values_list("extension", "state"):
+        if state != ExtensionStatus.IDLE or result[ext] == ExtensionStatus.REGISTERED:
+            bump(ext, state)
     return result
 
 

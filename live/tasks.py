@@ -33,3 +33,12 @@ def poll_estate() -> str:
 @shared_task(ignore_result=True)
 def prune_history() -> int:
     return actions.prune_history(actor=POLLER)
+
+
+@shared_task(ignore_result=True)
+def turn_off_stale_lamps(node_id: int, started: str) -> int:
+    """The lamps an Asterisk's previous instance left on, turned off (``started``: its new start, ISO 8601).
+    The poll cycle does this itself when it sees a node restarted; this is for anyone else who knows."""
+    from datetime import datetime
+
+    return actions.turn_off_stale_lamps(node_id, started=datetime.fromisoformat(started), actor=POLLER)

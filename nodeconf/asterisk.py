@@ -35,7 +35,7 @@ FILES = (
     "asterisk.conf", "modules.conf", "logger.conf", "extconfig.conf", "sorcery.conf", "res_pgsql.conf",
     "cdr.conf", "cdr_pgsql.conf", "cel.conf", "cel_pgsql.conf", "pjsip.conf", "extensions.conf", "voicemail.conf",
     "confbridge.conf", "manager.conf", "http.conf", "ari.conf", "rtp.conf", "indications.conf", "pjsip_notify.conf",
-    "udptl.conf", "acl.conf", "pjproject.conf", "features.conf",
+    "udptl.conf", "acl.conf", "pjproject.conf", "features.conf", "cli.conf",
 )
 #: Asterisk's [directories] keys: (where, sub-path). "prefix" is the installation (binaries, modules),
 #: "state" the node's own files (databases, spool, logs, sounds); astetcdir is where these files go.
@@ -116,6 +116,10 @@ class NodeConfig:
     e1_trunks: list = field(default_factory=list)
     #: site slug → Asterisk patterns covering its extension ranges (for the hints)
     hint_patterns: dict[str, list[str]] = field(default_factory=dict)
+    #: busy lamps (issue 15): patterns of every extension range of the estate, whatever sites this node
+    #: serves (any node may carry a call of any extension), and how long Kamailio keeps a PUBLISH
+    lamp_patterns: list[str] = field(default_factory=list)
+    publish_expires: int = 60
     directories: dict[str, str] = field(default_factory=dict)
     cdr_time_zone: str = "UTC"
 
@@ -170,6 +174,7 @@ def build(node: AsteriskNode, *, db: DatabaseAccess, portal_networks: list[str] 
     ari = urlparse(node.ari_url or "")
     ari_enabled = bool(node.ari_url and node.ari_username)
     sites = list(Site.objects.prefetch_related("extension_ranges").order_by("slug"))
+    lamp_patterns = [p for s in sites for r in s.extension_ranges.all() for p in asterisk_patterns(r.start, r.end)]
     if db.site_slug:  # a per-site role sees one site's users and dialplan: configure that site only
         sites = [s for s in sites if s.slug == db.site_slug]
     from trunks.models import E1Trunk
@@ -187,6 +192,9 @@ def build(node: AsteriskNode, *, db: DatabaseAccess, portal_networks: list[str] 
         e1_trunks=list(E1Trunk.objects.filter(asterisk_node=node, enabled=True).order_by("span")),
         hint_patterns={s.slug: [p for r in s.extension_ranges.all() for p in asterisk_patterns(r.start, r.end)]
                        for s in sites},
+        lamp_patterns=lamp_patterns,
+        # an estate setting, not a per-node option: the estate check compares each node's files with it
+        publish_expires=int(settings.ASTERISK_PUBLISH_EXPIRES_SECONDS),
         directories=dict(dirs or {}),
         cdr_time_zone=settings.CDR_TIME_ZONE,
     )

@@ -25,6 +25,12 @@ __all__ = ["asterisk_prefix", "estate_asterisks", "site_asterisks", "asterisk_es
            "start_asterisks"]
 
 
+#: how long Kamailio keeps the test nodes' busy-lamp PUBLISHes (ASTERISK_PUBLISH_EXPIRES_SECONDS while the nodes
+#: run: their files and the estate check's rendering agree; the default, 60 s, would make the test of a node
+#: killed mid-call wait a minute for the lamp to go off)
+PUBLISH_EXPIRES = 10
+
+
 class _Rollback(Exception):
     pass
 
@@ -77,14 +83,21 @@ def start_asterisks(plan, *, kamailio, prefix, workdir, django_db_blocker) -> di
 
 def _session_asterisks(db_role, first_host, request, kamailio, asterisk_prefix, tmp_path_factory,
                        django_db_blocker):
-    plan = make_plan(db_role, first_host)
-    instances = start_asterisks(plan, kamailio=kamailio, prefix=asterisk_prefix,
-                                workdir=tmp_path_factory.mktemp(f"asterisk-{db_role}"),
-                                django_db_blocker=django_db_blocker)
-    running = SimpleNamespace(plan=plan, nodes=instances)
-    yield running
-    for node in instances.values():
-        node.stop()
+    from django.test.utils import override_settings
+
+    expiry = override_settings(ASTERISK_PUBLISH_EXPIRES_SECONDS=PUBLISH_EXPIRES)
+    expiry.enable()
+    try:
+        plan = make_plan(db_role, first_host)
+        instances = start_asterisks(plan, kamailio=kamailio, prefix=asterisk_prefix,
+                                    workdir=tmp_path_factory.mktemp(f"asterisk-{db_role}"),
+                                    django_db_blocker=django_db_blocker)
+        running = SimpleNamespace(plan=plan, nodes=instances)
+        yield running
+        for node in instances.values():
+            node.stop()
+    finally:
+        expiry.disable()
 
 
 @pytest.fixture(scope="session")

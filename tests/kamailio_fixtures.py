@@ -39,7 +39,8 @@ def kamailio(django_db_setup, django_db_blocker, tmp_path_factory):
         dburl_from_settings(connection.settings_dict),
         tmp_path_factory.mktemp("kamailio"),
         # uac.reg_reload refuses to run again within reg_gc_interval seconds (150 in production)
-        defines={"UAC_REG_GC_INTERVAL": "2"},
+        # presence removes expired publications (a dead Asterisk's lamp goes off) every PRESENCE_CLEAN_PERIOD s
+        defines={"UAC_REG_GC_INTERVAL": "2", "PRESENCE_CLEAN_PERIOD": "2"},
     )
     try:
         instance.start()

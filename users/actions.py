@@ -35,8 +35,8 @@ from voipadmin.actors import Actor
 from voipadmin.kamailio import hashing
 from voipadmin.kamailio.models import Subscriber
 
-from . import validators
-from .models import SipUser
+from . import blf, validators
+from .models import MonitoredExtension, SipUser
 
 VOICEMAIL_FIELDS = {"voicemail_enabled", "voicemail_pin", "voicemail_email", "name", "email", "extension",
                     "site", "enabled"}
@@ -135,15 +135,79 @@ def _effects(write: crud.Write) -> None:
         users_changed({user.pk}, changed, reason=reason)
 
 
+# --- BLF keys (monitored extensions) ------------------------------------------------------------------------------
+
+
+def _keys_snapshot(user: SipUser) -> dict[str, Any]:
+    """The keys in the log, as the CSV cell writes them (``4003;4004:Reception``)."""
+    cell = blf.format_cell(blf.stored(user)) if user.pk else ""
+    return {"monitored_extensions": cell} if cell else {}
+
+
+def key_errors(keys: list[blf.Key], refused: list[tuple[int, str]]) -> list[str]:
+    """``blf.problems`` as messages naming each key (API and actions: "Key 3: 4003 is not …")."""
+    return [gettext("Key %(key)d (%(extension)d): %(problem)s.") % {"key": i + 1, "extension": keys[i][0],
+                                                                     "problem": problem}
+            if i >= 0 else problem[:1].upper() + problem[1:] + "." for i, problem in refused]
+
+
+def _check_keys(keys: list[blf.Key]) -> Callable[[SipUser], None]:
+    def check(user: SipUser) -> None:
+        refused = blf.problems(keys, own_extension=user.extension)
+        if refused:
+            raise ValidationError({"monitored_extensions": key_errors(keys, refused)})
+    return check
+
+
+def _set_keys(user: SipUser, keys: list[blf.Key]) -> None:
+    """Replace the user's keys (positions 1..N). A label equal to the monitored user's display name is stored
+    empty, so it follows a rename (a client that reads the keys and writes them back pins nothing)."""
+    targets = {u.extension: u for u in SipUser.objects.filter(extension__in=[e for e, _ in keys])
+               .only("id", "extension", "name")}
+    gone = [ext for ext, _ in keys if ext not in targets]
+    if gone:  # deleted since the check: the foreign key would refuse it anyway, say it plainly
+        raise ValidationError({"monitored_extensions": [
+            gettext("%(extension)d is not an extension of the estate") % {"extension": ext} for ext in gone]})
+    keys = [(ext, "" if label == targets[ext].name else label) for ext, label in keys]
+    getattr(user, "_prefetched_objects_cache", {}).pop("monitored_extensions", None)  # (a caller's copy reads anew)
+    if keys == blf.stored(user):
+        return  # the edit page sends the list with every save: unchanged, nothing is rewritten
+    MonitoredExtension.objects.filter(user_id=user.pk).delete()
+    MonitoredExtension.objects.bulk_create(
+        MonitoredExtension(user_id=user.pk, position=n, monitored=targets[ext], label=label)
+        for n, (ext, label) in enumerate(keys, start=1))
+
+
+def set_monitored_extensions(user: SipUser, keys: Iterable[blf.Key], *, actor: Actor) -> SipUser:
+    """Replace a user's BLF keys: ``[(extension, label), ...]`` in button order (``update_user`` with only them)."""
+    return update_user(user, actor=actor, monitored_extensions=list(keys))
+
+
+def _drop_keys_watching(old: SipUser, actor: Actor) -> None:
+    """A user about to be deleted: the keys that watch it go (FreePBX does the same), each watcher's later keys
+    move up, and each watcher's log says which key went — deleting a person who left is not refused because a
+    receptionist still had a lamp for them."""
+    watchers = list(SipUser.objects.filter(monitored_extensions__monitored_id=old.pk).select_related("site")
+                    .order_by("pk"))
+    for watcher in watchers:
+        remaining = [(ext, label) for ext, label in blf.stored(watcher) if ext != old.extension]
+        crud.update(watcher, actor=actor, fields={}, message=f"BLF key of deleted user {old.extension} removed",
+                    snapshot=_keys_snapshot, related=lambda w, keys=remaining: _set_keys(w, keys),
+                    effects=[_effects])
+
+
 def _known(fields: dict[str, Any]) -> None:
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise TypeError(f"unknown field(s): {', '.join(sorted(unknown))}")
 
 
-def create_user(*, actor: Actor, password: str | None = None, **fields: Any) -> SipUser:
-    """Create a user; ``password``/``voicemail_pin`` are generated when not given (see ``new_password``)."""
+def create_user(*, actor: Actor, password: str | None = None, monitored_extensions: Iterable[blf.Key] | None = None,
+                **fields: Any) -> SipUser:
+    """Create a user; ``password``/``voicemail_pin`` are generated when not given (see ``new_password``).
+    ``monitored_extensions``: its BLF keys, ``[(extension, label), ...]`` in button order."""
     _known(fields)
+    keys = None if monitored_extensions is None else list(monitored_extensions)
     password = password or None
     issued_password = password or validators.generate_password()
     issued: dict[str, str | None] = {"pin": None}
@@ -157,16 +221,21 @@ def create_user(*, actor: Actor, password: str | None = None, **fields: Any) -> 
         _check(user, password=password, pin_changed=True, ext_changed=True)
         _set_hashes(user, issued_password)
 
-    user = crud.create(SipUser, actor=actor, fields=fields, prepare=prepare, effects=[_effects])
+    user = crud.create(SipUser, actor=actor, fields=fields, prepare=prepare, effects=[_effects],
+                       **({} if not keys else {"checks": [_check_keys(keys)], "snapshot": _keys_snapshot,
+                                               "related": lambda u: _set_keys(u, keys)}))
     user.new_password = issued_password
     user.new_voicemail_pin = issued["pin"]
     return user
 
 
-def update_user(user: SipUser, *, actor: Actor, password: str | None = None, **fields: Any) -> SipUser:
+def update_user(user: SipUser, *, actor: Actor, password: str | None = None,
+                monitored_extensions: Iterable[blf.Key] | None = None, **fields: Any) -> SipUser:
     """Change the given fields (PATCH). A new extension or SIP domain invalidates the digest hashes, so a
-    new password is then issued unless one is given (``new_password`` on the result)."""
+    new password is then issued unless one is given (``new_password`` on the result).
+    ``monitored_extensions`` (None = keep): the whole new list of BLF keys, in the same transaction and log entry."""
     _known(fields)
+    keys = None if monitored_extensions is None else list(monitored_extensions)
     password = password or None
     issued: dict[str, str | None] = {"password": None, "pin": None}
 
@@ -182,17 +251,22 @@ def update_user(user: SipUser, *, actor: Actor, password: str | None = None, **f
             _set_hashes(user, issued["password"])
             write.message = "SIP password reset"
 
-    user = crud.update(user, actor=actor, fields=fields, prepare=prepare, effects=[_effects])
+    user = crud.update(user, actor=actor, fields=fields, prepare=prepare, effects=[_effects],
+                       **({} if keys is None else {"checks": [_check_keys(keys)], "snapshot": _keys_snapshot,
+                                                   "related": lambda u: _set_keys(u, keys)}))
     user.new_password = issued["password"]
     user.new_voicemail_pin = issued["pin"]
     return user
 
 
 def delete_user(user: SipUser, *, actor: Actor) -> None:
+    """Delete a user: its ``subscriber`` row, its own BLF keys (in its log entry) and the keys of others that
+    watch it (``_drop_keys_watching``: an update entry on each watcher)."""
     def remove_subscriber(old: SipUser) -> None:
         Subscriber.objects.filter(username=old.username, domain=old.site.sip_domain).delete()
+        _drop_keys_watching(old, actor)
 
-    crud.delete(user, actor=actor, related=remove_subscriber, effects=[_effects])
+    crud.delete(user, actor=actor, related=remove_subscriber, snapshot=_keys_snapshot, effects=[_effects])
 
 
 def reset_password(user: SipUser, *, actor: Actor, password: str | None = None) -> str:
@@ -237,6 +311,9 @@ class UserChange:
 class Batch:
     creates: list[NewUser] = field(default_factory=list)
     updates: list[UserChange] = field(default_factory=list)
+    #: users' new BLF keys (owner extension → keys), validated; written once the whole file is in (``_import_keys``)
+    keys: dict[int, list[blf.Key]] = field(default_factory=dict)
+    keys_only: int = 0  # existing users whose only change is their keys (counted as updated)
 
 
 @dataclass
@@ -318,6 +395,43 @@ def _write_batch(batch: Batch, *, actor: Actor, message: str, secrets: Callable[
     result.updated += len(users)
 
 
+def _import_keys(keys_by_owner: dict[int, list[blf.Key]], *, actor: Actor, message: str) -> set[int]:
+    """The import's BLF keys, after every user of the file exists (a key may name a user created further down):
+    a few set-based queries, one log entry per user whose keys changed. Returns those users' ids."""
+    if not keys_by_owner:
+        return set()
+    wanted = sorted(set(keys_by_owner) | {ext for keys in keys_by_owner.values() for ext, _ in keys})
+    users: dict[int, SipUser] = {}
+    for i in range(0, len(wanted), 5000):
+        users.update((u.extension, u) for u in SipUser.objects.filter(extension__in=wanted[i:i + 5000])
+                     .only("id", "extension", "name"))
+    gone = sorted(set(wanted) - set(users))
+    if gone:  # (checked line by line; only a concurrent delete gets here)
+        raise ValidationError(gettext("Nothing was imported: extension(s) %(extensions)s no longer exist. Run the "
+                                      "import again.") % {"extensions": ", ".join(map(str, gone))})
+    owner_ids = [users[ext].pk for ext in keys_by_owner]
+    before: dict[int, list[blf.Key]] = defaultdict(list)
+    for user_id, ext, label in (MonitoredExtension.objects.filter(user_id__in=owner_ids)
+                                .order_by("user_id", "position").values_list("user_id", "monitored__extension", "label")):
+        before[user_id].append((ext, label))
+    changed, rows, log = [], [], []
+    for owner_ext, keys in keys_by_owner.items():
+        owner = users[owner_ext]
+        new = [(ext, "" if label == users[ext].name else label) for ext, label in keys]
+        old = before.get(owner.pk, [])
+        if new == old:
+            continue
+        changed.append(owner.pk)
+        rows.extend(MonitoredExtension(user_id=owner.pk, position=n, monitored_id=users[ext].pk, label=label)
+                    for n, (ext, label) in enumerate(new, start=1))
+        cells = [blf.format_cell(old), blf.format_cell(new)]
+        log.append((owner, audit.diff(*({"monitored_extensions": c} if c else {} for c in cells))))
+    MonitoredExtension.objects.filter(user_id__in=changed).delete()
+    MonitoredExtension.objects.bulk_create(rows, batch_size=2000)
+    crud.log_updates(SipUser, log, actor=actor, message=f"{message}: BLF keys")
+    return set(changed)
+
+
 def import_users(batches: Iterable[Batch] | Iterator[Batch], *, actor: Actor, message: str = "CSV import",
                  secrets: Callable[[dict[str, str]], Any] | None = None) -> BulkResult:
     """Create and change users in ONE transaction, batch by batch (memory stays one batch's).
@@ -331,12 +445,18 @@ def import_users(batches: Iterable[Batch] | Iterator[Batch], *, actor: Actor, me
     site_ids: set[int] = set()
     changed_fields: set[str] = set()
     changed_ids: set[int] = set()
+    keys: dict[int, list[blf.Key]] = {}  # (memory: the keyed lines' keys, a few bytes each)
     secrets = secrets or (lambda row: None)
     try:
         with transaction.atomic():
             for batch in batches:
                 _write_batch(batch, actor=actor, message=message, secrets=secrets, result=result,
                              site_ids=site_ids, changed_fields=changed_fields, changed_ids=changed_ids)
+                keys.update(batch.keys)
+                result.updated += batch.keys_only
+            if keyed := _import_keys(keys, actor=actor, message=message):
+                changed_ids |= keyed
+                changed_fields.add("monitored_extensions")
             reason = f"{message}: {result.created} created, {result.updated} updated"
             request_reload(site_ids, voicemail=True, reason=reason)
             if changed_ids:

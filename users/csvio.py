@@ -21,6 +21,12 @@ file, stderr); the :class:`Report` keeps counts and the first ``PREVIEW`` lines 
 Re-importing an existing extension updates that user (only the columns present; ``password`` and
 ``voicemail_pin`` empty = keep), or leaves it "unchanged" when nothing differs. The import never deletes
 users. :func:`export` writes the same columns without secrets, every cell through ``voipadmin.csvsafe``.
+
+The optional ``blf`` column is the user's BLF keys in button order, ``4003;4004:Reception`` (``;`` between keys,
+``:`` before an optional label; empty = no keys; column absent = keys kept). Each key must be an extension of the
+estate — in the database or anywhere in the file (a key may name a user created further down; those are settled
+at the end of the file) — not the line's own, at most once. The keys are written after every user of the file,
+one log entry per user whose keys changed (``actions._import_keys``).
 """
 from __future__ import annotations
 
@@ -39,12 +45,12 @@ from sites.models import Site
 from voipadmin import crud, csvsafe, scope
 from voipadmin.actors import Actor
 
-from . import actions, validators
-from .models import SipUser
+from . import actions, blf, validators
+from .models import MonitoredExtension, SipUser
 
 REQUIRED_COLUMNS = ["extension", "name", "email", "site"]
 SECRET_COLUMNS = ["password", "voicemail_pin"]
-OPTIONAL_COLUMNS = ["enabled", "voicemail", "voicemail_email", "caller_id", "nat", "codecs"]
+OPTIONAL_COLUMNS = ["enabled", "voicemail", "voicemail_email", "caller_id", "nat", "codecs", "blf"]
 ALL_COLUMNS = REQUIRED_COLUMNS + SECRET_COLUMNS + OPTIONAL_COLUMNS
 # CSV column -> SipUser field for the plain (non-secret) columns.
 FIELD_OF = {"name": "name", "email": "email", "enabled": "enabled", "voicemail": "voicemail_enabled",
@@ -82,6 +88,7 @@ class Line:
     errors: list[str] = field(default_factory=list)
     user: SipUser | None = None  # existing user for update/unchanged
     changed: list[str] = field(default_factory=list)
+    keys: list[blf.Key] | None = None  # the ``blf`` cell (None: no such column)
 
 
 @dataclass
@@ -244,6 +251,9 @@ class Checker:
         self.site_ids = site_ids
         self.ranges = {slug: [(r.start, r.end) for r in s.extension_ranges.all()] for slug, s in self.sites.items()}
         self.first_seen: dict[int, int] = {}
+        # lines whose keys name an extension neither in the database nor earlier in the file: it may come further
+        # down (a receptionist listed before the people it watches); settled at the end of the file
+        self.pending: list[tuple[Line, set[int]]] = []
 
     def batches(self, rows: Iterable[tuple[int, dict[str, str]]], *, lock: bool) -> Iterator[actions.Batch]:
         """Valid batches, to write; after the last line, ``Refused`` if any line anywhere was wrong.
@@ -255,6 +265,7 @@ class Checker:
             lines = self.check(chunk, lock=lock)
             if self.report.ok:
                 yield _batch(lines)
+        self._settle_pending()
         if not self.report.ok:
             raise Refused
         if self.progress:
@@ -264,26 +275,82 @@ class Checker:
         wanted = {ext for _, row in chunk if (ext := _extension(row.get("extension", ""))) is not None}
         existing = _existing(wanted, lock=lock)
         reserved = validators.unavailable_extensions(wanted) if wanted else {}
+        keys = self._keys(chunk, existing)
         report = self.report
         lines = []
         for num, row in chunk:
-            ln = self._line(num, row, existing, reserved)
+            ln = self._line(num, row, existing, reserved, keys)
             lines.append(ln)
             report.lines += 1
             report.counts[ln.action] += 1
             if len(report.preview) < PREVIEW:
                 report.preview.append(ln)
             for reason in ln.errors:
-                report.error_count += 1
-                if len(report.errors) < PREVIEW:
-                    report.errors.append((num, reason))
-                if self.on_error:
-                    self.on_error(num, reason)
+                self._error(num, reason)
             if self.progress and report.lines % PROGRESS_EVERY == 0:
                 self.progress(self.stage, report.lines, self.total)
         return lines
 
-    def _line(self, num: int, row: dict[str, str], existing: dict[int, SipUser], reserved: dict[int, str]) -> Line:
+    def _error(self, num: int, reason: str) -> None:
+        report = self.report
+        report.error_count += 1
+        if len(report.errors) < PREVIEW:
+            report.errors.append((num, reason))
+        if self.on_error:
+            self.on_error(num, reason)
+
+    def _keys(self, chunk: list[tuple[int, dict[str, str]]], existing: dict[int, SipUser]) -> "_BatchKeys | None":
+        """The batch's ``blf`` cells parsed, the extensions they name that exist (one query) and the keys the
+        batch's existing users have now (one query); None when the file has no ``blf`` column."""
+        if "blf" not in self.report.columns:
+            return None
+        parsed = {num: blf.parse_cell(row["blf"]) for num, row in chunk if "__error__" not in row}
+        named = {ext for keys, _ in parsed.values() for ext, _ in keys}
+        stored: dict[int, list[blf.Key]] = {}
+        if existing:
+            for user_id, ext, label in (MonitoredExtension.objects.filter(user_id__in=[u.pk for u in existing.values()])
+                                        .order_by("user_id", "position")
+                                        .values_list("user_id", "monitored__extension", "label")):
+                stored.setdefault(user_id, []).append((ext, label))
+        return _BatchKeys(parsed=parsed, known=blf.existing(named), stored=stored)
+
+    def _check_keys(self, ln: Line, keys: "_BatchKeys") -> None:
+        """The line's ``blf`` cell, with the rule every write applies (``blf.problems``); an extension not known
+        yet may be created further down the file (``pending``)."""
+        parsed, errors = keys.parsed[ln.line]
+        ln.errors.extend(f"blf: {e}" for e in errors)
+        if errors:
+            return
+        later = {ext for ext, _ in parsed if ext not in keys.known and ext not in self.first_seen}
+        known = _Known(keys.known, self.first_seen, later)
+        for index, problem in blf.problems(parsed, own_extension=ln.extension, known=known):
+            ln.errors.append("blf: " + (gettext("key %(key)d: %(problem)s") % {"key": index + 1, "problem": problem}
+                                        if index >= 0 else problem))
+        ln.keys = parsed
+        if later:
+            self.pending.append((ln, later))
+
+    def _settle_pending(self) -> None:
+        """Keys naming an extension that never came: errors on their lines (the file is refused)."""
+        for ln, later in self.pending:
+            if ln.action == "error":
+                continue
+            missing = [(i, ext) for i, (ext, _) in enumerate(ln.keys or []) if ext in later and ext not in self.first_seen]
+            if not missing:
+                continue
+            self.report.counts[ln.action] -= 1
+            self.report.counts["error"] += 1
+            ln.action = "error"
+            for i, ext in missing:
+                reason = "blf: " + gettext("key %(key)d: %(problem)s") % {
+                    "key": i + 1, "problem": gettext("%(extension)d is not an extension of the estate")
+                    % {"extension": ext}}
+                ln.errors.append(reason)
+                self._error(ln.line, reason)
+        self.pending = []
+
+    def _line(self, num: int, row: dict[str, str], existing: dict[int, SipUser], reserved: dict[int, str],
+              keys: "_BatchKeys | None" = None) -> Line:
         ln = Line(line=num, extension=None)
         if "__error__" in row:
             ln.errors.append(row["__error__"])
@@ -344,6 +411,8 @@ class Checker:
             ln.errors.append("password: " + problem.removeprefix("The SIP password ").rstrip("."))
         if ln.pin and "voicemail_pin" not in refused and (problem := validators.pin_problem(ln.pin, ext)):
             ln.errors.append("voicemail_pin: " + problem.rstrip("."))
+        if keys is not None:
+            self._check_keys(ln, keys)
         if ln.errors:
             ln.action = "error"
             return ln
@@ -364,8 +433,28 @@ class Checker:
             ln.changed.append("voicemail_pin")
         if ln.password:
             ln.changed.append("password")
+        if keys is not None and ln.keys != keys.stored.get(user.pk, []):
+            ln.changed.append("monitored_extensions")
         ln.action = "update" if ln.changed else "unchanged"
         return ln
+
+
+@dataclass
+class _BatchKeys:
+    parsed: dict[int, tuple[list[blf.Key], list[str]]]  # line → (keys, errors)
+    known: set[int]  # extensions named in the batch's cells that exist in the database
+    stored: dict[int, list[blf.Key]]  # existing user id → its keys now
+
+
+class _Known:
+    """"Is this an extension of the estate?" for ``blf.problems``: in the database, earlier in the file, or (to be
+    settled at the end) later in it — without copying the file's extensions for every line."""
+
+    def __init__(self, *sets) -> None:
+        self.sets = sets
+
+    def __contains__(self, ext: int) -> bool:
+        return any(ext in s for s in self.sets)
 
 
 def _existing(extensions: set[int], *, lock: bool) -> dict[int, SipUser]:
@@ -404,7 +493,14 @@ def _batch(lines: list[Line]) -> actions.Batch:
             if ln.pin:
                 fields["voicemail_pin"] = ln.pin
             batch.creates.append(actions.NewUser(fields=fields, password=ln.password or None))
+            if ln.keys:
+                batch.keys[ln.extension] = ln.keys
         elif ln.action == "update":
+            if "monitored_extensions" in ln.changed:
+                batch.keys[ln.extension] = ln.keys
+                if ln.changed == ["monitored_extensions"]:
+                    batch.keys_only += 1
+                    continue  # the user's row stays as it is
             fields = {name: value for name, value in ln.values.items() if name in ln.changed}
             if "site" in ln.changed:
                 fields["site"] = ln.site
@@ -465,13 +561,15 @@ def _yes(value: bool) -> str:
 
 def export(users: Iterable[SipUser], out: TextIO) -> int:
     """Write users as CSV (every column, secrets empty, every cell through ``csvsafe``); re-importing the file
-    changes nothing."""
+    changes nothing. ``blf``: the keys as stored (``4003;4004:Reception``; an empty label stays empty, so it
+    keeps following the monitored user's name) — give ``users`` with ``blf.keys_prefetch()``."""
     writer = csvsafe.Writer(out, lineterminator="\n")
     writer.writerow(ALL_COLUMNS)
     n = 0
     for u in users:
+        keys = blf.format_cell((k.monitored.extension, k.label) for k in u.monitored_extensions.all())
         writer.writerow([u.extension, u.name, u.email, u.site.slug, "", "", _yes(u.enabled),
-                         _yes(u.voicemail_enabled), u.voicemail_email, u.caller_id, _yes(u.nat), u.codecs])
+                         _yes(u.voicemail_enabled), u.voicemail_email, u.caller_id, _yes(u.nat), u.codecs, keys])
         n += 1
     return n
 

@@ -169,3 +169,50 @@ class AsteriskContact(models.Model):
 
     def __str__(self) -> str:
         return self.uri or self.id
+
+
+#: BLF keys a user may have (the biggest expansion modules of desk phones stop well before it)
+MAX_MONITORED_EXTENSIONS = 64
+
+
+class MonitoredExtension(models.Model):
+    """One BLF key of a user: button ``position`` (1..N, the list's order) lights with ``monitored``'s state.
+
+    As in FreePBX/Wazo, the keys are an ordered list per user, each an extension of the estate (another
+    ``SipUser``, of any site: a receptionist watches the branches), never the user's own, each at most once.
+    The phone subscribes to each key's extension **individually** at Kamailio (``SUBSCRIBE
+    sip:<extension>@<its site's SIP domain>``, ``Event: dialog``): Kamailio's resource lists (RLS, RFC 4662)
+    are not used — no ``rls`` module, no XCAP documents; the portal only stores the list and hands it to the
+    phones' provisioning (``GET /api/v1/users/{id}/blf/``).
+
+    Positions are always 1..N without gaps (``users.actions`` renumbers), so the list reads the same in the
+    form, the CSV cell and the API. A key follows its monitored *user* (a new extension moves with it); when
+    that user is deleted, its keys go with it, later keys move up, and the watcher's log says so.
+    """
+
+    user = models.ForeignKey(SipUser, on_delete=models.CASCADE, related_name="monitored_extensions",
+                             verbose_name=_("user"))
+    position = models.PositiveSmallIntegerField(
+        _("position"), validators=[MinValueValidator(1), MaxValueValidator(MAX_MONITORED_EXTENSIONS)])
+    monitored = models.ForeignKey(SipUser, on_delete=models.CASCADE, related_name="watched_by",
+                                  verbose_name=_("monitored user"))
+    label = models.CharField(_("label"), max_length=40, blank=True, validators=[grammar.validate_display_name],
+                             help_text=_("Shown next to the key; empty means the monitored user's display name."))
+
+    scoped_by = "user__site"  # voipadmin.scope: a key belongs to its user's site, whatever it watches
+
+    class Meta:
+        ordering = ["user", "position"]
+        verbose_name = _("monitored extension")
+        verbose_name_plural = _("monitored extensions")
+        default_permissions = ()  # (seen and changed with their user: view/change_sipuser)
+        constraints = [
+            models.UniqueConstraint(fields=["user", "position"], name="users_monitored_position_uq"),
+            models.UniqueConstraint(fields=["user", "monitored"], name="users_monitored_once_uq"),
+            models.CheckConstraint(condition=~models.Q(user=models.F("monitored")), name="users_monitored_not_self"),
+            models.CheckConstraint(condition=models.Q(position__gte=1, position__lte=MAX_MONITORED_EXTENSIONS),
+                                   name="users_monitored_position_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} #{self.position} → {self.monitored_id}"

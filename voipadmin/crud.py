@@ -388,6 +388,17 @@ def bulk_update(objs: Sequence[M], *, actor: Actor, befores: Sequence[dict[str, 
     _copy_rows(ChangeLogEntry._meta.db_table, _LOG_COLUMNS, _log_rows(entries, now))
 
 
+def log_updates(model: type[models.Model], changes: Iterable[tuple[models.Model, dict[str, Any]]], *,
+                actor: Actor, message: str = "") -> None:
+    """Log ``update`` entries whose changes the caller computed (``audit.diff`` of rows kept beside ``model``'s
+    objects, e.g. a user's BLF keys set by the CSV import), as ``bulk_update`` logs its own. Inside a transaction."""
+    ct = ContentType.objects.get_for_model(model)
+    entries = [audit.entry_values(actor=actor, content_type=ct, object_id=o.pk, object_repr=str(o),
+                                  action=ChangeLogEntry.Action.UPDATE, changes=c, message=message)
+               for o, c in changes if c]
+    _copy_rows(ChangeLogEntry._meta.db_table, _LOG_COLUMNS, _log_rows(entries, timezone.now()))
+
+
 # --- a bulk operation's plan (list pages: "what will change", shown before it is done) ----------------------------
 
 

@@ -353,6 +353,11 @@ ASTERISK_DB_HOST = envstr("VOIPADMIN_ASTERISK_DB_HOST", "")
 ASTERISK_DB_PORT = envint("VOIPADMIN_ASTERISK_DB_PORT", 0, minimum=0)
 ASTERISK_DB_NAME = envstr("VOIPADMIN_ASTERISK_DB_NAME", "")
 ASTERISK_MANAGER_PERMIT = envlist("VOIPADMIN_ASTERISK_MANAGER_PERMIT", ["127.0.0.1/32"])
+# Busy lamps (issue 15): how long Kamailio keeps a node's PUBLISHed extension state. The node refreshes it
+# 5 s before it runs out; a node that dies (nothing refreshes) leaves a lamp on for at most this long, plus
+# Kamailio's presence clean_period. Short, so a crash is soon forgotten; a refresh per published extension
+# and Kamailio every (this - 5) seconds is the price.
+ASTERISK_PUBLISH_EXPIRES_SECONDS = envint("VOIPADMIN_ASTERISK_PUBLISH_EXPIRES", 60, minimum=10)
 
 # --- Production operations (app `ops`, deploy/README.md): /healthz answers 503 naming each check past its
 # threshold (seconds); /metrics (Prometheus) needs `Authorization: Bearer <VOIPADMIN_METRICS_TOKEN>` and is

@@ -3,7 +3,7 @@
 Users pages (list)::
 
     {% load live %}
-    {% extension_states_for page_obj.object_list "extension" as ext_states %}   {# 3 queries per page #}
+    {% extension_states_for page_obj.object_list "extension" as ext_states %}   {# 4 queries per page #}
     ... {% include "live/extension_state_badge.html" with state=ext_states|state_of:user.extension %}
 
 User detail page::

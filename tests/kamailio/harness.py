@@ -177,6 +177,7 @@ class KamailioInstance:
             "-A", f"HTTP_IP={LOOPBACK}", "-A", f"HTTP_PORT={self.http_port}",
             "-A", f'DBURL="{self.dburl}"',
             "-A", f'UAC_CONTACT_ADDR="{self.sip_ip}:{self.sip_port}"',
+            "-A", f'SELF_URI="sip:{self.sip_ip}:{self.sip_port}"',
             "-A", f'INSTANCE_TAG="{self.tag}"',
         ]
         for name, value in self.defines.items():

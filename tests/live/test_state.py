@@ -36,7 +36,7 @@ def estate(make_site, make_asterisk, make_kamailio):
 
 
 def test_it_merges_kamailio_and_every_asterisk_into_one_state(estate, django_assert_num_queries):
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         states = extension_states(["1001", "1002", "1003", "1004", "1005", "1006", "1999"])
     assert states == {"1001": "ringing", "1002": "in_use", "1003": "registered", "1004": "registered",
                       "1005": "idle", "1006": "unavailable", "1999": "unavailable"}
@@ -55,7 +55,7 @@ def test_the_badge_template_tags_render_a_page_of_users_in_constant_queries(esta
     template = Template('{% load live %}{% extension_states_for users "extension" as states %}'
                         '{% for u in users %}{% include "live/extension_state_badge.html" with '
                         'state=states|state_of:u.extension %}{% endfor %}')
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(4):
         html = template.render(Context({"users": users}))
     assert html.count('data-extension-state="ringing"') == 1
     assert html.count('data-extension-state="unavailable"') == 100 - 5

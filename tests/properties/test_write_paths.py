@@ -234,7 +234,7 @@ def test_every_form_field_refuses_or_stays_well_formed(admin_client, estate, nam
 BASE_LINE = {"extension": "1002", "name": "Luis Pérez", "email": "luis@example.test", "site": "central",
              "password": "", "voicemail_pin": "", "enabled": "yes", "voicemail": "yes",
              "voicemail_email": "vm.luis@example.test", "caller_id": "Luis <+34911000002>", "nat": "no",
-             "codecs": "alaw,ulaw"}
+             "codecs": "alaw,ulaw", "blf": "1001:Front desk"}
 
 
 def _csv_columns() -> list[str]:

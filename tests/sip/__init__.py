@@ -169,14 +169,21 @@ class Phone:
 
     # -- answering
     @contextlib.contextmanager
-    def answering(self, *, timeout: float = 15.0):
+    def answering(self, *, timeout: float = 15.0, ring_ms: int = 0):
         """Answers one call on this phone's address (as registered) and waits for the BYE (scenarios/answer.xml,
-        which stops sipp after that call and answers OPTIONS meanwhile, as Kamailio probes a carrier it routes to)."""
+        which stops sipp after that call and answers OPTIONS meanwhile, as Kamailio probes a carrier it routes to).
+        ``ring_ms``: rings that long (180) before answering (a busy lamp sees "early", then "confirmed")."""
         sipp = require_binary("sipp")
         with tempfile.TemporaryDirectory(prefix="sipp-uas-") as tmp:
             tmp = Path(tmp)
             handle = _Background()
-            cmd = [sipp, "-sf", str(SCENARIOS / "answer.xml"), "-i", self.ip, "-p", str(self.port), "-mi", self.ip, "-nostdin",
+            scenario = SCENARIOS / "answer.xml"
+            if ring_ms:
+                pause = f'  <pause milliseconds="{int(ring_ms)}"/>\n'
+                text = scenario.read_text().replace('  <send retrans="500">', pause + '  <send retrans="500">', 1)
+                scenario = tmp / "answer.xml"
+                scenario.write_text(text)
+            cmd = [sipp, "-sf", str(scenario), "-i", self.ip, "-p", str(self.port), "-mi", self.ip, "-nostdin",
                    "-timeout", f"{int(timeout)}s", "-timeout_error", "-trace_msg", "-message_file",
                    str(tmp / "messages.log")]
             started = time.monotonic()

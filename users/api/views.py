@@ -6,15 +6,15 @@ from rest_framework.response import Response
 from voipadmin.api.permissions import required_perms
 from voipadmin.api.viewsets import EstateViewSet, call_action
 
-from .. import actions
+from .. import actions, blf
 from ..filtersets import SipUserFilterSet
 from ..models import SipUser
-from .serializers import (PasswordIssuedSerializer, PasswordResetSerializer, PinIssuedSerializer,
+from .serializers import (BlfSerializer, PasswordIssuedSerializer, PasswordResetSerializer, PinIssuedSerializer,
                           PinResetSerializer, SipUserSerializer)
 
 
 class SipUserViewSet(EstateViewSet):
-    queryset = SipUser.objects.select_related("site")
+    queryset = SipUser.objects.select_related("site").prefetch_related(blf.keys_prefetch())
     serializer_class = SipUserSerializer
     filterset_class = SipUserFilterSet
     ordering_fields = ["extension", "name", "site", "created"]
@@ -29,6 +29,14 @@ class SipUserViewSet(EstateViewSet):
         if getattr(self, "action", None) in self.secret_actions:
             add_never_cache_headers(response)  # Cache-Control: no-store (no proxy or browser cache keeps it)
         return response
+
+    @extend_schema(responses=BlfSerializer, summary="A user's BLF keys, for phone provisioning",
+                   description="The phone's account and, key by key, the extension and the presentity URI its "
+                               "phone SUBSCRIBEs to at Kamailio (Event: dialog), with the label to show. "
+                               "Read-only: the keys are written as the user's monitored_extensions.")
+    @action(detail=True, methods=["get"], url_path="blf")
+    def blf_keys(self, request, pk=None):
+        return Response(BlfSerializer(self.get_object(), context=self.get_serializer_context()).data)
 
     @extend_schema(request=PasswordResetSerializer, responses=PasswordIssuedSerializer)
     @action(detail=True, methods=["post"], url_path="reset-password")

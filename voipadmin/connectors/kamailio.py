@@ -166,6 +166,15 @@ class _Methods:
     def uac_reg_info(self, value: str, attr: str = "l_uuid") -> Any:
         return self.call("uac.reg_info", attr, value)
 
+    def pua_publish(self, presentity_uri: str, expires: int, event: str, content_type: str, body: str, *,
+                    series: str = "", extra_headers: str = "") -> Any:
+        """pua_rpc ``pua.publish``: Kamailio sends a PUBLISH (through its own proxy, where presence takes it) and
+        answers with the final reply: ``{"SIP-ETag": .., "Expires": ..}`` on 200. ``series``: pua's id of a
+        series of publications of that URI (pua then updates its own publication of that series). "." is
+        pua_rpc's "none" for the id, ETag (pua's own, not presence's), outbound proxy and extra headers."""
+        return self.call("pua.publish", str(presentity_uri), str(int(expires)), event, content_type, series or ".",
+                         ".", ".", extra_headers or ".", body)
+
     def stats_raw(self, group: str = "all") -> Any:
         return self.call("stats.get_statistics", group)
 

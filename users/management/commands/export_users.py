@@ -5,7 +5,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from users import csvio
+from users import blf, csvio
 from users.models import SipUser
 
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--site", help="Only this site's users (slug)")
 
     def handle(self, *args, file: str, site: str | None, **opts):
-        qs = SipUser.objects.select_related("site").order_by("extension")
+        qs = SipUser.objects.select_related("site").prefetch_related(blf.keys_prefetch()).order_by("extension")
         if site:
             qs = qs.filter(site__slug=site)
         if file == "-":
