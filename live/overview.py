@@ -41,6 +41,11 @@ class NodeView:
     presence_silent: bool = False  # an enabled Asterisk carrying a call with no live presence publication
 
     @property
+    def drain(self) -> str:
+        """"draining (N calls)" / "drained (idle)" for a drained Asterisk (sites.actions.drain_node), else ""."""
+        return self.node.drain_label(self.calls) if self.kind == "asterisk" else ""
+
+    @property
     def dispatcher_down(self) -> bool:
         """A Kamailio skips this node in some set (it stopped answering OPTIONS, or an INVITE)."""
         return any(d.state == DestinationHealth.INACTIVE for d in self.destinations)

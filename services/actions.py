@@ -47,11 +47,11 @@ def _projected(write: crud.Write) -> None:
 
 # --- dispatcher sets --------------------------------------------------------------------------------------------
 
-DEST_KEYS = ("priority", "weight", "flags", "attrs")
+DEST_KEYS = ("priority", "weight", "flags", "attrs", "max_calls")
 
 
 def parse_destinations(text: str) -> list[dict[str, Any]]:
-    """One destination per line: ``<node name> [priority=N] [weight=N] [flags=N] [attrs=a=b;c=d]``.
+    """One destination per line: ``<node name> [priority=N] [weight=N] [flags=N] [attrs=a=b;c=d] [max_calls=N]``.
 
     Bare numbers after the name are read as priority, weight, flags in that order; numbers are read by
     ``voipadmin.numbers`` (ASCII digits: "priority=²" is a line error, not a 500).
@@ -87,7 +87,7 @@ def parse_destinations(text: str) -> list[dict[str, Any]]:
                                   % {"line": lineno, "node": name})
         seen.add(name)
         names.append(name)
-        result.append({"node": name, **spec})
+        result.append({"node": name, "max_calls": None, **spec})  # a line without max_calls: no limit
     nodes = {n.name: n for n in AsteriskNode.objects.filter(name__in=names)}
     unknown = [n for n in names if n not in nodes]
     if unknown:
@@ -101,6 +101,7 @@ def format_destinations(dset: DispatcherSet) -> str:
     lines = []
     for d in dset.destinations.all():
         line = f"{d.node.name} priority={d.priority} weight={d.weight} flags={d.flags}"
+        line += f" max_calls={d.max_calls}" if d.max_calls is not None else ""
         lines.append(line + (f" attrs={d.attrs}" if d.attrs else ""))
     return "\n".join(lines)
 
@@ -108,6 +109,7 @@ def format_destinations(dset: DispatcherSet) -> str:
 def _destinations_snapshot(dset: DispatcherSet) -> dict[str, Any]:
     rows = DispatcherDestination.objects.filter(dispatcher_set=dset).select_related("node").order_by("node__name")
     return {"destinations": "; ".join(f"{d.node.name} p={d.priority} w={d.weight} f={d.flags}"
+                                      + (f" max={d.max_calls}" if d.max_calls is not None else "")
                                       + (f" {d.attrs}" if d.attrs else "") for d in rows)}
 
 
@@ -119,6 +121,7 @@ def _set_destinations(dset: DispatcherSet, destinations: list[dict[str, Any]]) -
         node = spec["node"]
         wanted.add(node.pk)
         dest = current.get(node.pk) or DispatcherDestination(dispatcher_set=dset, node=node)
+        dest.dispatcher_set = dset  # its algorithm as just saved (DispatcherDestination.clean judges by it)
         for key in DEST_KEYS:
             if key in spec:
                 setattr(dest, key, spec[key])

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 
@@ -9,6 +10,14 @@ class DispatcherAlgorithm(models.IntegerChoices):
     always the first active destination, the next one on failure. The others spread calls over every active
     destination and ignore priorities, which then only order the failover list. Inactive destinations
     (OPTIONS keepalive unanswered) are skipped by every algorithm.
+
+    CALL_LOAD (10) and RELATIVE_WEIGHT (11) route media servers by load. 10: Kamailio counts each destination's
+    calls itself (its attrs ``duid=<node>;maxload=<max calls>``, written by services.projection; kamailio.cfg
+    route[SERVICES] / onreply / failure / BYE keep the count) and sends a new call to the least loaded one.
+    11: like WEIGHT (9) but shares are ``rweight`` (the destination's weight) among the *active* destinations
+    only, so a node going down or drained spreads its share over the others in proportion. Left out: 5
+    (authorization user), 6 (random), 7 (hash over a variable) add nothing to 0-4 here; 12 (parallel fork to
+    every node) would answer one call on several Asterisks; 13 (latency) tracks OPTIONS latency, not calls.
     """
 
     HASH_CALLID = 0, _("Hash over Call-ID")
@@ -18,6 +27,28 @@ class DispatcherAlgorithm(models.IntegerChoices):
     ROUND_ROBIN = 4, _("Round robin")
     PRIORITY = 8, _("First by priority (failover)")
     WEIGHT = 9, _("Weight-based")
+    CALL_LOAD = 10, _("Least loaded (call load distribution)")
+    RELATIVE_WEIGHT = 11, _("Relative weight among active nodes")
+
+
+#: What each algorithm does, for an administrator (the set form's and the API's help on ``algorithm``).
+ALGORITHM_HELP = {
+    DispatcherAlgorithm.HASH_CALLID: _("Hashes: the same Call-ID, From, To or dialled number always reaches the "
+                                       "same active node."),
+    DispatcherAlgorithm.ROUND_ROBIN: _("Round robin: each call to the next active node in turn."),
+    DispatcherAlgorithm.PRIORITY: _("First by priority: every call to the active node with the highest priority, "
+                                    "the next one if it fails."),
+    DispatcherAlgorithm.WEIGHT: _("Weight-based: each node takes its weight as a percentage of the calls "
+                                  "(weights should add up to 100)."),
+    DispatcherAlgorithm.CALL_LOAD: _("Least loaded: Kamailio counts each node's calls in progress and sends a new "
+                                     "call to the node with fewest; a node at its maximum calls gets none until "
+                                     "one ends."),
+    DispatcherAlgorithm.RELATIVE_WEIGHT: _("Relative weight: calls shared in proportion to the weights of the "
+                                           "nodes that are up; a node that goes down gives its share to the "
+                                           "others."),
+}
+#: the same as one paragraph (model/API help of ``DispatcherSet.algorithm``)
+ALGORITHM_HELP_TEXT = format_lazy(" ".join(["{}"] * len(ALGORITHM_HELP)), *ALGORITHM_HELP.values())
 
 
 class ServiceKind(models.TextChoices):

@@ -2,33 +2,37 @@ import json
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from voipadmin.showwhen import ShowWhenMixin
 from voipadmin.views import ActionFormMixin
 
 from . import actions
-from .choices import InboundTarget, RouteTo, ServiceKind
+from .choices import ALGORITHM_HELP_TEXT, InboundTarget, RouteTo, ServiceKind
 from .models import DispatcherSet, InboundNumber, ServiceCode
 
 
 class DispatcherSetForm(ActionFormMixin, forms.ModelForm):
     destination_lines = forms.CharField(
         required=False, label=_("Destinations"), widget=forms.Textarea(attrs={"rows": 5}),
-        help_text=_("One Asterisk node per line: <node name> [priority=N] [weight=N] [flags=N] [attrs=duid=x], "
-                    "e.g. ast-central priority=10 weight=2. Priority (higher first) picks the node with "
-                    "“First by priority”; round robin ignores it."))
+        help_text=format_lazy("{} {}", _(
+            "One Asterisk node per line: <node name> [priority=N] [weight=N] [flags=N] [attrs=duid=x], "
+            "e.g. ast-central priority=10 weight=2. Priority (higher first) picks the node with "
+            "“First by priority”; round robin ignores it."), _(
+            "Least-loaded sets: max_calls=N caps a node's calls at once (empty: no limit); relative weight uses "
+            "weight=N as the node's share.")))
 
     class Meta:
         model = DispatcherSet
         fields = ["setid", "name", "algorithm", "description"]
         labels = {"name": _("Name"), "algorithm": _("Algorithm"), "description": _("Description")}
-        help_texts = {"algorithm": _(
+        help_texts = {"algorithm": format_lazy("{}{}{}", _(
             "“First by priority” sends every call to the active destination with the highest priority and "
             "fails over down the list. Round robin, weight and the hashes spread calls over every active "
             "destination and ignore priorities (they only order the failover). Whatever the algorithm, a "
             "destination that stops answering Kamailio's OPTIONS keepalive gets no calls until it answers "
-            "again, and a set that stands in for a code's own node is used by priority.")}
+            "again, and a set that stands in for a code's own node is used by priority."), " ", ALGORITHM_HELP_TEXT)}
 
     def __init__(self, *args, **kwargs):
         from sites.models import AsteriskNode

@@ -16,7 +16,7 @@ from voipadmin import grammar
 from voipadmin.paths import object_url
 from voipadmin.scope import ESTATE_WIDE
 
-from .choices import Announcement, DispatcherAlgorithm, InboundTarget, RouteTo, ServiceKind
+from .choices import ALGORITHM_HELP_TEXT, Announcement, DispatcherAlgorithm, InboundTarget, RouteTo, ServiceKind
 
 #: services owns dispatcher set ids 1..999 (trunks' routes use 1000+)
 SETID_MAX = 999
@@ -24,6 +24,10 @@ SETID_MAX = 999
 DISPATCHER_URI_MAX = 192  # dispatcher.destination
 DIALPLAN_ATTRS_MAX = 64  # dialplan.attrs ("svc=<kind>;dst=sip:host:port" for codes served by one node)
 HOME_RULE_URI_MAX = 256  # dialplan.repl_exp (a site's home rule outputs its node's SIP URI)
+#: the most calls a destination of a least-loaded set (algorithm 10) can be given (Kamailio's ``maxload``)
+MAX_CALLS = 10000
+#: dispatcher attrs the portal writes itself for the load algorithms (services.projection.destination_attrs)
+LOAD_ATTRS = ("duid", "maxload", "rweight")
 
 
 def node_route_attrs(kind: str, node) -> str:
@@ -47,7 +51,8 @@ class DispatcherSet(models.Model):
                                                                 "up)."), max=SETID_MAX))
     name = models.CharField(_("name"), max_length=64, unique=True, validators=[grammar.validate_single_line])
     algorithm = models.PositiveSmallIntegerField(_("algorithm"), choices=DispatcherAlgorithm.choices,
-                                                 default=DispatcherAlgorithm.ROUND_ROBIN)
+                                                 default=DispatcherAlgorithm.ROUND_ROBIN,
+                                                 help_text=ALGORITHM_HELP_TEXT)
     description = models.CharField(_("description"),
                                    max_length=200, blank=True, validators=[grammar.validate_single_line])
     created = models.DateTimeField(_("created"), auto_now_add=True)
@@ -84,6 +89,9 @@ class DispatcherDestination(models.Model):
                                              help_text=_("Kamailio destination flags (1 inactive, 2 probing, ...)."))
     attrs = models.CharField(_("attrs"), max_length=64, blank=True, validators=[attrs_validator],
                              help_text=_("Extra attributes after weight=N, e.g. duid=central."))
+    max_calls = models.PositiveIntegerField(
+        _("maximum calls"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(MAX_CALLS)],
+        help_text=_("Least-loaded sets only: calls this node takes at most at once (empty: no limit)."))
 
     scoped_by = ESTATE_WIDE  # voipadmin.scope: the estate's, changed by estate administrators
 
@@ -105,6 +113,18 @@ class DispatcherDestination(models.Model):
             raise ValidationError({"node": gettext("Its SIP URI is %(length)s characters; Kamailio's dispatcher "
                                                    "table takes at most %(max)s. Give the node a shorter host name.")
                                    % {"length": len(self.node.sip_uri), "max": DISPATCHER_URI_MAX}})
+        load_algorithms = (DispatcherAlgorithm.CALL_LOAD, DispatcherAlgorithm.RELATIVE_WEIGHT)
+        algorithm = self.dispatcher_set.algorithm if self.dispatcher_set_id else None
+        if self.max_calls is not None and algorithm is not None and algorithm != DispatcherAlgorithm.CALL_LOAD:
+            raise ValidationError({"max_calls": gettext("Maximum calls is used only by the least-loaded algorithm "
+                                                        "(call load distribution); leave it empty.")})
+        if algorithm in load_algorithms:
+            keys = {pair.partition("=")[0] for pair in self.attrs.split(";") if pair}
+            taken = sorted(keys & set(LOAD_ATTRS))
+            if taken:
+                raise ValidationError({"attrs": gettext("%(keys)s is written by the portal for this set's "
+                                                        "algorithm; remove it from attrs.")
+                                       % {"keys": ", ".join(taken)}})
 
 
 class ServiceCode(models.Model):

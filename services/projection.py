@@ -36,6 +36,7 @@ The ``extensions`` rows owned here are the service codes' rows in every site's c
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any, Iterable
 
 from django.db.models import Q
@@ -49,7 +50,7 @@ from trunks.projection import lock, sync_rows
 from voipadmin import numbers
 from voipadmin.kamailio.models import Address, DialplanRule, Dispatcher
 
-from .choices import Announcement, RouteTo, ServiceKind
+from .choices import Announcement, DispatcherAlgorithm, RouteTo, ServiceKind
 from .models import (DIALPLAN_ATTRS_MAX, SETID_MAX, AsteriskExtension, DispatcherDestination, InboundNumber,
                      ServiceCode, node_route_attrs)
 
@@ -71,18 +72,57 @@ ANNOUNCEMENT_SOUNDS = {
 # --- dispatcher -------------------------------------------------------------------------------------------------
 
 
+#: Kamailio dispatcher destination flag "disabled" (DS_DISABLED_DST): never selected and never re-activated by
+#: keepalives; a ``dispatcher.reload`` resets each destination to its row's flags, so a drain survives it.
+DS_DISABLED_DST = 4
+
+
+def destination_flags(dest: DispatcherDestination) -> int:
+    """The row's flags: the destination's own, plus disabled while its node is drained (sites.actions.drain_node)."""
+    return dest.flags | (DS_DISABLED_DST if dest.node.draining else 0)
+
+
 def dispatcher_rows() -> list[dict[str, Any]]:
     rows = []
     for dest in DispatcherDestination.objects.select_related("dispatcher_set", "node").order_by(
             "dispatcher_set__setid", "-priority", "node__name"):
-        rows.append({"setid": dest.dispatcher_set.setid, "destination": dest.node.sip_uri, "flags": dest.flags,
-                     "priority": dest.priority, "attrs": dest.kamailio_attrs,
+        rows.append({"setid": dest.dispatcher_set.setid, "destination": dest.node.sip_uri,
+                     "flags": destination_flags(dest),
+                     "priority": dest.priority, "attrs": destination_attrs(dest),
                      "description": dest.node.name[:64]})
     return rows
 
 
 def dispatcher_scope():
     return Dispatcher.objects.filter(setid__gte=1, setid__lte=SETID_MAX)
+
+
+#: a node name used as-is as its ``duid`` (Kamailio's attrs are ``name=value;...``, column 128 characters)
+_DUID_SAFE = re.compile(r"^[A-Za-z0-9_.-]{1,32}\Z")
+
+
+def destination_duid(dest: DispatcherDestination) -> str:
+    """The destination's unique id for call load distribution: its node's name (names are unique), or
+    ``node<id>`` for a name that does not fit an attrs value - or looks like another node's ``node<id>``."""
+    name = dest.node.name
+    return name if _DUID_SAFE.match(name) and not re.fullmatch(r"node[0-9]+", name) else f"node{dest.node_id}"
+
+
+def destination_attrs(dest: DispatcherDestination) -> str:
+    """The row's attrs: ``weight=N`` and the administrator's attrs, plus what the set's algorithm needs.
+    10 (call load): ``duid=<node>;maxload=<max calls, 0 = no limit>`` - Kamailio counts calls per duid.
+    11 (relative weight): ``rweight=<weight>`` (1..100, as Kamailio wants it); nothing updates it from the live
+    load: pushing new rweights means a ``dispatcher.reload`` at every poll, which also forgets every keepalive
+    state (kamailio.cfg: a dead node would be tried again at each poll) and every call-load count, so the
+    nodes' live load (an Asterisk's CPU, its own count of calls) is not what Kamailio routes by, and 10 already
+    follows the calls Kamailio itself counts, at once."""
+    attrs = dest.kamailio_attrs
+    algorithm = dest.dispatcher_set.algorithm
+    if algorithm == DispatcherAlgorithm.CALL_LOAD:
+        attrs += f";duid={destination_duid(dest)};maxload={dest.max_calls or 0}"
+    elif algorithm == DispatcherAlgorithm.RELATIVE_WEIGHT:
+        attrs += f";rweight={dest.weight}"
+    return attrs
 
 
 # --- dialplan ---------------------------------------------------------------------------------------------------
@@ -123,6 +163,12 @@ def code_attrs(code: ServiceCode, sets: list[tuple[int, set[int]]] | None = None
     if code.route_to == RouteTo.DISPATCHER_SET:
         return f"svc={code.kind};setid={code.dispatcher_set.setid};alg={code.dispatcher_set.algorithm}"[
             :DIALPLAN_ATTRS_MAX]
+    if code.route_to == RouteTo.NODE and code.node.draining:
+        # a drained node takes no new calls: its fallback set serves the code (Kamailio skips the node there,
+        # its rows are disabled), as if it were down — also when the node is in no set Kamailio could skip
+        setid = fallback_setid(code, sets)
+        if setid is not None:
+            return f"svc={code.kind};setid={setid};alg={FALLBACK_ALGORITHM}"[:DIALPLAN_ATTRS_MAX]
     if code.route_to == RouteTo.NODE:
         attrs = node_route_attrs(code.kind, code.node)  # (ServiceCode.clean refuses more than the column)
     else:
@@ -140,8 +186,10 @@ def range_patterns(start: int, end: int) -> list[str]:
 
 
 def home_node(site: Site, nodes: Iterable[AsteriskNode]) -> AsteriskNode | None:
-    """The node serving a site's own users' media (voicemail role first, then pbx, then any enabled)."""
+    """The node serving a site's own users' media (voicemail role first, then pbx, then any enabled; a drained
+    node only when every one is drained)."""
     candidates = [n for n in nodes if n.site_id == site.pk and n.enabled]
+    candidates = [n for n in candidates if not n.draining] or candidates
     for role in ("voicemail", "pbx"):
         for node in candidates:
             if role in node.role_list:

@@ -140,6 +140,20 @@ def delete_asterisk_node(node: AsteriskNode, *, actor: Actor) -> None:
     crud.delete(node, actor=actor, effects=[node_changed])
 
 
+def drain_node(node: AsteriskNode, *, actor: Actor) -> AsteriskNode:
+    """Take no new calls on this node; the calls it carries finish. The projection writes its dispatcher rows
+    with Kamailio's disabled flag and moves the codes it serves alone (and its site's home rules) to other
+    nodes; the usual push reloads them. Idempotent: draining a draining node writes nothing."""
+    return crud.update(node, actor=actor, fields={"draining": True}, message="drained",
+                       effects=[node_changed])
+
+
+def return_node_to_service(node: AsteriskNode, *, actor: Actor) -> AsteriskNode:
+    """Undo :func:`drain_node`: the node takes new calls again (once Kamailio has reloaded its rows)."""
+    return crud.update(node, actor=actor, fields={"draining": False}, message="returned to service",
+                       effects=[node_changed])
+
+
 def create_kamailio_node(*, actor: Actor, **fields: Any) -> KamailioNode:
     return crud.create(KamailioNode, actor=actor, fields=fields, effects=[node_changed])
 

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.text import format_lazy
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _, ngettext
 
 from voipadmin import grammar
 from voipadmin.fields import EncryptedTextField
@@ -144,6 +144,10 @@ class AsteriskNode(Node):
     roles = models.CharField(_("roles"), max_length=100, blank=True,
                              help_text=format_lazy(_("Comma-separated: {roles}"),
                                                    roles=", ".join(NodeRole.values)))
+    #: Administrative state for calls, set only by ``actions.drain_node`` / ``return_node_to_service``: a draining
+    #: node takes no new calls (Kamailio's dispatcher holds it disabled) while the calls it carries finish.
+    draining = models.BooleanField(_("draining"), default=False, editable=False,
+                                   help_text=_("Takes no new calls; the calls it carries finish normally."))
 
     scoped_by = "site"
 
@@ -165,6 +169,15 @@ class AsteriskNode(Node):
     @property
     def sip_uri(self) -> str:
         return f"sip:{self.host}:{self.sip_port}"
+
+    def drain_label(self, calls: int) -> str:
+        """What an operator waits for after a drain: "draining (N calls)" while the poller still sees calls
+        on the node, then "drained (idle)" (it can be stopped); "" for a node in service."""
+        if not self.draining:
+            return ""
+        if calls:
+            return ngettext("draining (%(calls)s call)", "draining (%(calls)s calls)", calls) % {"calls": calls}
+        return gettext("drained (idle)")
 
     @property
     def effective_ami_host(self) -> str:

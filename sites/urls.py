@@ -1,3 +1,5 @@
+from django.urls import path
+
 from voipadmin.views import crud_urls
 
 from . import views
@@ -9,6 +11,7 @@ urlpatterns = [
                views.SiteDeleteView),
     *crud_urls("nodes/asterisk", "asterisknode", views.AsteriskNodeListView, views.AsteriskNodeDetailView,
                views.AsteriskNodeEditView, views.AsteriskNodeDeleteView),
+    path("nodes/asterisk/<int:pk>/drain/", views.AsteriskNodeDrainView.as_view(), name="asterisknode_drain"),
     *crud_urls("nodes/kamailio", "kamailionode", views.KamailioNodeListView, views.KamailioNodeDetailView,
                views.KamailioNodeEditView, views.KamailioNodeDeleteView),
 ]

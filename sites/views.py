@@ -1,8 +1,14 @@
+from django.contrib import messages
 from django.db.models import Count, Prefetch
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils.translation import gettext, gettext_lazy as _
+from django.views.generic import TemplateView
 
+from voipadmin import scope
 from voipadmin.fields import secret_state
-from voipadmin.views import Column, ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectListView
+from voipadmin.views import Column, ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectListView, PortalView
 
 from . import actions
 from .filtersets import AsteriskNodeFilterSet, KamailioNodeFilterSet, SiteFilterSet
@@ -63,10 +69,13 @@ class AsteriskNodeListView(ObjectListView):
     columns = [Column(_("Name"), "name", link=True, order_by=True), Column(_("Site"), "site", order_by="site__name"),
                Column(_("Host"), "host", order_by=True), Column(_("SIP port"), "sip_port", order_by=True),
                Column(_("Roles"), "roles"), Column("AMI", lambda n: f"{n.effective_ami_host}:{n.ami_port}"),
-               Column(_("Enabled"), "enabled", order_by=True)]
+               Column(_("Enabled"), "enabled", order_by=True),
+               Column(_("Calls"), lambda n: n.drain_label(n.calls) or _("in service"))]
 
     def get_queryset(self):
-        return AsteriskNode.objects.select_related("site")
+        # (the calls the poller sees on each node, one query with the list: "draining (N calls)")
+        return AsteriskNode.objects.select_related("site").annotate(
+            calls=Count("live_calls__linkedid", distinct=True))
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -83,10 +92,46 @@ class AsteriskNodeDetailView(ObjectDetailView):
               Column(_("AMI secret"), lambda n: secret_state(n.ami_secret)),
               Column("ARI", lambda n: _as(n.ari_url, n.ari_username)),
               Column(_("ARI password"), lambda n: secret_state(n.ari_password)),
+              Column(_("Calls"), lambda n: n.drain_label(n.calls) or _("in service")),
               Column(_("Notes"), "notes")]
 
     def get_queryset(self):
-        return AsteriskNode.objects.select_related("site")
+        return AsteriskNode.objects.select_related("site").annotate(
+            calls=Count("live_calls__linkedid", distinct=True))
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["drain_url"] = reverse("sites:asterisknode_drain", args=[self.object.pk])
+        return ctx
+
+
+class AsteriskNodeDrainView(PortalView, TemplateView):
+    """Drain a node (or return it to service): a confirmation page (GET) and the action (POST). The form posts
+    the state it asks for (``draining=1|0``), so a double submit or a stale page never flips it back."""
+
+    model = AsteriskNode
+    perm_action = "change"
+    template_name = "sites/node_drain.html"
+
+    def node(self) -> AsteriskNode:
+        return get_object_or_404(self.restrict(AsteriskNode.objects.select_related("site"), scope.CHANGE),
+                                 pk=self.kwargs["pk"])
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["object"] = self.node()
+        return ctx
+
+    def post(self, request, *args, **kwargs):
+        node = self.node()
+        if request.POST.get("draining") == "1":
+            actions.drain_node(node, actor=self.actor())
+            messages.success(request, gettext("%(node)s is draining: it takes no new calls; the calls it carries "
+                                              "finish.") % {"node": node})
+        else:
+            actions.return_node_to_service(node, actor=self.actor())
+            messages.success(request, gettext("%(node)s is back in service.") % {"node": node})
+        return HttpResponseRedirect(node.get_absolute_url())
 
 
 class AsteriskNodeEditView(ObjectEditView):

@@ -135,7 +135,10 @@ def route_dispatcher_rows() -> list[dict[str, Any]]:
                 attrs += f";e1group={trunk.e1trunk.group}"
             else:
                 attrs += _caller_id_attrs(trunk.itsptrunk)
-            rows.append({"setid": link.route.setid, "destination": trunk.dispatcher_uri, "flags": 0,
+            # an E1 line on a drained node takes no new calls: disabled (4, services.projection.DS_DISABLED_DST),
+            # the route's next trunk takes them
+            drained = trunk.kind == TrunkKind.E1 and trunk.e1trunk.asterisk_node.draining
+            rows.append({"setid": link.route.setid, "destination": trunk.dispatcher_uri, "flags": 4 if drained else 0,
                          "priority": (count - index) * 10, "attrs": attrs[:128],
                          "description": f"{link.route.name[:40]}/{trunk.name}"[:64]})
     return rows

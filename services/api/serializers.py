@@ -13,7 +13,7 @@ class DispatcherDestinationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DispatcherDestination
-        fields = ["node", "priority", "weight", "flags", "attrs"]
+        fields = ["node", "priority", "weight", "flags", "attrs", "max_calls"]
 
 
 class DispatcherSetSerializer(serializers.ModelSerializer):

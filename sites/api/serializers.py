@@ -89,8 +89,8 @@ class AsteriskNodeSerializer(SecretsWriteOnlyMixin, serializers.ModelSerializer)
         model = AsteriskNode
         fields = ["id", "name", "site", "enabled", "host", "sip_port", "ami_host", "ami_port", "ami_username",
                   "ami_secret", "ami_secret_set", "ari_url", "ari_username", "ari_password", "ari_password_set",
-                  "undecryptable_secrets", "roles", "notes", "created", "updated"]
-        read_only_fields = ["created", "updated"]
+                  "undecryptable_secrets", "roles", "draining", "notes", "created", "updated"]
+        read_only_fields = ["draining", "created", "updated"]  # (drain/undrain actions set it)
 
     def get_ami_secret_set(self, node) -> bool:
         return bool(node.ami_secret)

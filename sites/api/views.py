@@ -1,6 +1,10 @@
 from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
-from voipadmin.api.viewsets import EstateViewSet
+from voipadmin.api.permissions import required_perms
+from voipadmin.api.viewsets import EstateViewSet, call_action
 
 from .. import actions
 from ..filtersets import AsteriskNodeFilterSet, KamailioNodeFilterSet, SiteFilterSet
@@ -27,6 +31,24 @@ class AsteriskNodeViewSet(EstateViewSet):
     create_action = staticmethod(actions.create_asterisk_node)
     update_action = staticmethod(actions.update_asterisk_node)
     delete_action = staticmethod(actions.delete_asterisk_node)
+
+    def _set_draining(self, drain):
+        node = call_action(drain, self.get_object(), actor=self.actor())
+        return Response(self.get_serializer(node).data)
+
+    @extend_schema(request=None, responses=AsteriskNodeSerializer, summary="Drain a node before maintenance",
+                   description="No new calls go to the node (Kamailio's dispatcher holds it disabled once the "
+                               "push has reloaded it); the calls it carries finish. Idempotent.")
+    @action(detail=True, methods=["post"])
+    @required_perms("sites.change_asterisknode")
+    def drain(self, request, pk=None):
+        return self._set_draining(actions.drain_node)
+
+    @extend_schema(request=None, responses=AsteriskNodeSerializer, summary="Return a drained node to service")
+    @action(detail=True, methods=["post"])
+    @required_perms("sites.change_asterisknode")
+    def undrain(self, request, pk=None):
+        return self._set_draining(actions.return_node_to_service)
 
 
 class KamailioNodeViewSet(EstateViewSet):

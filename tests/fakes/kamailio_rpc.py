@@ -42,12 +42,17 @@ class KamailioState:
     last_reload: dict[str, float] = field(default_factory=dict)
 
 
-def _weight(attrs: str) -> int:
+def _attr(attrs: str, name: str) -> str | None:
     for pair in attrs.split(";"):
         key, _, value = pair.partition("=")
-        if key == "weight" and value.isdigit():
-            return int(value)
-    return 0
+        if key == name:
+            return value
+    return None
+
+
+def _weight(attrs: str, name: str = "weight") -> int:
+    value = _attr(attrs, name) or ""
+    return int(value) if value.isdigit() else 0
 
 
 class KamailioFake:
@@ -114,8 +119,11 @@ class KamailioFake:
             # Kamailio lists a set's destinations by priority, highest first (equal ones: last loaded first)
             return 200, "OK", {"NRSETS": len(sets), "RECORDS": [{"SET": {"ID": setid, "TARGETS": [
                 {"DEST": {"URI": uri, "FLAGS": flags, "PRIORITY": priority, "ATTRS": {
-                    "BODY": attrs, "DUID": None, "MAXLOAD": 0, "WEIGHT": _weight(attrs), "RWEIGHT": 0,
-                    "SOCKET": None, "SOCKNAME": None, "OBPROXY": None}}}
+                    "BODY": attrs, "DUID": _attr(attrs, "duid"), "MAXLOAD": _weight(attrs, "maxload"),
+                    "WEIGHT": _weight(attrs), "RWEIGHT": _weight(attrs, "rweight"),
+                    "SOCKET": None, "SOCKNAME": None, "OBPROXY": None},
+                    # call-load counting (kamailio.cfg's ds_hash_size, algorithm 10): calls Kamailio counts
+                    "RUNTIME": {"DLGLOAD": 0}}}
                 for uri, flags, priority, attrs in sorted(reversed(dests), key=lambda d: -d[2])]}}
                 for setid, dests in sets.items()]}
         if method == "dispatcher.set_state":
