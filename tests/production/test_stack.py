@@ -35,7 +35,7 @@ POST_ONLY = {"apitoken_revoke", "push:pushjob_retry", "push:pushjob_retry_all_fa
              "api:sipuser-reset-password", "api:sipuser-reset-voicemail-pin", "api:pushjob-retry",
              "api:pushjob-retry-failed", "push:node_queue_pause", "push:node_queue_resume", "push:node_queue_cancel",
              "push:node_queue_push_everything", "users:sipuser_bulk", "trunks:trunk_bulk", "twofactor:recovery_codes",
-             "twofactor:disable"}
+             "twofactor:disable", "api:asterisknode-drain", "api:asterisknode-undrain"}
 # Offered only for a call in progress (the stack here has none): served in tests/live/test_user_panel.py and, on
 # a real Asterisk, tests/asterisk/test_call_control.py.
 CALL_CONTROL = {"live:user_hangup", "live:user_listen"}
