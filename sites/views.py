@@ -73,9 +73,10 @@ class AsteriskNodeListView(ObjectListView):
                Column(_("Calls"), lambda n: n.drain_label(n.calls) or _("in service"))]
 
     def get_queryset(self):
-        # (the calls the poller sees on each node, one query with the list: "draining (N calls)")
+        # (the calls the poller sees on each node, one query with the list: "draining (N calls)"; an aggregate
+        # drops Meta.ordering, so it is asked for again: pages must not shuffle)
         return AsteriskNode.objects.select_related("site").annotate(
-            calls=Count("live_calls__linkedid", distinct=True))
+            calls=Count("live_calls__linkedid", distinct=True)).order_by(*AsteriskNode._meta.ordering, "pk")
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
