@@ -28,7 +28,6 @@ timed and counted too (their sipp traces go to FAILURES).
 from __future__ import annotations
 
 import concurrent.futures
-import logging
 import math
 import os
 import queue
@@ -383,17 +382,6 @@ def main(calls: int) -> None:
 
 
 if __name__ == "__main__":
-    import django
+    from throwaway import run_in_throwaway_database
 
-    django.setup()
-    logging.disable(logging.WARNING)
-    from django.db import connection
-
-    old_name = connection.settings_dict["NAME"]
-    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{old_name}_bench_failover"
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
-        main(int(sys.argv[1]) if len(sys.argv) > 1 else CALLS)
-    finally:
-        connection.close()
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+    run_in_throwaway_database("bench_failover", main, int(sys.argv[1]) if len(sys.argv) > 1 else CALLS)
