@@ -67,7 +67,10 @@ def check_database() -> tuple[Check, datetime | None]:
     """The database answers; returns its clock too (None when it does not answer)."""
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT CURRENT_TIMESTAMP")
+            # PostgreSQL's CURRENT_TIMESTAMP is the transaction's start (stale inside a long one); its
+            # clock_timestamp() is the clock now. SQLite's CURRENT_TIMESTAMP is already the clock now.
+            cursor.execute("SELECT clock_timestamp()" if connection.vendor == "postgresql"
+                           else "SELECT CURRENT_TIMESTAMP")
             (value,) = cursor.fetchone()
     except Exception as exc:  # noqa: BLE001 - any failure to answer is "down", whatever the driver raised
         return Check("database", False, _first_line(exc)), None

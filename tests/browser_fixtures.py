@@ -40,14 +40,20 @@ def browser():
                 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-def login(browser, live_server, username: str, *, wait_for: str = "networkidle"):
-    """A new page, logged in as ``username`` through the log-in form."""
+#: after a page's load event, the fragments it asked htmx for (hx-trigger "load", sent while htmx processed the
+#: page) are in: no request in flight, nothing swapping or settling. (networkidle waits 0.5 s more per page.)
+HTMX_SETTLED = "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+
+
+def login(browser, live_server, username: str):
+    """A new page, logged in as ``username`` through the log-in form, the page it lands on loaded and settled."""
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.goto(f"{live_server.url}/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state(wait_for)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    page.wait_for_function(HTMX_SETTLED)
     return page
 
 

@@ -42,6 +42,27 @@ KAMAILIO_DATA_TABLES = (
 )
 
 
+def empty_kamailio_tables(connection) -> None:
+    """Every Kamailio data table emptied and its id sequence restarted, as ``TRUNCATE ... RESTART IDENTITY``
+    would, but with DELETE: the tables hold a handful of rows, and a TRUNCATE of 17 tables costs ~0.3 s
+    (a new file per table), paid after every transactional test. No table references them (a foreign key
+    added one day fails the commit loudly: deferred constraints are checked there)."""
+    from django.db import transaction
+
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            for table in KAMAILIO_DATA_TABLES:
+                cursor.execute(f"DELETE FROM {table}")
+            return
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        for table in KAMAILIO_DATA_TABLES:
+            cursor.execute(f"DELETE FROM {table}")
+        cursor.execute("SELECT setval(s.seqrelid, s.seqstart, false) FROM pg_sequence s "
+                       "JOIN pg_depend d ON d.objid = s.seqrelid AND d.classid = 'pg_class'::regclass "
+                       "AND d.deptype IN ('a', 'i') WHERE d.refobjid = ANY(%s::regclass[])",
+                       [list(KAMAILIO_DATA_TABLES)])
+
+
 class KamailioError(AssertionError):
     """Kamailio did not start / answer; the message carries the tail of its log."""
 
@@ -323,20 +344,19 @@ class KamailioInstance:
 
     def reset(self, connection=None, *, tables: bool = True) -> None:
         """Forget registrations (usrloc memory and the location tables); with ``tables`` also empty every
-        Kamailio data table (all but ``version``, CASCADE to rows referencing them) and reload the caches."""
+        Kamailio data table (all but ``version``: :func:`empty_kamailio_tables`) and reload the caches."""
         if self.running:
             for aor in self.registered_aors():
                 try:
                     self.rpc("ul.rm", "location", aor)
                 except KamailioRPCError:
                     pass
-        if connection is not None:
+        if connection is not None and tables:
+            empty_kamailio_tables(connection)
+        elif connection is not None:
             with connection.cursor() as cursor:
-                if tables:
-                    cursor.execute("TRUNCATE " + ", ".join(KAMAILIO_DATA_TABLES) + " RESTART IDENTITY CASCADE")
-                else:
-                    cursor.execute("DELETE FROM location_attrs")
-                    cursor.execute("DELETE FROM location")
+                cursor.execute("DELETE FROM location_attrs")
+                cursor.execute("DELETE FROM location")
         if self.running and tables:
             for method in ("dispatcher.reload", "dialplan.reload", "permissions.addressReload",
                            "permissions.trustedReload"):

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from sites import actions as site_actions
-from tests.foundation.embedded import ROOT, embedded_db, embedded_env, migrated  # noqa: F401 (fixtures)
+from tests.foundation.embedded import ROOT, embedded_env
 from voipadmin.search import fold_term
 
 pytestmark = pytest.mark.django_db
