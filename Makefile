@@ -28,7 +28,8 @@ migrate: catalogues
 demo: migrate
 	$(PY) manage.py load_demo_estate
 
-## Serve the portal on http://127.0.0.1:8000 with a Celery worker and beat (embedded SQLite + filesystem broker).
+## Serve the portal on http://127.0.0.1:8000 with the Celery workers, beat and the media application service
+## (run_media_apps; VOIPADMIN_MEDIA_APPS=0 leaves it out), on an embedded SQLite + filesystem broker.
 ## HOST=... PORT=8080 make run listens elsewhere; Ctrl-C stops everything and make reports no error.
 run: demo
 	$(PY) manage.py ensure_admin

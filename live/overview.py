@@ -14,6 +14,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from media.overview import media_overview
 from sites.models import AsteriskNode, KamailioNode, Site
 from voipadmin import scope
 from voipadmin.kamailio.models import Subscriber
@@ -211,6 +212,7 @@ def estate_overview(now: datetime | None = None, user: Any = None) -> dict[str, 
     return {"sites": site_views, "kamailios": kamailios, "itsp_trunks": itsp, "totals": totals,
             "presence_silent": silent, "presence_shared": len(presence_counted) > 1,
             "destinations": destinations, "stale_after": stale_after(), "now": now,
+            "media": media_overview(now, user),  # rooms, calls in menus, the application service's health
             "topology": topology(site_views, kamailios, itsp)}
 
 

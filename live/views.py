@@ -16,6 +16,7 @@ from django.utils.translation import gettext, gettext_lazy as _
 from django.views.generic import TemplateView, View
 
 from cdrs.models import CallRecord
+from media import overview as media_overview
 from sites.choices import NodeRole
 from sites.models import AsteriskNode, KamailioNode
 from users.models import SipUser
@@ -141,6 +142,8 @@ class NodeLiveView(LivePermissionMixin, TemplateView):
             ctx["bridges"] = Bridge.objects.filter(node=node)[:200]
             ctx["trunks"] = TrunkState.objects.filter(asterisk_node=node)
             ctx["destinations"] = overview.destination_states(asterisk_node=node)
+            ctx["active_rooms"] = media_overview.active_rooms(self.request.user, node=node)
+            ctx["menu_calls"] = media_overview.menu_calls(self.request.user, node=node)
         else:
             ctx["registrations"] = Registration.objects.filter(kamailio_node=node)[:200]
             ctx["trunks"] = TrunkState.objects.filter(kamailio_node=node)

@@ -35,7 +35,7 @@ FILES = (
     "asterisk.conf", "modules.conf", "logger.conf", "extconfig.conf", "sorcery.conf", "res_pgsql.conf",
     "cdr.conf", "cdr_pgsql.conf", "cel.conf", "cel_pgsql.conf", "pjsip.conf", "extensions.conf", "voicemail.conf",
     "confbridge.conf", "manager.conf", "http.conf", "ari.conf", "rtp.conf", "indications.conf", "pjsip_notify.conf",
-    "udptl.conf", "acl.conf", "pjproject.conf", "features.conf", "cli.conf",
+    "udptl.conf", "acl.conf", "pjproject.conf", "features.conf", "cli.conf", "res_http_media_cache.conf",
 )
 #: Asterisk's [directories] keys: (where, sub-path). "prefix" is the installation (binaries, modules),
 #: "state" the node's own files (databases, spool, logs, sounds); astetcdir is where these files go.

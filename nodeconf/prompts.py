@@ -55,6 +55,9 @@ PROMPTS: dict[str, str] = {
     "conf-placeintoconf": "You will now be placed into the conference.",
     "conf-locked": "This conference is locked.",
     "conf-kicked": "You have been removed from the conference.",
+    # conference rooms of the application service (media/service/rooms.py): room number, wrong number
+    "conf-getconfno": "Please enter your conference number followed by the pound key.",
+    "conf-invalid": "That is not a valid conference number.",
     "confbridge-join": "",
     "confbridge-leave": "",
     # announcements ("locuciones")

@@ -4,9 +4,10 @@ Two kinds of series:
 
 * **Read from the shared database at scrape time** (``EstateCollector``): node up/down and state,
   calls in progress per site, registrations per node, push jobs and the age of the oldest pending
-  one per node, the last poll cycle's duration, the beat-scheduled tasks' last runs, and the
-  /healthz checks. Any portal host answers the same; a fixed number of queries whatever the
-  estate's size.
+  one per node, the last poll cycle's duration, the beat-scheduled tasks' last runs, the
+  /healthz checks, and the media application service (instances alive by heartbeat, the ARI nodes
+  each holds, rooms in use, callers in rooms, calls in menus: media.overview). Any portal host
+  answers the same; a fixed number of queries whatever the estate's size.
 * **Counted in the portal processes** (``API_REQUESTS``, by ``ops.middleware``): every gunicorn
   worker counts its own requests. prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``,
   set by deploy/gunicorn.conf.py) keeps each worker's counts in a file there and sums them at
@@ -26,6 +27,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from live.choices import Health, NodeKind
 from live.models import ActiveCall, Registration
+from media.overview import metric_samples as media_samples
 from push.models import PushJob, PushState
 from sites.models import AsteriskNode, KamailioNode, Site
 
@@ -65,6 +67,7 @@ class EstateCollector:
         yield from self._push_metrics(nodes)
         yield from self._scheduled_tasks()
         yield from self._health(now)
+        yield from self._media()
 
     @staticmethod
     def _node_metrics(nodes: list[dict]):
@@ -169,6 +172,36 @@ class EstateCollector:
             if check.age_seconds is not None:
                 age.add_metric([check.name], check.age_seconds)
         return [ok, age]
+
+
+    #: media.overview.metric_samples key → (name, help, labels)
+    MEDIA_GAUGES = {
+        "instances_alive": ("voipadmin_media_app_instances_alive", "Application service instances (run_media_apps) "
+                            "whose heartbeat is recent.", []),
+        "instance_up": ("voipadmin_media_app_instance_up", "1 when the instance's heartbeat is recent.", ["instance"]),
+        "connected_nodes": ("voipadmin_media_app_connected_nodes", "Enabled ARI nodes the instance holds a "
+                            "WebSocket to.", ["instance"]),
+        "heartbeat_age": ("voipadmin_media_app_heartbeat_age_seconds", "Age of the instance's last heartbeat.",
+                          ["instance"]),
+        "calls_handled": ("voipadmin_media_app_calls_handled", "Calls the instance has handled since it started.",
+                          ["instance"]),
+        "node_served": ("voipadmin_media_app_node_served", "1 when a live instance is connected to this enabled ARI "
+                        "node, else 0 (its rooms and menus answer \"service unavailable\").", ["node"]),
+        "rooms": ("voipadmin_media_rooms_active", "Conference rooms in use, per home node and site.", ["node", "site"]),
+        "members": ("voipadmin_media_room_members", "Callers in conference rooms, per home node and site.",
+                    ["node", "site"]),
+        "menu_calls": ("voipadmin_media_menu_calls", "Calls held in IVR menus, per node and menu.",
+                       ["node", "site", "menu"]),
+    }
+
+    @classmethod
+    def _media(cls):
+        for key, samples in media_samples().items():
+            name, text, labels = cls.MEDIA_GAUGES[key]
+            gauge = GaugeMetricFamily(name, text, labels=labels)
+            for values, value in samples:
+                gauge.add_metric(list(values), value)
+            yield gauge
 
 
 def multiprocess_dir() -> str:

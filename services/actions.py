@@ -175,6 +175,12 @@ def delete_dispatcher_set(dset: DispatcherSet, *, actor: Actor) -> None:
 # --- service codes ----------------------------------------------------------------------------------------------
 
 
+#: vetoes of apps above (media: a code that reaches a room, menu or AGI application keeps its kind and is not
+#: deleted from under it); each is called with the code as it would be saved / the code about to go
+code_update_checks = crud.Hook("services.code_update_checks")
+code_delete_checks = crud.Hook("services.code_delete_checks")
+
+
 def _code_is_free(code: ServiceCode) -> None:
     """No clash with another code, a user's extension or a site's range (services.validators)."""
     validate_code(code.code, exclude_pk=code.pk)
@@ -191,7 +197,8 @@ def update_service_code(service_code: ServiceCode, *, actor: Actor, **fields: An
         if write.obj.code != write.old.code:
             _code_is_free(write.obj)
 
-    return crud.update(service_code, actor=actor, fields=fields, prepare=prepare, effects=[_projected])
+    return crud.update(service_code, actor=actor, fields=fields, prepare=prepare, checks=[code_update_checks.check],
+                       effects=[_projected])
 
 
 def _no_ddis_ring(service_code: ServiceCode) -> None:
@@ -202,7 +209,7 @@ def _no_ddis_ring(service_code: ServiceCode) -> None:
 
 
 def delete_service_code(service_code: ServiceCode, *, actor: Actor) -> None:
-    crud.delete(service_code, actor=actor, checks=[_no_ddis_ring], effects=[_projected])
+    crud.delete(service_code, actor=actor, checks=[_no_ddis_ring, code_delete_checks.check], effects=[_projected])
 
 
 # --- inbound numbers --------------------------------------------------------------------------------------------

@@ -52,10 +52,17 @@ ALGORITHM_HELP_TEXT = format_lazy(" ".join(["{}"] * len(ALGORITHM_HELP)), *ALGOR
 
 
 class ServiceKind(models.TextChoices):
+    """What a code does. ``rooms`` and ``application`` are run by the application service (media app, over
+    ARI): the node's static ``[va-app]`` hands the call over, and the service reads what the code means from
+    the database when the call arrives. ``conference`` and ``ivr`` are the static-dialplan forms (ConfBridge
+    room by name, a dialplan context written on the node)."""
+
     VOICEMAIL = "voicemail", _("Voicemail")
-    CONFERENCE = "conference", _("Conference rooms")
+    CONFERENCE = "conference", _("Conference (ConfBridge, static)")
+    ROOMS = "rooms", _("Conference rooms (asks for the room number)")
+    APPLICATION = "application", _("Application (a room, menu or AGI application)")
     ECHO = "echo", _("Echo test")
-    IVR = "ivr", _("IVR / auto-attendant")
+    IVR = "ivr", _("IVR (dialplan context on the node)")
     ANNOUNCEMENT = "announcement", _("Announcement")
     DOUBLE_DIAL = "double_dial", _("Double dial")
 

@@ -317,13 +317,21 @@ def code_steps(code: ServiceCode, site: Site) -> list[tuple[str, str]]:
         return [("Answer", ""), ("ConfBridge", param or "estate"), ("Hangup", "")]
     if kind == ServiceKind.ECHO:
         return [("Answer", ""), ("Playback", "demo-echotest"), ("Echo", ""), ("Hangup", "")]
+    if kind in (ServiceKind.ROOMS, ServiceKind.APPLICATION):
+        # the node's static [va-app] hands the call to the application service (StasisBroadcast)
+        return [("Goto", "va-app,${EXTEN},1")]
     if kind == ServiceKind.IVR:
         return [("Answer", ""), ("Goto", f"{param},s,1")]
     if kind == ServiceKind.ANNOUNCEMENT:
+        if param:  # a stock sound by name, chosen on the code
+            return [("Progress", ""), ("Playback", f"{param},noanswer"), ("Hangup", "")]
+        # the caller's site's uploaded announcement (the node's static [va-announce] asks the application
+        # service per call), else the stock sound
         if code.announcement == Announcement.RINGBACK:
-            return [("Ringing", ""), ("Wait", "30"), ("Hangup", "")]
-        sound = param or ANNOUNCEMENT_SOUNDS.get(code.announcement, "ss-noservice")
-        return [("Progress", ""), ("Playback", f"{sound},noanswer"), ("Hangup", "")]
+            return [("Goto", "va-ringback,s,1")]
+        purpose = code.announcement or Announcement.SERVICE_UNAVAILABLE
+        sound = ANNOUNCEMENT_SOUNDS.get(purpose, "ss-noservice")
+        return [("Gosub", f"va-announce,{purpose},1({sound})"), ("Hangup", "")]
     if kind == ServiceKind.DOUBLE_DIAL:
         return [("Dial", f"{param},30"), ("Hangup", "")]
     return [("Hangup", "")]

@@ -15,9 +15,9 @@ Fixtures
 ``kamailio_clean`` (function)
     The same instance, (re)started if a previous test stopped it. Before the test: no registrations
     (usrloc memory and ``location`` emptied). After the test: also every Kamailio data table emptied
-    (all but ``version``; TRUNCATE ... CASCADE, so portal rows referencing them go too -- the
-    transactional flush follows anyway) and the dispatcher, dialplan, permissions and uac caches
-    reloaded. Implies ``transactional_db``. Use this one unless you manage Kamailio's state yourself.
+    (all but ``version``, ids restarted; the transactional flush of the portal's tables follows) and the
+    dispatcher, dialplan, permissions and uac caches reloaded. Implies ``transactional_db``. Use this one
+    unless you manage Kamailio's state yourself.
     Note: pytest-django's flush skips unmanaged tables, so Kamailio rows written by tests that do
     not use this fixture stay in the test database until the session ends.
 """

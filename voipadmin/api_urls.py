@@ -16,8 +16,8 @@ from voipadmin.api.audit import ChangeLogEntryViewSet
 from voipadmin.api.nodes import NodeViewSet
 from voipadmin.api.permissions import ApiRole
 
-API_APPS = ["sites.api.urls", "users.api.urls", "trunks.api.urls", "services.api.urls", "push.rest.urls",
-            "cdrs.api.urls"]
+API_APPS = ["sites.api.urls", "users.api.urls", "trunks.api.urls", "services.api.urls", "media.api.urls",
+            "push.rest.urls", "cdrs.api.urls"]
 
 class SwaggerView(SpectacularSwaggerView):
     """swagger-ui's files by their collected (hashed) names, so they are cached like every static file."""

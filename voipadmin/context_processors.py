@@ -12,6 +12,7 @@ NAV = [
     (_("Users"), "users:sipuser_list", "users.view_sipuser", "people"),
     (_("Trunks"), "trunks:index", "trunks.view_trunk", "diagram-3"),
     (_("Services"), "services:index", "services.view_servicecode", "telephone-forward"),
+    (_("Applications"), "media:index", "media.view_conferenceroom", "grid-3x3-gap"),
     (_("Push jobs"), "push:pushjob_list", "push.view_pushjob", "arrow-repeat"),
     (_("Audit log"), "changelog_list", "voipadmin.view_changelogentry", "journal-text"),
     (_("CDRs"), "cdrs:cdr_list", "cdrs.view_cdr", "receipt"),

@@ -11,7 +11,7 @@ HELPDESK = "Helpdesk"
 BILLING = "Billing"
 ROLES = (ADMINISTRATOR, HELPDESK, BILLING)
 
-ESTATE_APPS = ("sites", "push", "users", "trunks", "services", "cdrs", "live", "voipadmin")
+ESTATE_APPS = ("sites", "push", "users", "trunks", "services", "media", "cdrs", "live", "voipadmin")
 
 # Helpdesk: find a user and reset its voicemail PIN — nothing else.
 HELPDESK_PERMISSIONS = {("users", "view_sipuser"), ("users", "reset_voicemail_pin")}

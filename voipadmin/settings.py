@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "users",
     "trunks",
     "services",
+    "media",  # rooms, menus, announcements, AGI applications; the ARI application service
     "cdrs",
     "live",
     "nodeconf",
@@ -341,6 +342,8 @@ SPECTACULAR_SETTINGS = {
         "RouteKindEnum": "trunks.choices.RouteKind",
         "ServiceKindEnum": "services.choices.ServiceKind",
         "SiteKindEnum": "sites.choices.SiteKind",
+        # a service code's announcement and a site announcement's purpose: one choice set
+        "AnnouncementPurposeEnum": "services.choices.Announcement",
     },
 }
 # Asterisk writes CDR times without a zone: this is the zone (the generated cdr_pgsql.conf tells every
@@ -358,6 +361,9 @@ ASTERISK_MANAGER_PERMIT = envlist("VOIPADMIN_ASTERISK_MANAGER_PERMIT", ["127.0.0
 # Kamailio's presence clean_period. Short, so a crash is soon forgotten; a refresh per published extension
 # and Kamailio every (this - 5) seconds is the price.
 ASTERISK_PUBLISH_EXPIRES_SECONDS = envint("VOIPADMIN_ASTERISK_PUBLISH_EXPIRES", 60, minimum=10)
+# Announcements ("locuciones", media/sounds.py): the portal as the Asterisk nodes reach it; a node fetches
+# each uploaded sound from <this>/sounds/... (res_http_media_cache) and keeps it in its cache.
+VOIPADMIN_MEDIA_BASE_URL = envstr("VOIPADMIN_MEDIA_BASE_URL", "http://127.0.0.1:8000")
 
 # --- Production operations (app `ops`, deploy/README.md): /healthz answers 503 naming each check past its
 # threshold (seconds); /metrics (Prometheus) needs `Authorization: Bearer <VOIPADMIN_METRICS_TOKEN>` and is

@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from . import token_views, views
 from live.views import DashboardView  # the URLconf is the composition root: it may import apps
 from accounts.twofactor_views import TwoFactorLoginView
+from media import sound_views
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
@@ -22,11 +23,15 @@ urlpatterns = [
     path("users/", include("users.urls")),
     path("trunks/", include("trunks.urls")),
     path("services/", include("services.urls")),
+    path("media/", include("media.urls")),
     path("push/", include("push.urls")),
     path("live/", include("live.urls")),
     path("cdrs/", include("cdrs.urls")),
     path("", include("voipadmin.api_urls")),
     path("", include("ops.urls")),  # /healthz, /metrics
+    # announcements as the Asterisk nodes fetch them: no login, the URL is the secret (media/sounds.py)
+    re_path(r"^sounds/(?P<pk>[0-9]+)/(?P<sha256>[0-9a-f]{64})-(?P<token>[0-9a-f]{32})\.wav\Z", sound_views.serve,
+            name="media_sound"),
     path("django-admin/", admin.site.urls),
 ]
 

@@ -106,6 +106,12 @@ def test_site_limited_permissions_keep_only_what_applies_to_sites(eve, hugo):
     assert not eve.has_perm("sites.delete_site")
     assert not eve.has_perm("voipadmin.view_changelogentry") and not eve.has_perm("auth.add_user")
     assert hugo.has_perm("users.reset_voicemail_pin") and not hugo.has_perm("users.change_sipuser")
+    # media applications: a delegation runs its own rooms, menus, AGI applications and announcements; the
+    # conference profiles are the estate's; its helpdesk sees none of them
+    assert eve.has_perm("media.add_conferenceroom") and eve.has_perm("media.change_ivrmenu")
+    assert eve.has_perm("media.add_agiapplication") and eve.has_perm("media.add_announcement")
+    assert eve.has_perm("media.view_conferenceprofile") and not eve.has_perm("media.change_conferenceprofile")
+    assert not any(p.startswith("media.") for p in hugo.get_all_permissions())
 
 
 # --- pages: every URL of the URLconf, with another site's object ----------------------------------------------

@@ -88,5 +88,33 @@ def build_estate() -> dict:
     cdr = Cdr.objects.create(src="2001", dst="600123456", dcontext="site-branch1", channel="PJSIP/2001-00000001",
                              dstchannel="PJSIP/itsp1-00000002", start=start, answer=start, end=start,
                              duration=70, billsec=60, disposition="ANSWERED", uniqueid="1700000000.1")
+    media = _media_objects(site)
     return {"site": site, "node": node, "kamailio": kam, "cdr": cdr, "user": user, "trunk": trunk, "route": route,
-            "dispatcher_set": dset, "e1": e1, "service_code": code, "inbound_number": ddi}
+            "dispatcher_set": dset, "e1": e1, "service_code": code, "inbound_number": ddi, **media}
+
+
+def _media_objects(site) -> dict:
+    """One of each media application (rooms, menus, AGI applications, profiles, announcements) to call the API on."""
+    import io
+    import wave
+
+    from media import actions as media_actions
+    from services import actions as service_actions
+
+    app_code = service_actions.create_service_code(actor=SYSTEM, code="*97", name="Menu", kind="application",
+                                                   route_to="home")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000), w.writeframes(b"\x00\x10" * 800)
+    sound = media_actions.create_announcement(actor=SYSTEM, name="welcome", upload=buf.getvalue())
+    profile = media_actions.create_conference_profile(actor=SYSTEM, name="standard", join_announcement=sound)
+    room = media_actions.create_conference_room(actor=SYSTEM, site=site, number="800", name="Board", profile=profile)
+    agi = media_actions.create_agi_application(actor=SYSTEM, name="crm", app_id="crm-1",
+                                               servers=[{"host": "127.0.0.1", "port": 4573}])
+    menu = media_actions.create_ivr_menu(actor=SYSTEM, site=site, name="main", prompt=sound, service_code=app_code,
+                                         options=[{"key": "1", "action": "extension", "value": "2001"},
+                                                  {"key": "2", "action": "room", "room": room},
+                                                  {"key": "3", "action": "agi", "agi": agi}])
+    media_actions.set_site_announcement(actor=SYSTEM, site=site, purpose="ringback", announcement=sound)
+    return {"announcement": sound, "conference_profile": profile, "conference_room": room, "agi_application": agi,
+            "ivr_menu": menu}

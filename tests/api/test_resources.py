@@ -133,6 +133,21 @@ def _more_objects(n: int) -> None:
                                                ip_addresses="127.0.0.1")
         trunk_actions.create_route(actor=SYSTEM, name=f"route{i}", pattern=f"^{i}[0-9]+$", trunks=[itsp, e1])
         service_actions.create_dispatcher_set(actor=SYSTEM, setid=100 + i, name=f"set{i}")
+        _more_media(i, site)
+
+
+def _more_media(i: int, site) -> None:
+    from media import actions as media_actions
+    from media.models import Announcement
+
+    sound = Announcement.objects.create(name=f"sound{i}", audio=b"RIFF", sha256=f"{i:064x}")
+    media_actions.set_site_announcement(actor=SYSTEM, site=site, purpose="ringback", announcement=sound)
+    profile = media_actions.create_conference_profile(actor=SYSTEM, name=f"profile{i}", join_announcement=sound)
+    room = media_actions.create_conference_room(actor=SYSTEM, site=site, number="800", name="Room", profile=profile)
+    agi = media_actions.create_agi_application(actor=SYSTEM, name=f"agi{i}", app_id="x", site=site,
+                                               servers=[{"host": "127.0.0.1", "port": 4000 + i}])
+    media_actions.create_ivr_menu(actor=SYSTEM, site=site, name="Menu", prompt=sound, options=[
+        {"key": "1", "action": "room", "room": room}, {"key": "2", "action": "agi", "agi": agi}])
 
 
 @pytest.mark.parametrize("url", LISTS)

@@ -24,7 +24,8 @@ def test_make_run_serves_on_the_port_given_and_ctrl_c_stops_it_without_a_make_er
     try:
         assert wait_for_healthz(port, make) in (200, 503)
         children = left_behind(tmp_path)
-        assert len(children) >= 5, children  # make, the script, the portal, two workers and beat at least
+        assert len(children) >= 6, children  # make, the script, the portal, two workers, beat, the media apps
+        assert any("run_media_apps" in command for command in children), children
         _interrupt(make)
         output = (tmp_path / "make.log").read_text()
         # make dies of the SIGINT itself, as it should; it reports an error only for a recipe that failed

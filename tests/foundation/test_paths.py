@@ -7,7 +7,8 @@ from voipadmin.paths import object_url
 NAMES = ["sites:site_detail", "sites:asterisknode_detail", "sites:kamailionode_detail", "users:sipuser_detail",
          "trunks:e1trunk_detail", "trunks:itsptrunk_detail", "trunks:outboundroute_detail",
          "services:dispatcherset_detail", "services:servicecode_detail", "services:inboundnumber_detail",
-         "push:pushjob_detail"]
+         "push:pushjob_detail", "media:conferenceroom_detail", "media:ivrmenu_detail", "media:agiapplication_detail",
+         "media:conferenceprofile_detail", "media:announcement_detail"]
 
 
 @pytest.mark.parametrize("name", NAMES)

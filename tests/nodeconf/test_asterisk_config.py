@@ -131,7 +131,8 @@ def test_every_sites_users_reach_their_mailbox_on_the_node_or_a_clean_480_withou
     for slug in ("central", "branch1"):
         assert f"[site-{slug}]\nswitch => Realtime/site-{slug}@extensions\ninclude => va-users\n" \
                "include => va-unallocated\n" in ext  # (the users before the catch-all)
-    assert ("exten => _[4-5]XXX,1,GotoIf(${VM_INFO(${EXTEN}@branch1,exists)}?mailbox)\n same => n,Hangup(20)\n"
+    assert ("exten => _[4-5]XXX,1,GotoIf(${VM_INFO(${EXTEN}@branch1,exists)}?mailbox)\n"
+            " same => n,Gosub(va-announce,user_unavailable,1(,branch1))\n same => n,Hangup(20)\n"  # its announcement
             " same => n(mailbox),VoiceMail(${EXTEN}@branch1,u)\n") in ext
     assert "VoiceMail(${EXTEN}@central,u)" in ext
 

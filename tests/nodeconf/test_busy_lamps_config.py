@@ -116,5 +116,5 @@ def test_without_a_kamailio_a_node_publishes_nothing(db):
     lone = site_actions.create_asterisk_node(actor=ACTOR, name="lone", site=central, host="127.0.0.11", roles="pbx")
     files = render(lone)
     assert "outbound-publish" not in files["pjsip.conf"]
-    assert context(files["extensions.conf"], "va-ring") == [("exten", "_X.,1,NoOp()"),
+    assert context(files["extensions.conf"], "va-ring") == [("exten", "_[+0-9]!,1,NoOp()"),
                                                             ("same", "n(done),Hangup(${HANGUPCAUSE})")]

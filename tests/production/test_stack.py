@@ -35,7 +35,8 @@ POST_ONLY = {"apitoken_revoke", "push:pushjob_retry", "push:pushjob_retry_all_fa
              "api:sipuser-reset-password", "api:sipuser-reset-voicemail-pin", "api:pushjob-retry",
              "api:pushjob-retry-failed", "push:node_queue_pause", "push:node_queue_resume", "push:node_queue_cancel",
              "push:node_queue_push_everything", "users:sipuser_bulk", "trunks:trunk_bulk", "twofactor:recovery_codes",
-             "twofactor:disable", "api:asterisknode-drain", "api:asterisknode-undrain"}
+             "twofactor:disable", "api:asterisknode-drain", "api:asterisknode-undrain", "media:conferenceroom_bulk",
+             "media:ivrmenu_bulk", "media:agiapplication_bulk"}
 # Offered only for a call in progress (the stack here has none): served in tests/live/test_user_panel.py and, on
 # a real Asterisk, tests/asterisk/test_call_control.py.
 CALL_CONTROL = {"live:user_hangup", "live:user_listen"}
@@ -44,8 +45,9 @@ CALL_CONTROL = {"live:user_hangup", "live:user_listen"}
 REDIRECTS = {"home", "login", "trunks:trunk_detail", "twofactor:verify", "set_language"}  # (no code awaited; no language)
 # The steps of a CSV import in progress (status, errors, secrets): without one they redirect or are not found.
 IMPORT_STEPS = re.compile(r"^users:sipuser_import_.+")
-# Not pages: tested on their own below (no session; a bearer token for /metrics).
-OPS = {"healthz", "metrics"}
+# Not pages: tested on their own below (no session; a bearer token for /metrics), and the announcements' sounds
+# the Asterisk nodes fetch (a secret URL, cacheable by anyone: tests/media/test_sounds.py).
+OPS = {"healthz", "metrics", "media_sound"}
 SECURITY_HEADERS = {"x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "same-origin"}
 HASHED = re.compile(r"\.[0-9a-f]{12}\.[A-Za-z0-9]+$")
 
@@ -164,7 +166,7 @@ def _skip(path: str) -> bool:
 
 def test_the_deployment_files_are_what_the_guide_installs():
     for unit in ("voipadmin-portal.service", "voipadmin-push-worker.service", "voipadmin-live-worker.service",
-                 "voipadmin-beat.service"):
+                 "voipadmin-beat.service", "voipadmin-media-apps.service"):
         d = unit_directives(unit)
         assert d["EnvironmentFile"] == ["/etc/voipadmin/env"] and d["User"] == ["voipadmin"], unit
         assert d["ProtectSystem"] == ["strict"] and d["ReadWritePaths"] == ["/var/lib/voipadmin"], unit
@@ -172,6 +174,11 @@ def test_the_deployment_files_are_what_the_guide_installs():
     (push,) = unit_directives("voipadmin-push-worker.service")["ExecStart"]
     (live,) = unit_directives("voipadmin-live-worker.service")["ExecStart"]
     assert "-Q ${VOIPADMIN_CELERY_QUEUE_PREFIX}push " in push and "-Q ${VOIPADMIN_CELERY_QUEUE_PREFIX}live," in live
+    (media,) = unit_directives("voipadmin-media-apps.service")["ExecStart"]
+    assert "manage.py run_media_apps --instance media-%H" in media  # a fixed name: a restart finds its calls
+    # the unit lets the instance's calls finish (--grace) before systemd kills it
+    grace = float(media.split("--grace ")[1].split()[0])
+    assert float(unit_directives("voipadmin-media-apps.service")["TimeoutStopSec"][0]) > grace
 
 
 def test_every_page_and_every_static_file_is_served_in_production(stack, browser):

@@ -7,6 +7,7 @@ checks that no stored value of any model breaks its field's own validators (so n
 """
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import re
 
@@ -16,9 +17,11 @@ from django.db import connection
 from voipadmin import crud, grammar
 from voipadmin.actors import Actor
 
+from ..media.objects import wav_bytes
+
 SYSTEM = Actor.command("tests")
 #: the apps whose models an operator writes (voipadmin's ApiToken is written through its own page only)
-ESTATE_APPS = ("sites", "users", "trunks", "services")
+ESTATE_APPS = ("sites", "users", "trunks", "services", "media")
 
 #: ``"name" <number>`` with nothing a SIP parser or Asterisk's callerid parser would split on
 CALLERID = re.compile(r'"[^"\\<>;\x00-\x1f\x7f]*" <\+?[0-9]{1,20}>\Z')
@@ -78,7 +81,42 @@ def build() -> dict:
                                     description="Reception")
     return {"central": central, "branch": branch, "node": node, "kamailio": kam, "user": user, "itsp": itsp,
             "ip_trunk": ip_trunk, "e1": e1, "route": route, "dispatcher_set": dset, "service_code": code,
-            "inbound_number": ddi}
+            "inbound_number": ddi, **_media(central, code)}
+
+
+def _media(site, code) -> dict:
+    """One of each media object, every optional field and target set (the first of each model is the one tested)."""
+    from media import actions as media
+    from services import actions as svc
+
+    app_codes = [svc.create_service_code(actor=SYSTEM, code=f"*14{i}", name=f"App {i}", kind="application",
+                                         route_to="home") for i in (1, 2, 3)]
+    sound = media.create_announcement(actor=SYSTEM, name="Welcome", site=site, description="Main greeting",
+                                      upload=wav_bytes())
+    profile = media.create_conference_profile(actor=SYSTEM, name="Standard", site_default=site, max_members=30,
+                                              announce_join_leave=True, record=True, join_announcement=sound,
+                                              description="Meetings")
+    room = media.create_conference_room(actor=SYSTEM, site=site, number="800", name="All hands", pin="4321",
+                                        profile=profile, service_code=app_codes[0], description="Weekly")
+    agi = media.create_agi_application(actor=SYSTEM, name="Survey", site=site, app_type="survey", app_id="survey-1",
+                                       script="ivr/survey", strategy="round_robin", service_code=app_codes[2],
+                                       description="Satisfaction survey", servers=[
+                                           {"host": "127.0.0.30", "port": 4573},
+                                           {"host": "agi.example.test", "port": 4574, "enabled": False}])
+    menu = media.create_ivr_menu(actor=SYSTEM, site=site, name="Reception", prompt=sound, prompt_sound="demo-congrats",
+                                 timeout=7, attempts=2, service_code=app_codes[1], description="Main menu")
+    after = media.create_ivr_menu(actor=SYSTEM, site=site, name="After hours", prompt_sound="vm-goodbye",
+                                  options=[{"key": "timeout", "action": "hangup"}])
+    media.update_ivr_menu(menu, actor=SYSTEM, after_hours_menu=after, options=[
+        {"key": "1", "action": "extension", "value": "1001"}, {"key": "2", "action": "room", "room": room},
+        {"key": "3", "action": "agi", "agi": agi}, {"key": "4", "action": "voicemail", "value": "1001"},
+        {"key": "5", "action": "number", "value": "+34911000000"}, {"key": "6", "action": "menu", "target_menu": after},
+        {"key": "7", "action": "service_code", "service_code": code}, {"key": "#", "action": "repeat"},
+        {"key": "invalid", "action": "hangup"}],
+        hours=[{"weekday": day, "opens": datetime.time(9), "closes": datetime.time(18)} for day in range(5)])
+    played = media.create_site_announcement(actor=SYSTEM, site=site, purpose="user_unavailable", announcement=sound)
+    return {"announcement": sound, "conference_profile": profile, "conference_room": room, "agi_application": agi,
+            "ivr_menu": menu, "after_hours_menu": after, "site_announcement": played}
 
 
 #: New, non-clashing values for the unique fields of each model (a create must differ from the estate's).
@@ -93,6 +131,13 @@ FRESH = {
     "services.dispatcherset": {"setid": 11, "name": "fresh-set"},
     "services.servicecode": {"code": "*97"},
     "services.inboundnumber": {"number": "+34910000002"},
+    # (a one-to-one to a site or a code: a new object takes none; "" is "none" to a form and to the API)
+    "media.conferenceprofile": {"name": "Fresh profile", "site_default": ""},
+    "media.conferenceroom": {"number": "801", "service_code": ""},
+    "media.ivrmenu": {"name": "Fresh menu", "service_code": ""},
+    "media.agiapplication": {"name": "Fresh app", "service_code": ""},
+    "media.announcement": {"name": "Fresh sound", "audio": wav_bytes()},  # (bytes: the tests upload them as a file)
+    "media.siteannouncement": {"purpose": "ringback"},
 }
 
 

@@ -170,9 +170,14 @@ def test_voicemail_opens_the_callers_own_mailbox_in_every_site_context(estate, a
     ({"kind": "echo"}, "Echo", ""),
     ({"kind": "conference", "parameter": "room1"}, "ConfBridge", "room1"),
     ({"kind": "ivr", "parameter": "ivr-main"}, "Goto", "ivr-main,s,1"),
-    ({"kind": "announcement", "announcement": "user_unavailable"}, "Playback", "vm-nobodyavail,noanswer"),
-    ({"kind": "announcement", "announcement": "service_unavailable"}, "Playback", "ss-noservice,noanswer"),
-    ({"kind": "announcement", "announcement": "ringback"}, "Ringing", ""),
+    # the site's uploaded announcement through the node's static [va-announce], else the stock sound
+    ({"kind": "announcement", "announcement": "user_unavailable"}, "Gosub",
+     "va-announce,user_unavailable,1(vm-nobodyavail)"),
+    ({"kind": "announcement", "announcement": "service_unavailable"}, "Gosub",
+     "va-announce,service_unavailable,1(ss-noservice)"),
+    ({"kind": "announcement", "announcement": "ringback"}, "Goto", "va-ringback,s,1"),
+    ({"kind": "announcement", "announcement": "service_unavailable", "parameter": "tt-monkeys"}, "Playback",
+     "tt-monkeys,noanswer"),
     ({"kind": "double_dial", "parameter": "PJSIP/1000&DAHDI/g2/1000"}, "Dial", "PJSIP/1000&DAHDI/g2/1000,30"),
 ])
 def test_each_kind_of_code_renders_its_asterisk_application(estate, actor, fields, app, appdata):

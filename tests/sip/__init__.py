@@ -53,12 +53,20 @@ def call_scenario_text() -> str:
     return (SCENARIOS / "call.xml").read_text()
 
 
-def call_scenario(tmp: Path, hold_ms: int, dtmf: list[tuple[str, int]] | None = None) -> Path:
-    """scenarios/call.xml for one call: the hold filled in, DTMF keys added after the answer."""
+def call_scenario(tmp: Path, hold_ms: int, dtmf: list[tuple[str, int]] | None = None,
+                  headers: tuple[str, ...] = ()) -> Path:
+    """scenarios/call.xml for one call: the hold filled in, DTMF keys added after the answer, ``headers``
+    ("Name: value" lines) added to both INVITEs."""
     path = dtmf_scenario(tmp, dtmf) if dtmf else tmp / "call.xml"
     text = path.read_text() if dtmf else call_scenario_text()
+    text = with_headers(text, "      User-Agent: voipadmin-tests sipp\n", headers)
     path.write_text(text.replace("HOLD_MS", str(max(int(hold_ms), 1))))
     return path
+
+
+def with_headers(scenario: str, after: str, headers: tuple[str, ...]) -> str:
+    """A scenario's text with ``headers`` added after every ``after`` line."""
+    return scenario.replace(after, after + "".join(f"      {line}\n" for line in headers)) if headers else scenario
 
 
 _STATUS_RE = re.compile(r"^SIP/2\.0 (\d{3}) ", re.M)
@@ -120,11 +128,11 @@ class Phone:
 
     # -- calling
     def _call_cmd(self, kamailio, number: str, hold_ms: int, timeout: float, tmp: Path,
-                  dtmf: list[tuple[str, int]] | None = None) -> list[str]:
+                  dtmf: list[tuple[str, int]] | None = None, headers: tuple[str, ...] = ()) -> list[str]:
         sipp = require_binary("sipp")
         csv = tmp / "caller.csv"
         csv.write_text(f"SEQUENTIAL\n{self.user};{self.domain}\n")
-        scenario = call_scenario(tmp, hold_ms, dtmf)
+        scenario = call_scenario(tmp, hold_ms, dtmf, headers)
         return [sipp, f"{kamailio.sip_ip}:{kamailio.sip_port}", "-sf", str(scenario),
                 "-inf", str(csv), "-s", number, "-i", self.ip, "-p", str(self.port), "-mi", self.ip,
                 "-m", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
@@ -139,23 +147,25 @@ class Phone:
                           f"exit {proc_returncode}\n{stderr[-1500:]}\n{errors[-1500:]}\n{log[-6000:]}")
 
     def call(self, kamailio, number: str, *, hold_ms: int = 500, timeout: float = 15.0,
-             dtmf: list[tuple[str, int]] | None = None) -> CallResult:
-        """One call; ``dtmf``: keys sent after the answer as (digits, pause in ms after them)."""
+             dtmf: list[tuple[str, int]] | None = None, headers: tuple[str, ...] = ()) -> CallResult:
+        """One call; ``dtmf``: keys sent after the answer as (digits, pause in ms after them); ``headers``:
+        extra "Name: value" lines in the INVITE."""
         with tempfile.TemporaryDirectory(prefix="sipp-call-") as tmp:
             tmp = Path(tmp)
             started = time.monotonic()
-            proc = subprocess.run(self._call_cmd(kamailio, number, hold_ms, timeout, tmp, dtmf), cwd=tmp,
+            proc = subprocess.run(self._call_cmd(kamailio, number, hold_ms, timeout, tmp, dtmf, headers), cwd=tmp,
                                   capture_output=True, text=True, timeout=timeout + hold_ms / 1000 + 10)
             return self._result(proc.returncode, started, tmp, proc.stderr)
 
     @contextlib.contextmanager
-    def calling(self, kamailio, number: str, *, hold_ms: int = 3000, timeout: float = 15.0):
+    def calling(self, kamailio, number: str, *, hold_ms: int = 3000, timeout: float = 15.0,
+                dtmf: list[tuple[str, int]] | None = None):
         """The call runs in the background while the block looks at the estate; ``.result`` after the block."""
         with tempfile.TemporaryDirectory(prefix="sipp-call-") as tmp:
             tmp = Path(tmp)
             handle = _Background()
             started = time.monotonic()
-            proc = subprocess.Popen(self._call_cmd(kamailio, number, hold_ms, timeout, tmp), cwd=tmp,
+            proc = subprocess.Popen(self._call_cmd(kamailio, number, hold_ms, timeout, tmp, dtmf), cwd=tmp,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             try:
                 yield handle
@@ -217,12 +227,16 @@ class Carrier:
 
     @contextlib.contextmanager
     def calling(self, host: str, port: int, number: str, *, caller: str | None = None, hold_ms: int = 500,
-                timeout: float = 10.0):
-        """The call runs in the background during the block; ``.result`` and ``.received`` after it."""
+                timeout: float = 10.0, headers: tuple[str, ...] = ()):
+        """The call runs in the background during the block; ``.result`` and ``.received`` after it.
+        ``headers``: extra "Name: value" lines in the INVITE."""
         sipp = require_binary("sipp")
         with tempfile.TemporaryDirectory(prefix="sipp-carrier-") as tmp:
             tmp = Path(tmp)
-            cmd = [sipp, f"{host}:{port}", "-sf", str(SCENARIOS / "carrier_call.xml"), "-s", number,
+            scenario = tmp / "carrier_call.xml"
+            scenario.write_text(with_headers((SCENARIOS / "carrier_call.xml").read_text(),
+                                             "      Contact: <sip:[caller]@[local_ip]:[local_port]>\n", headers))
+            cmd = [sipp, f"{host}:{port}", "-sf", str(scenario), "-s", number,
                    "-key", "caller", caller or self.caller, "-d", str(hold_ms), "-i", self.ip, "-p", str(self.port),
                    "-mi", self.ip, "-m", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
                    "-trace_msg", "-message_file", str(tmp / "messages.log")]

@@ -10,7 +10,7 @@ from voipadmin.models import ApiToken
 
 from .tokens import TokenRefused, check_key
 
-WRITE_APPS = ("sites", "push", "users", "trunks", "services", "cdrs", "live", "voipadmin")
+WRITE_APPS = ("sites", "push", "users", "trunks", "services", "media", "cdrs", "live", "voipadmin")
 
 
 class TokenUser(AnonymousUser):

@@ -1,4 +1,5 @@
-"""Poll the live estate from the command line (what the Celery beat task does every interval)."""
+"""Poll the live estate from the command line (what the Celery beat task does every interval), then say how
+the media application service is doing (its instances report by heartbeat, not by being polled)."""
 from __future__ import annotations
 
 import time
@@ -7,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from live import actions
+from media import overview as media_overview
 from voipadmin.actors import Actor
 
 
@@ -22,7 +24,7 @@ class Command(BaseCommand):
         actor = Actor.command("poll_estate")
         while True:
             summary = actions.poll_estate(actor=actor, timeout=timeout)
-            for line in summary.lines():
+            for line in summary.lines() + media_overview.service_health().lines():
                 self.stdout.write(line)
             if once:
                 return

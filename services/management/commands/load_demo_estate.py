@@ -14,7 +14,7 @@ class Command(BaseCommand):
         actor = Actor.command("load_demo_estate")
         with transaction.atomic():
             loaded = sites.demo.load(actor)
-            for module in ("users.demo", "trunks.demo", "services.demo"):
+            for module in ("users.demo", "trunks.demo", "services.demo", "media.demo"):
                 try:
                     demo = __import__(module, fromlist=["load"])
                 except ModuleNotFoundError as exc:
