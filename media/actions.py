@@ -21,6 +21,7 @@ import hashlib
 from typing import Any, Iterable
 
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html
 from django.utils.translation import gettext
 
 from services.choices import ServiceKind
@@ -67,6 +68,18 @@ def code_holder(code) -> Any:
         if holder is not None:
             return holder
     return None
+
+
+def code_reaches(code) -> str:
+    """A service code's page: a link to what the code reaches (services.views.code_reaches)."""
+    if code.kind == ServiceKind.ROOMS:
+        return gettext("The caller's site's conference rooms (the caller keys the room number).")
+    if code.kind != ServiceKind.APPLICATION:
+        return ""
+    holder = code_holder(code)
+    if holder is None:
+        return gettext("Nothing yet: callers hear “service unavailable”.")
+    return format_html('<a href="{}">{}: {}</a>', holder.get_absolute_url(), holder._meta.verbose_name, holder)
 
 
 def code_keeps_its_kind(code) -> None:

@@ -17,8 +17,10 @@ class MediaConfig(AppConfig):
         # services cannot import media (wrong direction): a code that reaches a room, menu or AGI application
         # is guarded through the hooks its actions call
         from services import actions as service_actions
+        from services import views as service_views
 
         from . import actions
 
         service_actions.code_update_checks.register(actions.code_keeps_its_kind)
         service_actions.code_delete_checks.register(actions.code_not_in_use)
+        service_views.code_reaches.append(actions.code_reaches)  # the code's page links what it reaches

@@ -30,6 +30,15 @@ class TabsMixin(_TrunkTabsMixin):
     index_name = "services:index"
 
 
+#: how apps above services show what a code reaches (media: its room, menu or AGI application), each taking the
+#: code and giving an HTML link or "" (services cannot import them; they register in their AppConfig.ready)
+code_reaches: list = []
+
+
+def _reaches(code: ServiceCode) -> str:
+    return next((shown for describe in code_reaches if (shown := describe(code))), "")
+
+
 def _target(code: ServiceCode) -> str:
     if code.route_to == "set":
         return gettext("set %(set)s") % {"set": code.dispatcher_set} if code.dispatcher_set_id else "—"
@@ -54,7 +63,7 @@ class ServiceCodeDetailView(ObjectDetailView):
     model = ServiceCode
     template_name = "services/servicecode_detail.html"
     fields = [Column(_("Code"), "code"), Column(_("Name"), "name"), Column(_("Kind"), "kind"),
-              Column(_("Enabled"), "enabled"), Column(_("Served by"), _target),
+              Column(_("Reaches"), _reaches), Column(_("Enabled"), "enabled"), Column(_("Served by"), _target),
               Column(_("Announcement"), "announcement"), Column(_("Parameter"), "parameter"),
               Column(_("Kamailio dialplan (dpid 1) attrs"), code_attrs), Column(_("Description"), "description")]
 

@@ -35,6 +35,18 @@ def _errors(response, field):
     return [str(e) for e in response.context["form"].errors.get(field, [])]
 
 
+def test_a_service_codes_page_links_what_the_code_reaches(admin_client, estate):
+    room = _room(estate, service_code=estate["codes"]["*141"])
+    page = admin_client.get(estate["codes"]["*141"].get_absolute_url()).content.decode()
+    assert f'<a href="{room.get_absolute_url()}">conference room: 800 Room 800</a>' in page
+    page = admin_client.get(estate["codes"]["*142"].get_absolute_url()).content.decode()
+    assert "Nothing yet: callers hear “service unavailable”." in page
+    page = admin_client.get(estate["codes"]["*126"].get_absolute_url()).content.decode()
+    assert "The caller&#x27;s site&#x27;s conference rooms" in page
+    page = admin_client.get(estate["codes"]["*123"].get_absolute_url()).content.decode()
+    assert "conference room" not in page and "Nothing yet" not in page
+
+
 # --- rooms ---------------------------------------------------------------------------------------------------------
 
 
