@@ -234,10 +234,11 @@ class Carrier:
         with tempfile.TemporaryDirectory(prefix="sipp-carrier-") as tmp:
             tmp = Path(tmp)
             scenario = tmp / "carrier_call.xml"
-            scenario.write_text(with_headers((SCENARIOS / "carrier_call.xml").read_text(),
-                                             "      Contact: <sip:[caller]@[local_ip]:[local_port]>\n", headers))
+            text = with_headers((SCENARIOS / "carrier_call.xml").read_text(),
+                                "      Contact: <sip:[caller]@[local_ip]:[local_port]>\n", headers)
+            scenario.write_text(text.replace("HOLD_MS", str(max(int(hold_ms), 1))))
             cmd = [sipp, f"{host}:{port}", "-sf", str(scenario), "-s", number,
-                   "-key", "caller", caller or self.caller, "-d", str(hold_ms), "-i", self.ip, "-p", str(self.port),
+                   "-key", "caller", caller or self.caller, "-i", self.ip, "-p", str(self.port),
                    "-mi", self.ip, "-m", "1", "-nostdin", "-timeout", f"{int(timeout)}s", "-timeout_error",
                    "-trace_msg", "-message_file", str(tmp / "messages.log")]
             handle = _Background()
