@@ -148,6 +148,19 @@ def client(port: int, path: str, headers: dict, until: float, cell: Cell) -> Non
             cell.errors[status] = cell.errors.get(status, 0) + n
 
 
+def reference_loop_ms() -> float:
+    """The machine's speed at this moment: one core summing a million integers in Python (best of 5). The
+    machines here are virtual and shared; the same code has been seen to take 12 and 24 ms of CPU per users-list
+    request on two of them, and this loop to take 17 to 31 ms on one within a minute. Printed beside the figures
+    so two runs can be told apart by the machine as well as by the code."""
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        sum(range(1_000_000))
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000
+
+
 def run_cell(port: int, path: str, headers: dict, clients: int, seconds: float) -> dict:
     for _ in range(3):  # warm-up: connections, caches, the first request of each thread
         client(port, path, headers, time.perf_counter() + 0.001, Cell())
@@ -273,6 +286,7 @@ def main() -> None:
     results: dict[tuple[str, str, int], dict] = {}
     servers = {}
     loads = [os.getloadavg()[0]]
+    speeds = [reference_loop_ms()]
     try:
         # both servers up at once, their cells alternated: a change in the machine's other load hits both alike
         runserver_port = free_port()
@@ -301,6 +315,7 @@ def main() -> None:
                     r = run_cell(port, path, headers, n, args.seconds)
                     r["cpu_ms"] = (group_cpu_seconds(proc.pid) - cpu_before) * 1000 / max(1, r["n"])
                     loads.append(os.getloadavg()[0])
+                    speeds.append(reference_loop_ms())
                     results[(server, page, n)] = r
                     label = f"gunicorn {args.workers}x{threads}" if server == "gunicorn" else server
                     print(f"  {label:14} {page:28} {n:>2} client(s): {r['rps']:7.1f} req/s  p50 {r['p50']:7.1f} ms  "
@@ -318,7 +333,8 @@ def main() -> None:
     print(f"production stack (gunicorn, {args.workers} workers x {threads} threads) vs runserver: "
           f"{os.cpu_count()} cores, {args.seconds:g} s per cell, same database, DEBUG=false for both; "
           f"1-min load average {min(loads):.1f}-{max(loads):.1f} during the run, bench and servers at niceness "
-          f"{os.nice(0)}")
+          f"{os.nice(0)}; Python reference loop (bench.production.reference_loop_ms) "
+          f"{min(speeds):.1f}-{max(speeds):.1f} ms")
     print(f"{'page':28} {'clients':>7} | {'gunicorn req/s':>14} {'p95 ms':>8} {'CPU ms/req':>10} | "
           f"{'runserver req/s':>15} {'p95 ms':>8} {'CPU ms/req':>10}")
     for page, _, _ in pages:

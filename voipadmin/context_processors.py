@@ -1,8 +1,12 @@
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.urls import NoReverseMatch, get_script_prefix, reverse
-from django.utils.translation import gettext_lazy as _
+from django.utils.html import escape, json_script
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext_lazy as _
 
 NAV = [
     # (label, url name, permission, bootstrap icon)
@@ -46,20 +50,42 @@ JS_STRINGS = {
 
 
 def portal(request):
-    """Navigation entries the current user may see (helpdesk sees only Users)."""
+    """Navigation entries the current user may see (helpdesk sees only Users), and the scripts' words.
+
+    Both are the same HTML for every page of a kind (the entries a user may see, the one that is current, the
+    page's language): built once per process and kept, not looped over in base.html on every request."""
     user = getattr(request, "user", None)
-    nav = []
+    entries: list[tuple[int, bool]] = []
     if user is not None and user.is_authenticated:
-        for label, name, perm, icon in NAV:
+        prefix = get_script_prefix()
+        for index, (_label, name, perm, _icon) in enumerate(NAV):
             if not user.has_perm(perm):
                 continue
-            url = _nav_url(name, get_script_prefix())
+            url = _nav_url(name, prefix)
             if url is None:
                 continue
-            nav.append({"label": label, "url": url, "icon": icon,
-                        "active": request.path.startswith(url) and (url != "/" or request.path == "/")})
-    return {"portal_nav": nav, "portal_debug": settings.DEBUG, "live_reload": settings.LIVE_RELOAD,
-            "js_strings": JS_STRINGS}
+            entries.append((index, request.path.startswith(url) and (url != "/" or request.path == "/")))
+    language = get_language()
+    return {"portal_nav": _nav_html(tuple(entries), get_script_prefix(), language), "portal_debug": settings.DEBUG,
+            "live_reload": settings.LIVE_RELOAD, "js_strings": _js_strings(language)}
+
+
+@lru_cache(maxsize=256)
+def _nav_html(entries: tuple[tuple[int, bool], ...], script_prefix: str, language: str | None) -> SafeString:
+    """The navigation bar's items: (NAV index, active) pairs under one mount point, in one language."""
+    items = []
+    for index, active in entries:
+        label, name, _perm, icon = NAV[index]
+        items.append(f'<li class="nav-item"><a class="nav-link{" active" if active else ""}" '
+                     f'href="{escape(_nav_url(name, script_prefix))}"><i class="bi bi-{icon}"></i> '
+                     f'{escape(label)}</a></li>')
+    return mark_safe("\n".join(items))
+
+
+@lru_cache(maxsize=16)
+def _js_strings(language: str | None) -> SafeString:
+    """``<script id="va-strings" type="application/json">``: JS_STRINGS in one language."""
+    return json_script(JS_STRINGS, "va-strings")
 
 
 @lru_cache(maxsize=64)
@@ -69,3 +95,14 @@ def _nav_url(name: str, script_prefix: str) -> str | None:
         return reverse(name)
     except NoReverseMatch:
         return None
+
+
+#: settings whose change (in tests only: a deployment restarts) makes kept words or addresses stale
+KEPT_FOR = {"LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS", "INSTALLED_APPS", "ROOT_URLCONF"}
+
+
+@receiver(setting_changed)
+def _forget_kept_html(*, setting, **kwargs) -> None:
+    if setting in KEPT_FOR:
+        for kept in (_nav_html, _js_strings, _nav_url):
+            kept.cache_clear()

@@ -200,7 +200,7 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-                    if DEBUG else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+                    if DEBUG else "voipadmin.staticstorage.PortalStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = DEBUG
 FORMS_URLFIELD_ASSUME_HTTPS = True
@@ -222,6 +222,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+SESSION_ENGINE = "accounts.sessions"  # Django's database sessions, read without the ORM (accounts/sessions.py)
 
 # --- Celery on Redis or RabbitMQ (the suite runs real worker processes on both); without
 # CELERY_BROKER_URL a filesystem broker under var/ lets `make run` start a worker and beat with no server.

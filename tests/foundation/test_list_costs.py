@@ -107,3 +107,94 @@ def test_gunicorn_workers_freeze_the_loaded_application(tmp_path, monkeypatch):
         assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()
+
+
+# --- every page's fixed costs -----------------------------------------------------------------------------------
+
+
+def test_a_session_is_read_with_one_plain_statement_and_holds_what_django_wrote(db):
+    from datetime import timedelta
+
+    from django.contrib.sessions.backends.db import SessionStore as DjangoStore
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    from accounts.sessions import SessionStore
+
+    written = DjangoStore()
+    written.update({"_auth_user_id": "7", "language": "es", "n": [1, 2]})
+    written.save()
+    store = SessionStore(written.session_key)
+    with CaptureQueriesContext(connection) as queries:
+        assert store.load() == {"_auth_user_id": "7", "language": "es", "n": [1, 2]}
+    assert len(queries) == 1 and "LIMIT" not in queries[0]["sql"].upper()
+    assert store.session_key == written.session_key
+
+    Session.objects.filter(session_key=written.session_key).update(expire_date=timezone.now() - timedelta(seconds=1))
+    expired = SessionStore(written.session_key)
+    assert expired.load() == {} and expired.session_key is None  # a new key when saved, as Django's store does
+    unknown = SessionStore("x" * 32)
+    assert unknown.load() == {} and unknown.session_key is None
+    assert SessionStore(None).load() == {}
+
+
+def test_the_portal_uses_that_session_store_for_logins(client, django_user_model):
+    from django.conf import settings
+
+    assert settings.SESSION_ENGINE == "accounts.sessions"
+    django_user_model.objects.create_user("reader", password="a long password 1")
+    assert client.post(reverse("login"), {"username": "reader", "password": "a long password 1"}).status_code == 302
+    assert client.get(reverse("accounts:me")).status_code == 200  # the next request is signed in from it
+
+
+def test_the_navigation_and_the_scripts_words_are_built_once_per_kind_of_page(admin_client, estate):
+    from voipadmin import context_processors
+
+    context_processors._nav_html.cache_clear()
+    first = admin_client.get(reverse("users:sipuser_list")).content.decode()
+    again = admin_client.get(reverse("users:sipuser_list") + "?page=2").content.decode()
+    assert context_processors._nav_html.cache_info().hits >= 1
+    users_url, sites_url = reverse("users:sipuser_list"), reverse("sites:site_list")
+    for html in (first, again):
+        assert f'<a class="nav-link active" href="{users_url}"><i class="bi bi-people"></i> Users</a>' in html
+        assert f'<a class="nav-link" href="{sites_url}"><i class="bi bi-buildings"></i> Sites</a>' in html
+        assert '<script id="va-strings" type="application/json">{"selected": "%(n)s selected:"' in html
+    spanish = admin_client.get(users_url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert f'<a class="nav-link active" href="{users_url}"><i class="bi bi-people"></i> Usuarios</a>' in spanish
+    assert '"selected": "%(n)s seleccionadas:"' in spanish
+
+
+def test_the_language_buttons_mark_the_pages_language(admin_client):
+    from django.test import Client
+
+    response = Client().get("/login/", HTTP_ACCEPT_LANGUAGE="es")  # (admin_client is pytest-django's client, signed in)
+    assert response.status_code == 200, response.headers
+    signed_out = response.content.decode()
+    assert ('<button type="submit" name="language" value="es" lang="es" class="btn btn-sm btn-secondary active" '
+            'aria-current="true">Español</button>') in signed_out
+    assert ('<button type="submit" name="language" value="en" lang="en" class="btn btn-sm btn-outline-secondary">'
+            'English</button>') in signed_out
+    signed_in = admin_client.get(reverse("dashboard")).content.decode()
+    assert ('<button type="submit" name="language" value="es" lang="es" class="btn btn-sm btn-outline-light">'
+            'Español</button>') in signed_in
+
+
+def test_static_addresses_are_looked_up_once_and_a_missing_file_still_fails(tmp_path, settings, monkeypatch):
+    import json
+
+    from whitenoise.storage import CompressedManifestStaticFilesStorage
+
+    from voipadmin.staticstorage import PortalStaticFilesStorage
+
+    (tmp_path / "staticfiles.json").write_text(json.dumps(
+        {"paths": {"css/a.css": "css/a.0123456789ab.css"}, "version": "1.1", "hash": "x"}))
+    storage = PortalStaticFilesStorage(location=str(tmp_path), base_url="/static/")
+    looked_up = []
+    parent_url = CompressedManifestStaticFilesStorage.url
+    monkeypatch.setattr(CompressedManifestStaticFilesStorage, "url",
+                        lambda self, name, force=False: looked_up.append(name) or parent_url(self, name, force))
+    assert storage.url("css/a.css") == storage.url("css/a.css") == "/static/css/a.0123456789ab.css"
+    assert looked_up == ["css/a.css"]
+    for _ in range(2):
+        with pytest.raises(ValueError, match="Missing staticfiles manifest entry"):
+            storage.url("css/missing.css")
