@@ -13,12 +13,13 @@ bench/cdr_api.py makes them.
 Both servers get the same production environment (deploy/voipadmin.env.example, DEBUG=false, secrets in
 files; tests/production/stack.py): gunicorn as deploy/systemd/voipadmin-portal.service starts it
 (deploy/gunicorn.conf.py, N workers x its threads), and ``manage.py runserver`` (threaded; what ``make run``
-serves), both up at once and their cells alternated. Each client is a thread with a keep-alive connection
-that sends its next request when the last one answered, for S seconds per cell; clients, servers and
-PostgreSQL share the machine, so the table also gives each server's CPU per request (its process group's
-user + system time over the cell) and the load average; on a machine shared with other work, run it under
-``nice -n -10`` (as root: the servers' and the bench's scheduling groups get that niceness too; PostgreSQL
-keeps its own). Goal: the users list at <= 150 ms p95 with 10 clients on gunicorn.
+serves), both up at once and their cells alternated. Each client is a thread that sends its next request
+when the last one answered, for S seconds per cell: to gunicorn on a new connection each time, as nginx in
+front of it does (deploy/nginx: no upstream keepalive), to runserver on a keep-alive one (a browser on
+``make run``); clients, servers and PostgreSQL share the machine, so the table also gives each
+server's CPU per request (its process group's user + system time over the cell) and the load average; on a
+machine shared with other work, run it under ``nice -n -10`` (as root: the servers' and the bench's scheduling
+groups get that niceness too; PostgreSQL keeps its own). Goal: the users list at <= 150 ms p95 with 10 clients on gunicorn.
 """
 from __future__ import annotations
 
@@ -121,8 +122,9 @@ class Cell:
         self.lock = threading.Lock()
 
 
-def client(port: int, path: str, headers: dict, until: float, cell: Cell) -> None:
-    """One client: a keep-alive connection, the next request as soon as the last one answered."""
+def client(port: int, path: str, headers: dict, until: float, cell: Cell, *, one_per_request: bool = False) -> None:
+    """One client: the next request as soon as the last one answered, on a keep-alive connection or, as nginx
+    in front of gunicorn does (deploy/nginx: no upstream keepalive), on a new connection each time."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     mine, errors = [], {}
     while time.perf_counter() < until:
@@ -132,6 +134,8 @@ def client(port: int, path: str, headers: dict, until: float, cell: Cell) -> Non
             response = conn.getresponse()
             response.read()
             status = response.status
+            if one_per_request:
+                conn.close()
         except (OSError, http.client.HTTPException):
             conn.close()
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -161,13 +165,14 @@ def reference_loop_ms() -> float:
     return best * 1000
 
 
-def run_cell(port: int, path: str, headers: dict, clients: int, seconds: float) -> dict:
+def run_cell(port: int, path: str, headers: dict, clients: int, seconds: float, *, one_per_request: bool) -> dict:
     for _ in range(3):  # warm-up: connections, caches, the first request of each thread
-        client(port, path, headers, time.perf_counter() + 0.001, Cell())
+        client(port, path, headers, time.perf_counter() + 0.001, Cell(), one_per_request=one_per_request)
     cell = Cell()
     started = time.perf_counter()
     until = started + seconds
-    threads = [threading.Thread(target=client, args=(port, path, headers, until, cell)) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(port, path, headers, until, cell),
+                                kwargs={"one_per_request": one_per_request}) for _ in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
@@ -246,9 +251,13 @@ def enrol_two_factor(stack: ProductionStack, browser: Browser) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=max(2, os.cpu_count() or 1))
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn worker processes (default: deploy/gunicorn.conf.py's, 2 x CPUs + 1)")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads per gunicorn worker (default: deploy/gunicorn.conf.py's)")
+    parser.add_argument("--keepalive", type=int, default=None,
+                        help="gunicorn's keep-alive seconds (default: deploy/gunicorn.conf.py's, 0: a connection per "
+                             "request, as behind nginx)")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--clients", default="1,10")
     parser.add_argument("--pages", default="dashboard,users,cdrs",
@@ -271,7 +280,10 @@ def main() -> None:
     # the bench database is kept between runs: its node secrets need the same key every run (a bench key,
     # derived from the database's name; never a production one)
     key = base64.urlsafe_b64encode(hashlib.sha256(f"voipadmin-bench:{name}".encode()).digest()).decode()
-    overrides = {"GUNICORN_WORKERS": str(args.workers)} | ({"GUNICORN_THREADS": str(threads)} if args.threads else {})
+    workers = args.workers or 2 * (os.cpu_count() or 1) + 1
+    keeping = f" keep-alive {args.keepalive} s" if args.keepalive else ""
+    overrides = {"GUNICORN_WORKERS": str(workers)} | ({"GUNICORN_THREADS": str(threads)} if args.threads else {}) \
+        | ({"GUNICORN_KEEPALIVE": str(args.keepalive)} if args.keepalive is not None else {})
     stack = ProductionStack(workdir, database_url=base, broker_url=broker, database_name=name, overrides=overrides,
                             credentials_key=key)
     stack.write_configuration()
@@ -312,12 +324,12 @@ def main() -> None:
                     headers = base_headers | (sessions[server] if auth == "session"
                                               else {"Authorization": f"Token {token}"})
                     cpu_before = group_cpu_seconds(proc.pid)
-                    r = run_cell(port, path, headers, n, args.seconds)
+                    r = run_cell(port, path, headers, n, args.seconds, one_per_request=server == "gunicorn")
                     r["cpu_ms"] = (group_cpu_seconds(proc.pid) - cpu_before) * 1000 / max(1, r["n"])
                     loads.append(os.getloadavg()[0])
                     speeds.append(reference_loop_ms())
                     results[(server, page, n)] = r
-                    label = f"gunicorn {args.workers}x{threads}" if server == "gunicorn" else server
+                    label = f"gunicorn {workers}x{threads}{keeping}" if server == "gunicorn" else server
                     print(f"  {label:14} {page:28} {n:>2} client(s): {r['rps']:7.1f} req/s  p50 {r['p50']:7.1f} ms  "
                           f"p95 {r['p95']:7.1f} ms  server CPU {r['cpu_ms']:5.1f} ms/req  n={r['n']}"
                           + (f"  errors {r['errors']}" if r["errors"] else ""), flush=True)
@@ -330,7 +342,7 @@ def main() -> None:
             f"ApiToken.objects.filter(name='bench-{os.getpid()}').delete()"))
 
     print()
-    print(f"production stack (gunicorn, {args.workers} workers x {threads} threads) vs runserver: "
+    print(f"production stack (gunicorn, {workers} workers x {threads} threads{keeping}) vs runserver: "
           f"{os.cpu_count()} cores, {args.seconds:g} s per cell, same database, DEBUG=false for both; "
           f"1-min load average {min(loads):.1f}-{max(loads):.1f} during the run, bench and servers at niceness "
           f"{os.nice(0)}; Python reference loop (bench.production.reference_loop_ms) "

@@ -34,17 +34,30 @@ bind = [b.strip() for b in os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").spl
 # gthread: each worker process runs a few threads. The threads matter for long answers (the CDR CSV
 # export streams for many seconds): a sync worker would be busy for all of it and be killed at
 # `timeout`, while a gthread worker's main thread keeps telling the master it is alive.
+# Processes rather than threads for the rest (gunicorn's own advice, 2 x CPUs + 1): threads of one process
+# share one interpreter lock, so a page's time grows with its neighbours' in the same process.
 # Each thread may hold one PostgreSQL connection (CONN_MAX_AGE): workers x threads connections at most.
 worker_class = "gthread"
-workers = _int("GUNICORN_WORKERS", max(2, os.cpu_count() or 1))
-threads = _int("GUNICORN_THREADS", 4)
+workers = _int("GUNICORN_WORKERS", 2 * (os.cpu_count() or 1) + 1)
+threads = _int("GUNICORN_THREADS", 2)
+
+# nginx on this host opens a connection per request (deploy/nginx: no upstream keepalive), so keep-alive
+# buys nothing here, and without it a worker takes a connection only when it has a thread free for it
+# (worker_connections = threads; gunicorn then closes each connection after its answer). The requests
+# waiting meanwhile stay in the listening socket's queue, the host's one queue, for whichever worker frees
+# a thread first. gunicorn's default instead lets every worker accept up to 1,000 connections at once: they
+# are dealt out among the workers by chance and wait behind a busy worker's own requests while another
+# has a thread idle (bench/production.py, users list at 10 clients on 2 cores, alternated: p95 178-202 ms
+# that way with 2 workers x 4 threads, 116-142 ms this way with 5 x 2). A proxy that does keep connections
+# open (GUNICORN_KEEPALIVE > 0) gets gunicorn's default back: kept connections need room of their own.
+keepalive = _int("GUNICORN_KEEPALIVE", 0, minimum=0)
+worker_connections = threads if keepalive == 0 else 1000
 
 # A request that has not answered in `timeout` seconds has its worker restarted; the CDR export
 # streams, so only a stuck worker reaches it. Workers are recycled now and then (a slow leak never
 # grows for good), not all at once (jitter).
 timeout = _int("GUNICORN_TIMEOUT", 60)
 graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
-keepalive = _int("GUNICORN_KEEPALIVE", 5)
 max_requests = _int("GUNICORN_MAX_REQUESTS", 2000, minimum=0)
 max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200, minimum=0)
 

@@ -6,7 +6,7 @@ Writes always go through the app's actions (passed in as ``create_action`` etc.)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Callable, Sequence
 
 from django.contrib import messages
@@ -201,6 +201,12 @@ class ObjectListView(PortalView, TemplateView):
     def get_queryset(self):
         return self.model.objects.all()
 
+    def with_columns(self, queryset):
+        """The page's rows with what only the columns read (a related name as an annotation). Kept out of
+        ``get_queryset`` so that the paginator's count does not pay for it: Django keeps an annotation's join in
+        the COUNT, and PostgreSQL would join every matching row to count them, not only the page's 50."""
+        return queryset
+
     def sort(self) -> tuple[Column | None, bool]:
         """The column ``?sort=`` names (whitelisted: only columns with ``order_by``) and whether descending."""
         raw = self.request.GET.get("sort", "")
@@ -231,7 +237,7 @@ class ObjectListView(PortalView, TemplateView):
         if column is not None:  # the pk breaks ties: equal names never swap places between pages
             qs = qs.order_by(*[f"-{f}" if descending else f for f in column.order_by], "pk")
         per_page = self.per_page()
-        page = Paginator(qs, per_page).get_page(self.request.GET.get("page"))
+        page = _ListPaginator(self.with_columns(qs), per_page, counted=qs).get_page(self.request.GET.get("page"))
         rows = [(obj, [c.value(obj) for c in self.columns]) for obj in page.object_list]
         query = self.request.GET.copy()
         query.pop("page", None)
@@ -258,6 +264,18 @@ class ObjectListView(PortalView, TemplateView):
                 header["url"] = "?" + "&".join(p for p in (base, f"sort={key}") if p)
             headers.append(header)
         return headers
+
+
+class _ListPaginator(Paginator):
+    """Pages through the rows with their columns' joins, counts the rows without them (``with_columns``)."""
+
+    def __init__(self, object_list, per_page, *, counted):
+        super().__init__(object_list, per_page)
+        self._counted = counted
+
+    @cached_property
+    def count(self) -> int:
+        return self._counted.count()
 
 
 def _without(query, *names: str) -> str:

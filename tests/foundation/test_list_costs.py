@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import runpy
 from pathlib import Path
 
@@ -107,6 +108,32 @@ def test_gunicorn_workers_freeze_the_loaded_application(tmp_path, monkeypatch):
         assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()
+
+
+def _gunicorn_conf(monkeypatch, tmp_path, **env) -> dict:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    for name in ("GUNICORN_WORKERS", "GUNICORN_THREADS", "GUNICORN_KEEPALIVE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+
+
+def test_gunicorn_workers_take_a_connection_only_with_a_thread_free(tmp_path, monkeypatch):
+    """Behind nginx (a connection per request) the listening socket is the host's one queue: a worker accepts only
+    as many connections as it has threads, and closes each after its answer (gunicorn's gthread worker does both
+    when ``worker_connections`` equals ``threads``); processes rather than threads: 2 x CPUs + 1 of them."""
+    conf = _gunicorn_conf(monkeypatch, tmp_path)
+    assert (conf["worker_class"], conf["threads"], conf["keepalive"]) == ("gthread", 2, 0)
+    assert conf["worker_connections"] == conf["threads"]
+    assert conf["workers"] == 2 * (os.cpu_count() or 1) + 1
+    conf = _gunicorn_conf(monkeypatch, tmp_path, GUNICORN_WORKERS="3", GUNICORN_THREADS="4")
+    assert (conf["workers"], conf["threads"], conf["worker_connections"]) == (3, 4, 4)
+    # a proxy that keeps connections open gets room for them (gunicorn's own default)
+    conf = _gunicorn_conf(monkeypatch, tmp_path, GUNICORN_KEEPALIVE="5")
+    assert (conf["keepalive"], conf["worker_connections"]) == (5, 1000)
+    with pytest.raises(SystemExit, match="GUNICORN_KEEPALIVE"):
+        _gunicorn_conf(monkeypatch, tmp_path, GUNICORN_KEEPALIVE="-1")
 
 
 # --- every page's fixed costs -----------------------------------------------------------------------------------

@@ -265,6 +265,16 @@ def test_healthz_is_green_once_the_workers_and_beat_run(stack):
     assert body["status"] == "ok" and list(body["checks"]) == ["database", "broker", "beat", "poll", "push"]
 
 
+def test_the_portal_closes_each_connection_after_its_answer(stack):
+    """deploy/gunicorn.conf.py: a worker takes a connection only when it has a thread free for it, so it keeps
+    none open for a next request (nginx opens one per request anyway); a client asking for keep-alive gets
+    ``Connection: close`` and its next request a new connection, which any free worker may take."""
+    with httpx.Client(headers={"Host": HOST}) as client:
+        answers = [client.get(f"{stack.base_url}/healthz") for _ in range(3)]
+    assert all(a.headers.get("connection") == "close" for a in answers)
+    assert all(a.status_code in (200, 503) for a in answers)
+
+
 def test_metrics_need_the_token_and_count_the_api_requests_of_every_worker(stack):
     url = f"{stack.base_url}/metrics"
     headers = {"Host": HOST, "X-Forwarded-Proto": "https"}

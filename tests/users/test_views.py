@@ -33,6 +33,32 @@ def test_the_list_uses_a_constant_number_of_queries(admin_client, make_user, dja
     assert response.content.decode().count("/users/") >= 41
 
 
+def test_the_list_counts_its_rows_without_the_site_join_and_shows_and_sorts_by_site(admin_client, make_user):
+    """The site's name is the page's only join (users.views: with_columns): the count for the paginator reads the
+    users table alone, the 50 rows read their site's name with them, and the site column still sorts."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_user(1001, name="Central one")
+    make_user(4001, site="branch1", name="Branch one")
+    with CaptureQueriesContext(connection) as queries:
+        html = admin_client.get(list_url(per_page=1)).content.decode()
+    counts = [q["sql"] for q in queries if "COUNT(" in q["sql"]]
+    assert len(counts) == 1 and "sites_site" not in counts[0]
+    assert "2 in all" in html
+    rows = [q["sql"] for q in queries if '"users_sipuser"."extension"' in q["sql"] and "LIMIT" in q["sql"]]
+    assert len(rows) == 1 and "sites_site" in rows[0]
+
+    def sites_shown(**q):
+        html = admin_client.get(list_url(**q)).content.decode()
+        return re.findall(r'<td>Central one</td><td>[^<]*</td><td>([^<]+)</td>|'
+                          r'<td>Branch one</td><td>[^<]*</td><td>([^<]+)</td>', html)
+
+    ascending = ["".join(pair) for pair in sites_shown(sort="site__name")]
+    assert len(ascending) == 2 and ascending == sorted(ascending)
+    assert ["".join(pair) for pair in sites_shown(sort="-site__name")] == ascending[::-1]
+
+
 def test_the_list_searches_by_extension_name_or_email_and_filters(admin_client, make_user, sites):
     make_user(1001, name="Ana García", email="ana@corp.test")
     make_user(1002, name="Luis", email="luis@corp.test", voicemail_enabled=False)
