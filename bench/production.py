@@ -19,7 +19,8 @@ front of it does (deploy/nginx: no upstream keepalive), to runserver on a keep-a
 ``make run``); clients, servers and PostgreSQL share the machine, so the table also gives each
 server's CPU per request (its process group's user + system time over the cell) and the load average; on a
 machine shared with other work, run it under ``nice -n -10`` (as root: the servers' and the bench's scheduling
-groups get that niceness too; PostgreSQL keeps its own). Goal: the users list at <= 150 ms p95 with 10 clients on gunicorn.
+groups get that niceness too; PostgreSQL keeps its own).
+Goal: the users list at <= 150 ms p95 with 10 clients on gunicorn.
 """
 from __future__ import annotations
 
