@@ -204,14 +204,15 @@ def _real_subject(estate) -> Iterator[Subject]:
     def in_a_conference():
         make_user(estate, 1002, "Luis")
         phone = Phone("1002", PASSWORD, ip="127.0.0.101")
-        with phone.calling(estate.kamailio, "*125", hold_ms=5000) as call:
+        # the whole body runs while the phone holds the call: room for a machine busy with other tests
+        with phone.calling(estate.kamailio, "*125", hold_ms=10000, timeout=25) as call:
             def joined():
                 channels = ami(subject, lambda s: s.core_show_channels())
                 bridges = ari(subject, lambda a: a.bridges())
                 return (any(c["Application"] == "ConfBridge" and c.get("BridgeId") for c in channels)
                         and any(b["name"] == "estate" and b["channels"] for b in bridges))
 
-            assert wait_for(joined, timeout=8), (node.cli("core show channels"), node.cli("confbridge list"))
+            assert wait_for(joined, timeout=10), (node.cli("core show channels"), node.cli("confbridge list"))
             yield
         assert call.result.ok, call.result.output
 

@@ -94,10 +94,11 @@ def test_ari_is_polled_with_ami_and_gives_the_bridges(make_site, make_asterisk):
     call = make_bridge("", ["ast-1.3", "ast-1.4"], creator="", technology="simple_bridge", bridge_id="b-2")
     with running_ami_fake() as ami, running_ari_fake(bridges=[room, call]) as ari:
         node = _with_ari(make_asterisk, make_site(), ami, ari)
-        state = _poll(node)
+        # a healthy node: a budget no busy test machine reaches (the budgets are the tests below)
+        state = _poll(node, timeout=5)
         assert [r.path for r in ari.requests][0] == "/ari/asterisk/ping"
         ari.bridges = [room]
-        _poll(node)
+        _poll(node, timeout=5)
     assert (state.state, state.reason, state.ari_state) == (Health.UP, "", Health.UP)
     assert state.ari_latency_ms is not None
     [bridge] = Bridge.objects.filter(node=node)  # replaced, like every live row, by the next cycle
