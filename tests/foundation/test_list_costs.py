@@ -99,24 +99,23 @@ def test_the_state_badges_ask_for_the_pages_extensions_in_order(admin_client, es
     assert f'hx-get="{reverse("live:extension_state_badges")}?{query}"' in html
 
 
-def test_gunicorn_workers_freeze_the_loaded_application(tmp_path, monkeypatch):
+def _gunicorn_conf(monkeypatch, tmp_path, **env) -> dict:
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # (what the file would otherwise create)
-    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    for name in ("GUNICORN_WORKERS", "GUNICORN_THREADS", "GUNICORN_KEEPALIVE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+
+
+def test_gunicorn_workers_freeze_the_loaded_application(tmp_path, monkeypatch):
+    conf = _gunicorn_conf(monkeypatch, tmp_path)
     assert gc.get_freeze_count() == 0
     try:
         conf["post_worker_init"](None)
         assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()
-
-
-def _gunicorn_conf(monkeypatch, tmp_path, **env) -> dict:
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
-    for name in ("GUNICORN_WORKERS", "GUNICORN_THREADS", "GUNICORN_KEEPALIVE"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
 
 
 def test_gunicorn_workers_take_a_connection_only_with_a_thread_free(tmp_path, monkeypatch):
